@@ -1,0 +1,369 @@
+"""The model catalog: one table that drives mode detection, payloads, validation and docs.
+
+Every fact comes from ../shared/reference/dashscope-api.md (section noted per family).
+Where sources disagree, the entry keeps the looser rule and records the dispute in
+``disputed`` so validation never rejects something the service may accept.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Mapping, Optional, Tuple
+
+MODES = ("t2v", "i2v", "kf2v", "r2v", "vace", "videoedit")
+
+# Defaults exactly as the seed's "Model Selection" section lists them.
+DEFAULT_MODELS = {
+    "t2v": "wan2.6-t2v",
+    "i2v": "wan2.6-i2v-flash",
+    "kf2v": "wan2.2-kf2v-flash",
+    "r2v": "wan2.6-r2v-flash",
+    "vace": "wan2.1-vace-plus",
+    "videoedit": "wan2.7-videoedit",
+}
+
+ROUTES = {
+    "video-generation": "/services/aigc/video-generation/video-synthesis",
+    "image2video": "/services/aigc/image2video/video-synthesis",
+}
+
+# dashscope-api.md §3.1: legacy `size` values per tier ("W*H", asterisk).
+SIZE_TIERS: Dict[str, Tuple[str, ...]] = {
+    "480P": ("832*480", "480*832", "624*624"),
+    "720P": ("1280*720", "720*1280", "960*960", "1088*832", "832*1088"),
+    "1080P": ("1920*1080", "1080*1920", "1440*1440", "1632*1248", "1248*1632"),
+}
+
+RATIOS_5 = ("16:9", "9:16", "1:1", "4:3", "3:4")
+# dashscope-api.md §3.8: HappyHorse 1.1 extra ratios are unverified; looser rule keeps them.
+RATIOS_HH11 = RATIOS_5 + ("4:5", "5:4", "9:21", "21:9")
+
+REGIONS = {
+    "cn-beijing": "https://dashscope.aliyuncs.com/api/v1",
+    "ap-southeast-1": "https://dashscope-intl.aliyuncs.com/api/v1",
+    "us-east-1": "https://dashscope-us.aliyuncs.com/api/v1",
+}
+
+# Which flat request fields belong in `input` (everything else a model accepts goes to
+# `parameters`). Fields with media content are listed in MEDIA_FIELDS too.
+INPUT_FIELDS = frozenset({
+    "prompt", "negative_prompt", "img_url", "audio_url", "template",
+    "first_frame_url", "last_frame_url", "reference_urls", "reference_video_urls",
+    "function", "ref_images_url", "video_url", "mask_image_url", "mask_video_url",
+    "mask_frame_id", "first_clip_url", "last_clip_url", "media",
+})
+
+# Flat fields that may hold a URL or local path, per the local-media contract.
+MEDIA_FIELDS = (
+    "img_url", "reference_image", "first_frame_url", "last_frame_url", "first_clip_url",
+    "last_clip_url", "driving_audio_url", "audio_url", "video_url", "mask_image_url",
+    "mask_video_url", "ref_images_url", "reference_urls", "reference_images",
+    "reference_video_urls", "media",
+)
+
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi", ".flv", ".wmv", ".ts")
+
+
+@dataclass(frozen=True)
+class Duration:
+    """Allowed `duration`: an inclusive range, or an explicit set of values."""
+
+    low: int
+    high: int
+    values: Tuple[int, ...] = ()
+    default: int = 5
+
+    def allows(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if float(value) != int(value):
+            return False
+        if self.values:
+            return int(value) in self.values
+        return self.low <= int(value) <= self.high
+
+    def describe(self) -> str:
+        if self.values:
+            return ",".join(str(v) for v in self.values)
+        if self.low == self.high:
+            return str(self.low)
+        return "%d-%d" % (self.low, self.high)
+
+
+FIXED_5 = Duration(5, 5, (5,))
+
+
+@dataclass(frozen=True)
+class MediaRule:
+    """How a media-protocol model maps flat fields onto `input.media` items and their limits."""
+
+    # flat field -> media type (list-valued flat fields produce one item per element)
+    from_fields: Tuple[Tuple[str, str], ...]
+    # media type -> (min count, max count)
+    counts: Tuple[Tuple[str, int, int], ...]
+    # total cap across these types, e.g. reference_image + reference_video <= 5
+    total: Optional[Tuple[Tuple[str, ...], int, int]] = None
+    # allowed combinations of types (sorted tuples); empty means any combination
+    combos: Tuple[Tuple[str, ...], ...] = ()
+    # item types that may carry a `reference_voice`
+    voice_types: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    family: str  # "wan2.1" .. "wan2.7", "happyhorse-1.0", "happyhorse-1.1"
+    mode: str
+    route: str  # key of ROUTES
+    protocol: str  # "legacy" (named fields) or "media" (input.media[] items)
+    input_fields: Tuple[str, ...]
+    param_fields: Tuple[str, ...]
+    resolution_field: Optional[str]  # "size", "resolution" or None
+    tiers: Tuple[str, ...]  # allowed tiers (480P/720P/1080P)
+    default_resolution: Optional[str]  # a tier, or a W*H size for `size` models
+    duration: Optional[Duration]  # None: the model takes no duration
+    ratios: Tuple[str, ...] = ()
+    audio: str = "silent"  # "silent", "auto" (adds audio itself), "optional" (`audio` switch)
+    prompt_max: int = 800
+    prompt_required: bool = False
+    media: Optional[MediaRule] = None
+    regions: Tuple[str, ...] = ("cn-beijing",)
+    default_watermark: bool = False
+    submit_rps: int = 2
+    concurrency: int = 2
+    disputed: Mapping[str, str] = field(default_factory=dict)
+    notes: str = ""
+
+    @property
+    def endpoint(self) -> str:
+        return ROUTES[self.route]
+
+    @property
+    def sizes(self) -> Tuple[str, ...]:
+        if self.resolution_field != "size":
+            return ()
+        return tuple(s for tier in self.tiers for s in SIZE_TIERS[tier])
+
+    @property
+    def accepted_fields(self) -> Tuple[str, ...]:
+        extra: Tuple[str, ...] = ()
+        if self.media:
+            extra = tuple(f for f, _ in self.media.from_fields)
+        return self.input_fields + self.param_fields + extra
+
+
+# ---------------------------------------------------------------------------
+# Field sets shared by families (dashscope-api.md §3.2-§3.8)
+
+LEGACY_COMMON_PARAMS = ("prompt_extend", "watermark", "seed")
+VACE_PARAMS = (
+    "size", "duration", "prompt_extend", "watermark", "seed", "obj_or_bg", "control_condition",
+    "strength", "mask_type", "expand_ratio", "expand_mode", "top_scale", "bottom_scale",
+    "left_scale", "right_scale",
+)
+VACE_INPUT = (
+    "prompt", "function", "ref_images_url", "video_url", "mask_image_url", "mask_video_url",
+    "mask_frame_id", "first_frame_url", "last_frame_url", "first_clip_url", "last_clip_url",
+)
+
+WAN27_I2V_MEDIA = MediaRule(
+    from_fields=(("first_frame_url", "first_frame"), ("img_url", "first_frame"),
+                 ("reference_image", "first_frame"), ("last_frame_url", "last_frame"),
+                 ("driving_audio_url", "driving_audio"), ("first_clip_url", "first_clip")),
+    counts=(("first_frame", 0, 1), ("last_frame", 0, 1), ("driving_audio", 0, 1), ("first_clip", 0, 1)),
+    combos=(("first_frame",), ("driving_audio", "first_frame"), ("first_frame", "last_frame"),
+            ("driving_audio", "first_frame", "last_frame"), ("first_clip",),
+            ("first_clip", "last_frame")),
+)
+WAN27_R2V_MEDIA = MediaRule(
+    from_fields=(("reference_urls", "reference"), ("reference_images", "reference_image"),
+                 ("first_frame_url", "first_frame")),
+    counts=(("reference_image", 0, 5), ("reference_video", 0, 5), ("first_frame", 0, 1)),
+    total=(("reference_image", "reference_video"), 1, 5),
+    voice_types=("reference_image", "reference_video"),
+)
+WAN27_EDIT_MEDIA = MediaRule(
+    from_fields=(("video_url", "video"), ("reference_images", "reference_image"),
+                 ("reference_urls", "reference_image")),
+    counts=(("video", 1, 1), ("reference_image", 0, 4)),
+)
+HH_I2V_MEDIA = MediaRule(
+    from_fields=(("first_frame_url", "first_frame"), ("img_url", "first_frame"),
+                 ("reference_image", "first_frame")),
+    counts=(("first_frame", 1, 1),),
+)
+HH_R2V_MEDIA = MediaRule(
+    from_fields=(("reference_urls", "reference_image"), ("reference_images", "reference_image")),
+    counts=(("reference_image", 1, 9),),
+)
+HH_EDIT_MEDIA = MediaRule(
+    from_fields=(("video_url", "video"), ("reference_images", "reference_image"),
+                 ("reference_urls", "reference_image")),
+    counts=(("video", 1, 1), ("reference_image", 0, 5)),
+)
+
+
+def _legacy_t2v(mid, family, tiers, default_size, duration, prompt_max, audio, regions,
+                shot_type=False, rps=2, conc=2, disputed=None):
+    inputs = ("prompt", "negative_prompt") + (("audio_url",) if audio == "auto" else ())
+    params = ("size", "duration") + LEGACY_COMMON_PARAMS + (("shot_type",) if shot_type else ())
+    return Model(mid, family, "t2v", "video-generation", "legacy", inputs, params, "size", tiers,
+                 default_size, duration, audio=audio, prompt_max=prompt_max, prompt_required=True,
+                 regions=regions, submit_rps=rps, concurrency=conc, disputed=disputed or {})
+
+
+def _legacy_i2v(mid, family, tiers, default_res, duration, prompt_max, audio, regions,
+                audio_url=False, shot_type=False, rps=2, conc=2, disputed=None):
+    inputs = ("prompt", "negative_prompt", "img_url", "template") + (("audio_url",) if audio_url else ())
+    params = (("resolution", "duration") + LEGACY_COMMON_PARAMS
+              + (("shot_type",) if shot_type else ()) + (("audio",) if audio == "optional" else ()))
+    return Model(mid, family, "i2v", "video-generation", "legacy", inputs, params, "resolution",
+                 tiers, default_res, duration, audio=audio, prompt_max=prompt_max, regions=regions,
+                 submit_rps=rps, concurrency=conc, disputed=disputed or {})
+
+
+def _kf2v(mid, family, tiers, default_res, regions, rps=2, conc=2, disputed=None):
+    return Model(mid, family, "kf2v", "image2video", "legacy",
+                 ("prompt", "negative_prompt", "first_frame_url", "last_frame_url", "template"),
+                 ("resolution", "duration") + LEGACY_COMMON_PARAMS, "resolution", tiers,
+                 default_res, FIXED_5, regions=regions, submit_rps=rps, concurrency=conc,
+                 disputed=disputed or {})
+
+
+def _vace(mid, regions):
+    return Model(mid, "wan2.1", "vace", "video-generation", "legacy", VACE_INPUT, VACE_PARAMS,
+                 "size", ("720P",), "1280*720", FIXED_5, regions=regions, prompt_required=True,
+                 notes="input.function selects image_reference, video_repainting, video_edit, "
+                       "video_extension or video_outpainting")
+
+
+def _wan27(mid, mode, media=None, inputs=("prompt", "negative_prompt"), ratios=RATIOS_5,
+           duration=Duration(2, 15), audio="auto", prompt_required=False, params_extra=(),
+           disputed=None):
+    params = ("resolution",) + (("ratio",) if ratios else ()) + (("duration",) if duration else ()) \
+        + LEGACY_COMMON_PARAMS + params_extra
+    return Model(mid, "wan2.7", mode, "video-generation", "media" if media else "legacy", inputs,
+                 params, "resolution", ("720P", "1080P"), "1080P", duration, ratios=ratios,
+                 audio=audio, prompt_max=5000, prompt_required=prompt_required, media=media,
+                 regions=("cn-beijing", "ap-southeast-1"), submit_rps=5, concurrency=5,
+                 disputed=disputed or {})
+
+
+def _happyhorse(mid, version, mode, media=None, ratios=RATIOS_5, duration=Duration(3, 15),
+                prompt_required=True, params_extra=(), regions=("cn-beijing", "ap-southeast-1")):
+    params = ("resolution",) + (("ratio",) if ratios else ()) + (("duration",) if duration else ()) \
+        + ("watermark", "seed") + params_extra
+    disputed = {"all": "No verbatim official HappyHorse reference was read (dashscope-api.md §3.8, §8.5); "
+                       "limits come from secondary sources."}
+    if version == "1.1" and ratios:
+        disputed["ratio"] = "4:5, 5:4, 9:21 and 21:9 come from an unverified 1.1 summary; allowed."
+    return Model(mid, "happyhorse-" + version, mode, "video-generation", "media" if media else "legacy",
+                 ("prompt",), params, "resolution", ("720P", "1080P"), "1080P", duration,
+                 ratios=ratios, audio="auto", prompt_max=5000, prompt_required=prompt_required,
+                 media=media, regions=regions, default_watermark=True, submit_rps=10,
+                 concurrency=5, disputed=disputed)
+
+
+BJ_SG = ("cn-beijing", "ap-southeast-1")
+ALL_REGIONS = ("cn-beijing", "ap-southeast-1", "us-east-1")
+WAN26_T2V_DISPUTE = {"duration": "Newer doc: any integer 2-15; older copies: 5/10/15. Allowing 2-15."}
+WAN26_I2V_DISPUTE = {"duration": "The doc read says 5/10/15; the EN guide implies 2-15 for wan2.6. Allowing 2-15."}
+
+_MODELS = [
+    # --- t2v, legacy protocol (§3.2)
+    _legacy_t2v("wan2.6-t2v", "wan2.6", ("720P", "1080P"), "1920*1080", Duration(2, 15), 1500, "auto",
+                ALL_REGIONS, shot_type=True, rps=5, conc=5, disputed=WAN26_T2V_DISPUTE),
+    _legacy_t2v("wan2.6-t2v-us", "wan2.6", ("720P", "1080P"), "1920*1080", Duration(5, 10, (5, 10)),
+                1500, "auto", ("us-east-1",), shot_type=True, rps=5, conc=5),
+    _legacy_t2v("wan2.5-t2v-preview", "wan2.5", ("480P", "720P", "1080P"), "1920*1080",
+                Duration(5, 10, (5, 10)), 1500, "auto", BJ_SG, rps=5, conc=5),
+    _legacy_t2v("wan2.2-t2v-plus", "wan2.2", ("480P", "1080P"), "1920*1080", FIXED_5, 800, "silent", BJ_SG),
+    _legacy_t2v("wanx2.1-t2v-turbo", "wan2.1", ("480P", "720P"), "1280*720", FIXED_5, 800, "silent", ("cn-beijing",)),
+    _legacy_t2v("wan2.1-t2v-turbo", "wan2.1", ("480P", "720P"), "1280*720", FIXED_5, 800, "silent", ("ap-southeast-1",)),
+    _legacy_t2v("wanx2.1-t2v-plus", "wan2.1", ("720P",), "1280*720", FIXED_5, 800, "silent", ("cn-beijing",)),
+    _legacy_t2v("wan2.1-t2v-plus", "wan2.1", ("720P",), "1280*720", FIXED_5, 800, "silent", ("ap-southeast-1",)),
+    # --- i2v, legacy protocol (§3.3)
+    _legacy_i2v("wan2.6-i2v-flash", "wan2.6", ("720P", "1080P"), "1080P", Duration(2, 15), 1500, "optional",
+                BJ_SG, audio_url=True, shot_type=True, rps=5, conc=5),
+    _legacy_i2v("wan2.6-i2v", "wan2.6", ("720P", "1080P"), "1080P", Duration(2, 15), 1500, "auto",
+                ALL_REGIONS, audio_url=True, shot_type=True, rps=5, conc=5, disputed=WAN26_I2V_DISPUTE),
+    _legacy_i2v("wan2.6-i2v-us", "wan2.6", ("720P", "1080P"), "1080P", Duration(2, 15), 1500, "auto",
+                ("us-east-1",), audio_url=True, shot_type=True, rps=5, conc=5,
+                disputed={"all": "Listed only in the rate-limit table; limits assumed like wan2.6-i2v."}),
+    _legacy_i2v("wan2.5-i2v-preview", "wan2.5", ("480P", "720P", "1080P"), "1080P",
+                Duration(5, 10, (5, 10)), 1500, "auto", BJ_SG, audio_url=True, rps=5, conc=5),
+    _legacy_i2v("wan2.2-i2v-flash", "wan2.2", ("480P", "720P", "1080P"), "720P", FIXED_5, 800, "silent", ("cn-beijing",)),
+    _legacy_i2v("wan2.2-i2v-plus", "wan2.2", ("480P", "1080P"), "1080P", FIXED_5, 800, "silent", BJ_SG),
+    _legacy_i2v("wanx2.1-i2v-turbo", "wan2.1", ("480P", "720P"), "720P", Duration(3, 5, (3, 4, 5)), 800,
+                "silent", ("cn-beijing",)),
+    _legacy_i2v("wan2.1-i2v-turbo", "wan2.1", ("480P", "720P"), "720P", Duration(3, 5, (3, 4, 5)), 800,
+                "silent", ("ap-southeast-1",)),
+    _legacy_i2v("wanx2.1-i2v-plus", "wan2.1", ("720P",), "720P", FIXED_5, 800, "silent", ("cn-beijing",)),
+    _legacy_i2v("wan2.1-i2v-plus", "wan2.1", ("720P",), "720P", FIXED_5, 800, "silent", ("ap-southeast-1",)),
+    # --- kf2v (§3.4): its own route
+    _kf2v("wan2.2-kf2v-flash", "wan2.2", ("480P", "720P", "1080P"), "720P", ("cn-beijing",),
+          disputed={"image_side": "zh 2.2 doc: 240-8000 px; older docs: 360-2000 px."}),
+    _kf2v("wanx2.1-kf2v-plus", "wan2.1", ("720P",), "720P", ("cn-beijing",)),
+    _kf2v("wan2.1-kf2v-plus", "wan2.1", ("720P",), "720P", ("ap-southeast-1",), rps=1),
+    # --- r2v, wan2.6 legacy (§3.5)
+    Model("wan2.6-r2v", "wan2.6", "r2v", "video-generation", "legacy",
+          ("prompt", "negative_prompt", "reference_urls", "reference_video_urls"),
+          ("size", "duration", "shot_type", "watermark", "seed"), "size", ("720P", "1080P"),
+          "1920*1080", Duration(2, 10), audio="auto", prompt_max=1500, prompt_required=True,
+          regions=ALL_REGIONS, submit_rps=5, concurrency=5,
+          disputed={"reference_image": "Newer doc: 240-8000 px, 20 MB; older: 240-5000 px, 10 MB."}),
+    Model("wan2.6-r2v-flash", "wan2.6", "r2v", "video-generation", "legacy",
+          ("prompt", "negative_prompt", "reference_urls", "reference_video_urls"),
+          ("size", "duration", "shot_type", "watermark", "seed", "audio"), "size", ("720P", "1080P"),
+          "1920*1080", Duration(2, 10), audio="optional", prompt_max=1500, prompt_required=True,
+          regions=BJ_SG, submit_rps=5, concurrency=5),
+    # --- vace (§3.6)
+    _vace("wanx2.1-vace-plus", ("cn-beijing",)),
+    _vace("wan2.1-vace-plus", ("ap-southeast-1",)),
+    # --- wan2.7 (§3.7)
+    _wan27("wan2.7-t2v", "t2v", inputs=("prompt", "negative_prompt", "audio_url"), prompt_required=True),
+    _wan27("wan2.7-t2v-2026-04-25", "t2v", inputs=("prompt", "negative_prompt", "audio_url"), prompt_required=True),
+    _wan27("wan2.7-t2v-2026-06-12", "t2v", inputs=("prompt", "negative_prompt", "audio_url"), prompt_required=True),
+    _wan27("wan2.7-i2v", "i2v", media=WAN27_I2V_MEDIA, ratios=()),
+    _wan27("wan2.7-i2v-2026-04-25", "i2v", media=WAN27_I2V_MEDIA, ratios=()),
+    _wan27("wan2.7-r2v", "r2v", media=WAN27_R2V_MEDIA, prompt_required=True,
+           disputed={"duration": "2-10 when any reference video is present, else 2-15."}),
+    _wan27("wan2.7-r2v-2026-06-12", "r2v", media=WAN27_R2V_MEDIA, prompt_required=True,
+           disputed={"duration": "2-10 when any reference video is present, else 2-15."}),
+    _wan27("wan2.7-videoedit", "videoedit", media=WAN27_EDIT_MEDIA,
+           duration=Duration(0, 10, (0,) + tuple(range(2, 11)), default=0),
+           params_extra=("audio_setting",),
+           disputed={"reference_image": "Official zh doc: up to 4; a third-party summary: 3. Allowing 4.",
+                     "duration": "0 keeps the input length; otherwise 2-10."}),
+    # --- HappyHorse (§3.8)
+    _happyhorse("happyhorse-1.0-t2v", "1.0", "t2v", regions=ALL_REGIONS),
+    _happyhorse("happyhorse-1.0-i2v", "1.0", "i2v", media=HH_I2V_MEDIA, ratios=(), prompt_required=False,
+                regions=ALL_REGIONS),
+    _happyhorse("happyhorse-1.0-r2v", "1.0", "r2v", media=HH_R2V_MEDIA, regions=ALL_REGIONS),
+    _happyhorse("happyhorse-1.0-video-edit", "1.0", "videoedit", media=HH_EDIT_MEDIA, ratios=(),
+                duration=None, params_extra=("audio_setting",), regions=ALL_REGIONS),
+    _happyhorse("happyhorse-1.1-t2v", "1.1", "t2v", ratios=RATIOS_HH11),
+    _happyhorse("happyhorse-1.1-i2v", "1.1", "i2v", media=HH_I2V_MEDIA, ratios=(), prompt_required=False),
+    _happyhorse("happyhorse-1.1-r2v", "1.1", "r2v", media=HH_R2V_MEDIA, ratios=RATIOS_HH11),
+]
+
+MODELS: Dict[str, Model] = {m.id: m for m in _MODELS}
+
+
+def get(model_id: str) -> Optional[Model]:
+    return MODELS.get(model_id)
+
+
+def models_for_mode(mode: str):
+    return [m for m in _MODELS if m.mode == mode]
+
+
+def infer(model_id: str) -> Optional[Model]:
+    """Guess the spec of an id the catalog does not know, from the closest known id.
+
+    Dated snapshots (``wan2.7-t2v-2027-01-01``) and regional suffixes map onto their base
+    model; anything else returns None and is sent without model-specific validation.
+    """
+    candidates = [m for m in _MODELS if model_id.startswith(m.id + "-")]
+    if candidates:
+        return max(candidates, key=lambda m: len(m.id))
+    return None

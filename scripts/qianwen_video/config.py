@@ -1,0 +1,127 @@
+"""Credentials and endpoint: environment first, then `.env` files, never printed."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Optional
+from urllib.parse import urlsplit
+
+from . import catalog
+from .context import Context
+from .errors import CliError, UsageError
+
+KEY_VARIABLES = ("QIANWEN_API_KEY", "DASHSCOPE_API_KEY")
+KEY_CONSOLE_URL = "https://platform.qianwenai.com/home/api-keys"
+PLACEHOLDER_KEYS = ("sk-your-key-here", "sk-...")
+
+MISSING_KEY_MESSAGE = "QIANWEN_API_KEY/DASHSCOPE_API_KEY not found."
+MISSING_KEY_HINT = (
+    "Option 1: add it to a .env file in the project root or the current directory:\n"
+    "  echo 'DASHSCOPE_API_KEY=sk-your-key-here' >> .env   (then replace the placeholder)\n"
+    "Option 2: export it as an environment variable:\n"
+    "  export DASHSCOPE_API_KEY='sk-...'\n"
+    "Get a key: " + KEY_CONSOLE_URL)
+TOKEN_PLAN_WARNING = (
+    "Warning: Token Plan key detected (sk-sp-...). Video generation needs a standard API key "
+    "(sk-...): Token Plan keys target token-plan.cn-beijing.maas.aliyuncs.com and do not include "
+    "video models. Docs: https://platform.qianwenai.com/docs/token-plan/overview")
+
+
+def parse_dotenv(text: str) -> Dict[str, str]:
+    """Parse KEY=VALUE lines; `export`, quotes and comments are handled, nothing is evaluated."""
+    values: Dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        name, _, value = line.partition("=")
+        name, value = name.strip(), value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        if name:
+            values[name] = value
+    return values
+
+
+def project_root(script_path: Path) -> Optional[Path]:
+    """The first ancestor of the script holding `.git` or a `skills/` folder."""
+    for folder in [script_path.resolve()] + list(script_path.resolve().parents):
+        if (folder / ".git").exists() or (folder / "skills").is_dir():
+            return folder
+    return None
+
+
+def load_dotenv(ctx: Context) -> None:
+    """Fill ctx.environ from `.env` in the cwd, then the project root; real variables win."""
+    files = [ctx.cwd / ".env"]
+    root = project_root(ctx.script_path)
+    if root is not None:
+        files.append(root / ".env")
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for name, value in parse_dotenv(text).items():
+            if not (ctx.environ.get(name) or "").strip():
+                ctx.environ[name] = value
+
+
+def api_key(ctx: Context) -> str:
+    for name in KEY_VARIABLES:
+        value = ctx.get(name)
+        if value and value not in PLACEHOLDER_KEYS:
+            return value
+    raise CliError(MISSING_KEY_MESSAGE, hint=MISSING_KEY_HINT)
+
+
+def is_token_plan_key(key: str) -> bool:
+    return key.startswith("sk-sp-")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    base_url: str  # the API root, e.g. https://dashscope.aliyuncs.com/api/v1
+    source: str  # which variable chose it, for diagnostics
+
+
+def endpoint(ctx: Context) -> Endpoint:
+    """DASHSCOPE_HTTP_BASE_URL > QWEN_BASE_URL > QWEN_REGION (default cn-beijing)."""
+    full = ctx.get("DASHSCOPE_HTTP_BASE_URL")
+    if full:
+        return Endpoint(_checked_url(full, "DASHSCOPE_HTTP_BASE_URL"), "DASHSCOPE_HTTP_BASE_URL")
+    base = ctx.get("QWEN_BASE_URL")
+    if base:
+        url = _checked_url(base, "QWEN_BASE_URL")
+        if urlsplit(url).path in ("", "/"):
+            url = url.rstrip("/") + "/api/v1"
+        return Endpoint(url, "QWEN_BASE_URL")
+    region = (ctx.get("QWEN_REGION") or "cn-beijing").lower()
+    if region not in catalog.REGIONS:
+        raise UsageError("unknown QWEN_REGION %r" % region,
+                         hint="use one of %s, or set DASHSCOPE_HTTP_BASE_URL to the full API root"
+                              % ", ".join(catalog.REGIONS))
+    return Endpoint(catalog.REGIONS[region], "QWEN_REGION=" + region)
+
+
+def region_of(ctx: Context) -> Optional[str]:
+    """The region name when it is known from configuration, for model-availability hints."""
+    if ctx.get("DASHSCOPE_HTTP_BASE_URL") or ctx.get("QWEN_BASE_URL"):
+        chosen = endpoint(ctx).base_url
+        for name, url in catalog.REGIONS.items():
+            if chosen.startswith(url.rsplit("/api/", 1)[0]):
+                return name
+        return None
+    return (ctx.get("QWEN_REGION") or "cn-beijing").lower()
+
+
+def _checked_url(value: str, variable: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError("%s must be an http(s) URL, got %r" % (variable, value),
+                         hint="for example https://dashscope.aliyuncs.com/api/v1")
+    return value.rstrip("/")

@@ -1,0 +1,63 @@
+"""The injectable environment: streams, variables, clock and paths.
+
+Every layer receives a Context instead of touching ``sys``/``os.environ``/``time`` directly,
+so tests build one with fake streams, a fake clock and their own variables (httpie's
+``Environment`` pattern) and need no monkeypatching.
+"""
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Optional, TextIO
+
+SCRIPTS_DIR = Path(__file__).resolve().parent.parent
+SKILL_DIR = SCRIPTS_DIR.parent
+
+
+def _utf8_stream(stream: TextIO) -> TextIO:
+    """Make a console stream safe for any text: UTF-8 where possible, never crash on encode.
+
+    A cp936/cp1252 console or a pipe must not raise UnicodeEncodeError on a Chinese prompt.
+    """
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="replace")
+            if (getattr(stream, "encoding", "") or "").lower().replace("-", "") in ("ascii", "ansix3.41968"):
+                reconfigure(encoding="utf-8")
+        except (ValueError, OSError, io.UnsupportedOperation):
+            pass
+    return stream
+
+
+@dataclass
+class Context:
+    environ: Dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    cwd: Path = field(default_factory=Path.cwd)
+    stdout: TextIO = field(default_factory=lambda: _utf8_stream(sys.stdout))
+    stderr: TextIO = field(default_factory=lambda: _utf8_stream(sys.stderr))
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    script_path: Path = field(default_factory=lambda: SCRIPTS_DIR / "video.py")
+    stderr_isatty: Optional[bool] = None
+
+    @property
+    def interactive(self) -> bool:
+        if self.stderr_isatty is not None:
+            return self.stderr_isatty
+        isatty = getattr(self.stderr, "isatty", None)
+        try:
+            return bool(isatty and isatty())
+        except (ValueError, OSError):
+            return False
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        value = self.environ.get(name)
+        if value is None or value.strip() == "":
+            return default
+        return value.strip()

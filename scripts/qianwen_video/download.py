@@ -1,0 +1,149 @@
+"""Download the result: stream to `.part`, resume with Range, verify, fsync, then rename.
+
+The final path never holds a partial file. A dropped connection resumes from the bytes
+already on disk when the server honours Range (checked against Content-Range), and starts
+over cleanly when it does not.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+from pathlib import Path
+from typing import Callable, Optional
+
+from . import retry
+from .console import Console
+from .context import Context
+from .errors import CliError
+from .transport import CHUNK, Transport, TransportError, USER_AGENT
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+class DownloadFailed(CliError):
+    pass
+
+
+class UrlExpired(Exception):
+    pass
+
+
+def download(ctx: Context, console: Console, transport: Transport, url: str, dest: Path,
+             refresh_url: Optional[Callable[[], str]] = None) -> int:
+    """Fetch url into dest; return the byte count. Raises DownloadFailed."""
+    policy = retry.POLICIES["download"]
+    part = dest.with_name(dest.name + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if part.exists():
+        part.unlink()
+    refreshed = False
+    attempt, waited = 0, 0.0
+    while True:
+        attempt += 1
+        try:
+            total = _fetch(ctx, console, transport, url, part)
+            break
+        except UrlExpired:
+            if refreshed or refresh_url is None:
+                raise DownloadFailed("the video URL has expired (HTTP 403)",
+                                     hint="video URLs are valid for 24 h after the task ends") from None
+            refreshed = True
+            console.info("The video URL expired; reading the task again for a fresh one")
+            url = refresh_url()
+            continue
+        except _Retryable as exc:
+            delay = exc.retry_after if exc.retry_after is not None else retry.backoff(policy, attempt - 1)
+            if attempt >= policy.attempts or waited + delay > policy.max_total:
+                raise DownloadFailed("download failed after %d attempts: %s" % (attempt, exc)) from None
+            have = part.stat().st_size if part.exists() else 0
+            console.info("download: %s; retrying in %.1fs%s" % (
+                exc, delay, " (resuming at byte %d)" % have if have else ""))
+            ctx.sleep(delay)
+            waited += delay
+    _replace(part, dest, ctx)
+    return total
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, retry_after: Optional[float] = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _fetch(ctx: Context, console: Console, transport: Transport, url: str, part: Path) -> int:
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
+    if have:
+        headers["Range"] = "bytes=%d-" % have
+    try:
+        stream = transport.open("GET", url, headers, timeout=60.0)
+    except TransportError as exc:
+        raise _Retryable(str(exc)) from None
+    try:
+        if stream.status == 416 and have:
+            # Everything is already here if the server's size matches ours.
+            match = re.search(r"/(\d+)", stream.headers.get("content-range", ""))
+            if match and int(match.group(1)) == have:
+                return have
+            part.unlink()
+            raise _Retryable("server rejected the resume range; starting over")
+        if stream.status == 403:
+            raise UrlExpired()
+        if stream.status in retry.TRANSIENT_STATUSES:
+            raise _Retryable("HTTP %d" % stream.status,
+                             retry.parse_retry_after(stream.headers.get("retry-after"), ctx.wall_clock()))
+        if stream.status not in (200, 206):
+            raise DownloadFailed("download failed: HTTP %d %s" % (stream.status, stream.reason))
+        span = _span(stream.status, stream.headers, have)
+        if span is None:
+            part.unlink()
+            raise _Retryable("server sent a range we did not ask for; starting over")
+        start, total = span
+        mode = "ab" if start else "wb"
+        if start == 0 and have:
+            console.info("download: the server ignored the resume range; starting over")
+        written = start
+        with open(part, mode) as handle:
+            while True:
+                try:
+                    chunk = stream.read(CHUNK)
+                except TransportError as exc:
+                    handle.flush()
+                    raise _Retryable(str(exc)) from None
+                if not chunk:
+                    break
+                handle.write(chunk)
+                written += len(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if total is not None and written != total:
+            raise _Retryable("connection closed at %d of %d bytes" % (written, total))
+        return written
+    finally:
+        stream.close()
+
+
+def _span(status: int, headers, have: int):
+    """(offset the body starts at, total size or None), validating Content-Range strictly."""
+    length = headers.get("content-length")
+    if status == 206:
+        match = _CONTENT_RANGE.match(headers.get("content-range", ""))
+        if not match or int(match.group(1)) != have:
+            return None
+        total = None if match.group(3) == "*" else int(match.group(3))
+        return have, total
+    return 0, int(length) if length and length.isdigit() else None
+
+
+def _replace(part: Path, dest: Path, ctx: Context, attempts: int = 5) -> None:
+    """os.replace, retried briefly: on Windows a virus scanner may hold the new file."""
+    for attempt in range(attempts):
+        try:
+            os.replace(part, dest)
+            return
+        except PermissionError as exc:
+            if attempt == attempts - 1 or exc.errno not in (errno.EACCES, errno.EPERM, None, 13):
+                raise DownloadFailed("could not move %s into place: %s" % (part.name, exc),
+                                     hint="another program may hold the file; try again") from None
+            ctx.sleep(0.2 * (attempt + 1))

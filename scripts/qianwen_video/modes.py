@@ -1,0 +1,59 @@
+"""Mode detection and model resolution: pure functions over the flat request and the catalog."""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Tuple
+
+from . import catalog
+from .errors import UsageError
+
+
+def _has(request: Mapping, key: str) -> bool:
+    value = request.get(key)
+    return value not in (None, "", [], {})
+
+
+def detect_mode(request: Mapping, model_id: Optional[str] = None) -> str:
+    """Pick the mode from the request fields, letting a known model decide first.
+
+    A catalog model serves exactly one mode, so naming it settles the question (this is
+    the "model-aware" rule: a videoedit model forces videoedit, an r2v model forces r2v,
+    a media-protocol i2v model turns `first_frame_url` into i2v rather than kf2v).
+    """
+    model = _lookup(model_id)
+    if model is not None:
+        return model.mode
+    if _has(request, "function"):
+        return "vace"
+    if _has(request, "reference_urls"):
+        return "r2v"
+    if _has(request, "media") or _has(request, "first_clip_url"):
+        return "i2v"
+    if _has(request, "first_frame_url"):
+        return "kf2v"
+    if _has(request, "img_url") or _has(request, "reference_image"):
+        return "i2v"
+    return "t2v"
+
+
+def _lookup(model_id: Optional[str]) -> Optional[catalog.Model]:
+    if not model_id:
+        return None
+    return catalog.get(model_id) or catalog.infer(model_id)
+
+
+def resolve(request: Mapping, cli_model: Optional[str], cli_mode: Optional[str]) -> Tuple[str, str]:
+    """Return (mode, model_id): `--model` > request "model" > the mode's default."""
+    requested = cli_model or request.get("model") or None
+    if requested is not None and not isinstance(requested, str):
+        raise UsageError('"model" must be a string', hint="for example \"model\": \"wan2.6-t2v\"")
+    model = _lookup(requested)
+    if cli_mode:
+        if model is not None and model.mode != cli_mode:
+            raise UsageError(
+                "--mode %s does not match model %s, which is a %s model" % (cli_mode, requested, model.mode),
+                hint="drop --mode (the model decides), or pick a %s model: %s"
+                     % (cli_mode, ", ".join(m.id for m in catalog.models_for_mode(cli_mode)[:4])))
+        mode = cli_mode
+    else:
+        mode = detect_mode(request, requested)
+    return mode, requested or catalog.DEFAULT_MODELS[mode]

@@ -1,0 +1,74 @@
+"""Where results go: never over an earlier result, never inside a skills/ tree."""
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Optional, Tuple
+from urllib.parse import unquote, urlsplit
+
+from . import catalog
+from .context import SKILL_DIR
+from .errors import UsageError
+
+DEFAULT_OUTPUT = Path("output") / "qianwen-video-generation"
+
+
+def output_dir(output: Optional[str], cwd: Path) -> Path:
+    """The directory results (and the journal) live in."""
+    if output:
+        target = _absolute(output, cwd)
+        return target.parent if names_file(output) else target
+    return cwd / DEFAULT_OUTPUT
+
+
+def names_file(output: Optional[str]) -> bool:
+    return bool(output) and Path(output).suffix.lower() in catalog.VIDEO_EXTENSIONS
+
+
+def check_writable_location(target: Path, skill_dir: Path = SKILL_DIR) -> None:
+    """Refuse to write into the skill's own directory or any skills/ hierarchy."""
+    resolved = target.resolve()
+    inside_skill = resolved == skill_dir or skill_dir in resolved.parents
+    if inside_skill or "skills" in resolved.parts:
+        raise UsageError(
+            "refusing to write output inside %s: %s" % (
+                "the skill's own directory" if inside_skill else "a skills/ directory", resolved),
+            hint="run from your project directory (results go to ./output/qianwen-video-generation/) "
+                 "or pass --output with a path outside the skill")
+
+
+def video_name(video_url: str, task_id: str) -> str:
+    name = PurePosixPath(unquote(urlsplit(video_url).path)).name
+    if not name or "." not in name:
+        name = "%s.mp4" % task_id
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def plan(output: Optional[str], cwd: Path, video_url: str, task_id: str) -> Tuple[Path, Path]:
+    """(video path, response path), both unused so far: _1, _2... are added as needed."""
+    if names_file(output):
+        wanted = _absolute(output, cwd)
+    else:
+        wanted = output_dir(output, cwd) / video_name(video_url, task_id)
+    return unique(wanted)
+
+
+def response_path_for(video: Path) -> Path:
+    return video.with_name(video.stem + ".response.json")
+
+
+def unique(wanted: Path) -> Tuple[Path, Path]:
+    candidate, number = wanted, 0
+    while _taken(candidate):
+        number += 1
+        candidate = wanted.with_name("%s_%d%s" % (wanted.stem, number, wanted.suffix))
+    return candidate, response_path_for(candidate)
+
+
+def _taken(video: Path) -> bool:
+    part = video.with_name(video.name + ".part")
+    return video.exists() or part.exists() or response_path_for(video).exists()
+
+
+def _absolute(path: str, cwd: Path) -> Path:
+    expanded = Path(path).expanduser()
+    return expanded if expanded.is_absolute() else cwd / expanded
