@@ -1,0 +1,170 @@
+"""Command line: argparse and dispatch; every path returns an exit code."""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from . import catalog, config, errors
+from .context import Context
+from .errors import CliError, UsageError, ValidationFailed
+
+ENV_HELP = """\
+environment:
+  QIANWEN_API_KEY, DASHSCOPE_API_KEY   API key (the first one set wins); also read from .env in the
+                                       current directory, then .env at the project root
+  DASHSCOPE_HTTP_BASE_URL              full API root, e.g. https://dashscope.aliyuncs.com/api/v1 (wins)
+  QWEN_BASE_URL                        service host; /api/v1 is appended when it has no path
+  QWEN_REGION                          cn-beijing (default), ap-southeast-1, us-east-1
+  QWEN_TMP_OSS_BUCKET, QWEN_TMP_OSS_REGION, QWEN_TMP_OSS_AK_ID, QWEN_TMP_OSS_AK_SECRET
+                                       upload local files to your own OSS bucket instead of the
+                                       48 h DashScope temporary storage (see SKILL.md)
+  HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE proxy and CA bundle (TLS is always verified)
+"""
+
+
+def _modes_help() -> str:
+    defaults = "\n".join("  %-10s %s" % (mode, catalog.DEFAULT_MODELS[mode]) for mode in catalog.MODES)
+    codes = "\n".join("  %-4d %s" % (code, text) for code, text in errors.EXIT_CODES.items())
+    return """\
+mode auto-detection (first match wins; --mode overrides):
+  a known --model/"model" decides: every catalog model serves one mode
+  "function"                          -> vace
+  "reference_urls"                    -> r2v
+  "media" or "first_clip_url"         -> i2v
+  "first_frame_url"                   -> kf2v (i2v for a media-protocol i2v model)
+  "img_url" or "reference_image"      -> i2v
+  otherwise                           -> t2v
+model priority: --model > request "model" > the mode's default:
+%s
+resolution field: size "W*H" for wan2.1-2.6 t2v/r2v/vace; resolution "720P" for wan2.1-2.6
+  i2v/kf2v; resolution + ratio for wan2.7 and HappyHorse (see --list-models)
+
+%s
+exit codes:
+%s
+
+examples:
+  video.py --request '{"prompt":"a lighthouse at dawn, waves crashing","size":"1280*720","duration":5}'
+  video.py --request '{"prompt":"she turns and smiles","img_url":"./portrait.png"}' --print-response
+  video.py --request '{"prompt":"..."}' --submit-only        then: video.py --task-id ID --poll-once
+""" % (defaults, ENV_HELP, codes)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own errors exit 64, not 2
+        raise UsageError(message, hint="see `video.py --help`")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="video.py",
+        description="Generate video with Wan and HappyHorse models on DashScope (t2v, i2v, kf2v, r2v, "
+                    "vace, videoedit): upload local files, submit, poll, download.",
+        epilog=_modes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_argument_group("request")
+    source.add_argument("--request", metavar="JSON", help="flat JSON request, e.g. '{\"prompt\": \"...\"}'")
+    source.add_argument("--file", metavar="PATH", help="read the JSON request from a file (--request wins)")
+    source.add_argument("--mode", choices=catalog.MODES, help="force the mode instead of auto-detecting it")
+    source.add_argument("--model", metavar="ID", help="model id (overrides the request's \"model\" and the default)")
+    out = parser.add_argument_group("output")
+    out.add_argument("--output", metavar="PATH",
+                     help="directory for results, or a file name ending in .mp4/.mov/...; "
+                          "default ./output/qianwen-video-generation/")
+    out.add_argument("--print-response", action="store_true",
+                     help="print one JSON object on stdout: the task response plus task_id, mode, model, "
+                          "video_url, local_path, response_path")
+    out.add_argument("--quiet", "-q", action="store_true",
+                     help="no progress lines (the task id and errors are still printed)")
+    task = parser.add_argument_group("task control")
+    task.add_argument("--submit-only", action="store_true", help="submit, print the task id on stdout, exit 0")
+    task.add_argument("--task-id", metavar="ID", help="resume an existing task: poll it and download the video")
+    task.add_argument("--poll-once", action="store_true",
+                      help="with --task-id: check once; exit 2 if it is still running")
+    task.add_argument("--poll-interval", type=float, default=15.0, metavar="N",
+                      help="longest wait between status checks, seconds (default: 15; the first checks "
+                           "come sooner)")
+    task.add_argument("--timeout", type=float, default=600.0, metavar="N",
+                      help="stop waiting after N seconds and print the resume command, exit 2 (default: 600)")
+    task.add_argument("--cancel", action="store_true", help="with --task-id: cancel a PENDING task")
+    task.add_argument("--list", action="store_true", help="list the tasks recorded in the output directory's journal")
+    task.add_argument("--force", action="store_true",
+                      help="submit even if the same request already has a task from the last 24 h")
+    info = parser.add_argument_group("checks")
+    info.add_argument("--dry-run", action="store_true",
+                      help="validate and print the exact request(s) that would be sent; no key, no network")
+    info.add_argument("--list-models", action="store_true",
+                      help="print the model catalog (with --mode: one mode; JSON with --print-response)")
+    return parser
+
+
+def resume_command(ctx: Context, task_id: str, output: Optional[str] = None, poll_once: bool = False) -> str:
+    parts = ["python3", str(ctx.script_path), "--task-id", task_id]
+    if output:
+        parts += ["--output", output]
+    if poll_once:
+        parts += ["--poll-once"]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def load_request(args, ctx: Context) -> Dict[str, Any]:
+    if args.request is not None:
+        text, origin = args.request, "--request"
+    elif args.file is not None:
+        path = Path(args.file).expanduser()
+        path = path if path.is_absolute() else ctx.cwd / path
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise UsageError("--file %s: no such file" % args.file, hint="check the path") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError("--file %s: cannot read it (%s)" % (args.file, exc)) from None
+        origin = "--file " + args.file
+    else:
+        raise UsageError("no request given", hint="pass --request '{\"prompt\": \"...\"}' or --file request.json "
+                                                  "(or --task-id ID to resume a task)")
+    try:
+        request = json.loads(text)
+    except ValueError as exc:
+        raise UsageError("%s is not valid JSON: %s" % (origin, exc),
+                         hint="quote the JSON in single quotes in the shell: --request '{\"prompt\": \"a cat\"}'") from None
+    if not isinstance(request, dict):
+        raise UsageError("%s must be a JSON object, got %s" % (origin, type(request).__name__),
+                         hint='for example {"prompt": "a cat surfing"}')
+    return request
+
+
+def main(argv: Optional[List[str]] = None, ctx: Optional[Context] = None) -> int:
+    ctx = ctx or Context()
+    from .console import Console
+
+    console = Console(ctx)
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help
+            return int(exc.code or 0)
+        console.quiet = args.quiet
+        from . import run
+
+        return run.dispatch(args, ctx, console)
+    except ValidationFailed as exc:
+        for problem in exc.problems:
+            console.error(problem)
+        console.always("Hint: nothing was sent; fix the fields above (see `video.py --list-models`)")
+        return exc.code
+    except CliError as exc:
+        console.error(exc.message, exc.hint)
+        return exc.code
+    except KeyboardInterrupt:
+        console.end_live()
+        console.always("Interrupted.")
+        return errors.EXIT_INTERRUPTED
+
+
+def entry() -> None:
+    """Console-script entry point (pyproject) and `python3 scripts/video.py`."""
+    sys.exit(main())

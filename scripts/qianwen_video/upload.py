@@ -1,0 +1,166 @@
+"""Upload local files to DashScope temporary storage (oss://, 48 h), streaming from disk.
+
+Flow (dashscope-api.md §5): GET an upload policy for the final model id, then one
+multipart form POST per file to the policy's upload host, `file` last. Each object key
+gets a random prefix so two files with the same name never collide under
+`x-oss-forbid-overwrite`. The body is streamed in 1 MiB chunks with an exact
+Content-Length, so memory stays flat whatever the file size.
+"""
+from __future__ import annotations
+
+import mimetypes
+import re
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+from .api import DashScope
+from .console import Console
+from .errors import ApiError, UsageError
+from .media import LocalFile
+from .transport import CHUNK, TransportError
+
+MAX_PARALLEL = 4
+POLICY_MARGIN = 30.0  # seconds: do not start an upload on a policy about to expire
+PROGRESS_MIN_BYTES = 8 * 1024 * 1024
+TEMP_TTL_NOTE = "48 h TTL"
+
+
+def safe_name(name: str) -> str:
+    """An object-key and header-safe file name (ASCII letters, digits, `._-`)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "file"
+    return cleaned[-80:]
+
+
+def multipart(fields: List[Tuple[str, str]], filename: str, content_type: str,
+              path: Path, size: int) -> Tuple[str, int, Callable[[], Iterator[bytes]]]:
+    """(content type, exact length, body factory) for a form whose last part is the file."""
+    boundary = "----qianwen" + uuid.uuid4().hex
+    head = b"".join(
+        ('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (boundary, name, value)).encode("utf-8")
+        for name, value in fields)
+    head += ('--%s\r\nContent-Disposition: form-data; name="file"; filename="%s"\r\n'
+             'Content-Type: %s\r\n\r\n' % (boundary, filename, content_type)).encode("utf-8")
+    tail = ("\r\n--%s--\r\n" % boundary).encode("ascii")
+
+    def body() -> Iterator[bytes]:
+        yield head
+        with open(path, "rb") as handle:
+            while True:
+                chunk = handle.read(CHUNK)
+                if not chunk:
+                    break
+                yield chunk
+        yield tail
+
+    return "multipart/form-data; boundary=" + boundary, len(head) + size + len(tail), body
+
+
+class TempStorage:
+    """DashScope temporary storage, one policy per model reused while it is valid."""
+
+    def __init__(self, api: DashScope, console: Console, model: str):
+        self.api = api
+        self.console = console
+        self.model = model
+        self._policy: Optional[Dict[str, Any]] = None
+        self._policy_expires = 0.0
+        self._lock = threading.Lock()
+
+    def policy(self, fresh: bool = False) -> Dict[str, Any]:
+        with self._lock:
+            now = self.api.ctx.clock()
+            if fresh or self._policy is None or now >= self._policy_expires:
+                self._policy = self.api.upload_policy(self.model)
+                ttl = _number(self._policy.get("expire_in_seconds"), 300.0)
+                self._policy_expires = now + max(ttl - POLICY_MARGIN, 1.0)
+            return self._policy
+
+    def upload_all(self, files: List[LocalFile]) -> List[str]:
+        self._check_sizes(files)
+        if len(files) == 1:
+            return [self.upload(files[0])]
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(files))) as pool:
+            return list(pool.map(self.upload, files))  # map keeps the request's order
+
+    def _check_sizes(self, files: List[LocalFile]) -> None:
+        limit_mb = _number(self.policy().get("max_file_size_mb"), 100.0)
+        too_big = [f for f in files if f.path.stat().st_size > limit_mb * 1024 * 1024]
+        if too_big:
+            raise UsageError("; ".join(
+                "%s: file is %.1f MB, over the %g MB upload limit for %s: %s"
+                % (f.ref.label, f.path.stat().st_size / 1048576.0, limit_mb, self.model, f.path)
+                for f in too_big), hint="compress or trim the file, or pass a public https:// URL")
+
+    def upload(self, item: LocalFile) -> str:
+        policy = self.policy()
+        key = "%s/%s-%s" % (policy["upload_dir"].rstrip("/"), uuid.uuid4().hex[:12], safe_name(item.path.name))
+        resp = self._post(policy, key, item)
+        if resp.status == 403 and "expired" in resp.text.lower():
+            self.console.info("Upload policy expired; fetching a fresh one")
+            policy = self.policy(fresh=True)
+            key = "%s/%s" % (policy["upload_dir"].rstrip("/"), key.rsplit("/", 1)[1])
+            resp = self._post(policy, key, item)
+        # Keys are random per file, so "already exists" can only be our own earlier attempt
+        # that landed before its answer was lost: the object is there.
+        landed = resp.status == 409 and "alreadyexist" in resp.text.lower().replace(" ", "")
+        if resp.status not in (200, 201, 204) and not landed:
+            raise ApiError("upload of %s (%s) failed: HTTP %d %s" % (
+                item.path.name, item.ref.label, resp.status, _oss_message(resp.text)),
+                hint="the temporary-storage upload host refused the file")
+        url = "oss://" + key
+        self.console.info("Uploaded %s -> %s (%s)" % (item.path.name, url, TEMP_TTL_NOTE))
+        return url
+
+    def _post(self, policy: Dict[str, Any], key: str, item: LocalFile):
+        size = item.path.stat().st_size
+        fields = [
+            ("OSSAccessKeyId", str(policy.get("oss_access_key_id", ""))),
+            ("Signature", str(policy.get("signature", ""))),
+            ("policy", str(policy.get("policy", ""))),
+            ("key", key),
+            ("x-oss-object-acl", str(policy.get("x_oss_object_acl", "private"))),
+            ("x-oss-forbid-overwrite", str(policy.get("x_oss_forbid_overwrite", "true"))),
+            ("success_action_status", "200"),
+        ]
+        mime = mimetypes.guess_type(item.path.name)[0] or "application/octet-stream"
+        content_type, length, body = multipart(fields, safe_name(item.path.name), mime, item.path, size)
+        progress = self._progress(item.path.name, size)
+        try:
+            return self.api.send("upload", "POST", policy["upload_host"],
+                                 {"Content-Type": content_type, "Accept": "application/json"},
+                                 body_factory=body, length=length, timeout=300.0, progress=progress)
+        except TransportError as exc:
+            raise ApiError("upload of %s failed: %s" % (item.path.name, exc),
+                           hint="check the network; large files may need a steadier connection") from None
+        finally:
+            self.console.end_live()
+
+    def _progress(self, name: str, size: int) -> Optional[Callable[[int], None]]:
+        if size < PROGRESS_MIN_BYTES or not self.console.ctx.interactive or self.console.quiet:
+            return None
+        sent = [0]
+
+        def report(count: int) -> None:
+            sent[0] = min(sent[0] + count, size)
+            self.console.live("Uploading %s: %d%% (%.1f/%.1f MB)" % (
+                name, 100 * sent[0] // size, sent[0] / 1048576.0, size / 1048576.0))
+
+        return report
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _oss_message(text: str) -> str:
+    code = re.search(r"<Code>(.*?)</Code>", text or "")
+    message = re.search(r"<Message>(.*?)</Message>", text or "")
+    if code or message:
+        return "%s: %s" % (code.group(1) if code else "", message.group(1) if message else "")
+    return " ".join((text or "").split())[:200]

@@ -1,0 +1,321 @@
+"""Catch bad requests before they cost money: every rule reads the catalog.
+
+The service accepts many bad requests with HTTP 200 and fails the task later
+(dashscope-api.md §4.4). These checks run before any upload or submit and report every
+problem at once as ``<field>: <what is wrong>; allowed: <values>``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+from . import catalog, media
+from .catalog import Model
+
+SEED_MAX = 2147483647
+NEGATIVE_PROMPT_MAX = 500
+VACE_FUNCTIONS = ("image_reference", "video_repainting", "video_edit", "video_extension",
+                  "video_outpainting")
+VACE_CONDITIONS = {
+    "video_repainting": ("posebodyface", "posebody", "depth", "scribble"),
+    "video_edit": ("", "posebodyface", "depth"),
+    "video_extension": ("posebodyface", "depth"),
+}
+BOOL_FIELDS = ("prompt_extend", "watermark", "audio")
+
+IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+VIDEO_EXT = (".mp4", ".mov")
+AUDIO_EXT = (".wav", ".mp3")
+# Size caps per kind; the looser figure where sources disagree (§3.3-§3.8, §8.3).
+KIND_LIMITS = {"image": (IMAGE_EXT, 20), "video": (VIDEO_EXT, 100), "audio": (AUDIO_EXT, 15)}
+FIELD_KINDS = {
+    "img_url": "image", "reference_image": "image", "first_frame_url": "image",
+    "last_frame_url": "image", "mask_image_url": "image", "ref_images_url": "image",
+    "reference_images": "image", "video_url": "video", "first_clip_url": "video",
+    "last_clip_url": "video", "mask_video_url": "video", "reference_video_urls": "video",
+    "audio_url": "audio", "driving_audio_url": "audio", "reference_voice": "audio",
+}
+MEDIA_TYPE_KINDS = {
+    "first_frame": "image", "last_frame": "image", "reference_image": "image",
+    "driving_audio": "audio", "first_clip": "video", "reference_video": "video", "video": "video",
+}
+
+
+def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[str, Any],
+          cwd: Path) -> List[str]:
+    """All problems with a request, as ``field: problem; allowed: ...`` strings."""
+    spec = catalog.get(model_id) or catalog.infer(model_id)
+    problems: List[str] = []
+    inp = body.get("input") or {}
+    params = body.get("parameters") or {}
+    problems += _types(inp, params)
+    if spec is not None:
+        problems += _resolution(request, spec, params)
+        problems += _duration(spec, params, inp)
+        problems += _prompt(spec, inp, params)
+        if spec.protocol == "media":
+            problems += _media(spec, inp)
+        else:
+            problems += _legacy_required(spec, inp, params)
+        if spec.mode == "vace":
+            problems += _vace(inp, params)
+    problems += media.problems(dict(request), cwd)
+    problems += _local_kinds(dict(request), cwd)
+    return problems
+
+
+def unused_warnings(unused: List[str], spec: Optional[Model], model_id: str) -> List[str]:
+    if not unused:
+        return []
+    takes = ", ".join(spec.accepted_fields) if spec else "?"
+    return ["%s: not used by %s; not sent (it takes: %s)" % (name, model_id, takes) for name in unused]
+
+
+# ---------------------------------------------------------------------------------------
+def _types(inp: Mapping[str, Any], params: Mapping[str, Any]) -> List[str]:
+    found = []
+    for name in ("prompt", "negative_prompt"):
+        if name in inp and not isinstance(inp[name], str):
+            found.append("%s: must be a string" % name)
+    for name in BOOL_FIELDS:
+        if name in params and not isinstance(params[name], bool):
+            found.append("%s: must be true or false, got %r; allowed: true, false" % (name, params[name]))
+    if "seed" in params:
+        seed = params["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+            found.append("seed: %r is not an integer in range; allowed: 0-%d" % (seed, SEED_MAX))
+    return found
+
+
+def _resolution(request: Mapping[str, Any], spec: Model, params: Mapping[str, Any]) -> List[str]:
+    found = []
+    if spec.resolution_field == "size":
+        if "resolution" in request and "resolution" not in params:
+            found.append("resolution: %s takes size as W*H, not a tier; allowed: size = %s"
+                         % (spec.id, ", ".join(spec.sizes)))
+        if "size" in params and params["size"] not in spec.sizes:
+            found.append("size: %r is not supported by %s; allowed: %s"
+                         % (params["size"], spec.id, ", ".join(spec.sizes)))
+    elif spec.resolution_field == "resolution":
+        if "size" in request and "size" not in params:
+            ratio = " and ratio (%s)" % ", ".join(spec.ratios) if spec.ratios else ""
+            found.append("size: %s takes resolution (a tier)%s, not W*H; allowed: resolution = %s"
+                         % (spec.id, ratio, ", ".join(spec.tiers)))
+        if "resolution" in params and params["resolution"] not in spec.tiers:
+            found.append("resolution: %r is not supported by %s; allowed: %s"
+                         % (params["resolution"], spec.id, ", ".join(spec.tiers)))
+    if "ratio" in request and "ratio" not in params:
+        found.append("ratio: %s takes no ratio (the output follows the input's aspect)%s; allowed: (omit it)"
+                     % (spec.id, "; use size W*H instead" if spec.resolution_field == "size" else ""))
+    if "ratio" in params and spec.ratios and params["ratio"] not in spec.ratios:
+        found.append("ratio: %r is not supported by %s; allowed: %s"
+                     % (params["ratio"], spec.id, ", ".join(spec.ratios)))
+    return found
+
+
+def _duration(spec: Model, params: Mapping[str, Any], inp: Mapping[str, Any]) -> List[str]:
+    if "duration" not in params:
+        return []
+    value = params["duration"]
+    if spec.duration is None:
+        return ["duration: %s takes no duration (the output follows the input video); allowed: (omit it)" % spec.id]
+    rule = spec.duration
+    if spec.mode == "r2v" and spec.family == "wan2.7" and _media_types(inp).get("reference_video"):
+        rule = catalog.Duration(2, 10)
+    if rule.allows(value):
+        return []
+    if spec.mode == "kf2v" or rule.values == (5,):
+        return ["duration: %s is fixed at 5 seconds, got %r; allowed: 5" % (spec.id, value)]
+    return ["duration: %r is not supported by %s; allowed: %s" % (value, spec.id, rule.describe())]
+
+
+def _prompt(spec: Model, inp: Mapping[str, Any], params: Mapping[str, Any]) -> List[str]:
+    found = []
+    prompt = inp.get("prompt")
+    if spec.prompt_required and not (isinstance(prompt, str) and prompt.strip()):
+        found.append("prompt: required for %s (%s); allowed: a non-empty string" % (spec.id, spec.mode))
+    if isinstance(prompt, str) and len(prompt) > spec.prompt_max:
+        found.append("prompt: %d characters, over the limit for %s; allowed: at most %d characters"
+                     % (len(prompt), spec.id, spec.prompt_max))
+    negative = inp.get("negative_prompt")
+    if isinstance(negative, str) and len(negative) > NEGATIVE_PROMPT_MAX:
+        found.append("negative_prompt: %d characters; allowed: at most %d" % (len(negative), NEGATIVE_PROMPT_MAX))
+    shot = params.get("shot_type")
+    if shot is not None and shot not in ("single", "multi"):
+        found.append("shot_type: %r; allowed: single, multi" % (shot,))
+    if shot == "multi" and params.get("prompt_extend") is not True and "prompt_extend" in spec.param_fields:
+        found.append("shot_type: multi takes effect only with prompt_extend: true; allowed: add \"prompt_extend\": true")
+    if "audio_setting" in params and params["audio_setting"] not in ("auto", "origin"):
+        found.append("audio_setting: %r; allowed: auto, origin" % (params["audio_setting"],))
+    return found
+
+
+def _is_video(url: Any) -> bool:
+    text = url.get("url", "") if isinstance(url, dict) else str(url)
+    return text.split("?", 1)[0].lower().endswith(VIDEO_EXT)
+
+
+def _legacy_required(spec: Model, inp: Mapping[str, Any], params: Mapping[str, Any]) -> List[str]:
+    found = []
+    if spec.mode == "i2v" and not inp.get("img_url"):
+        found.append("img_url: required for %s (the first frame); allowed: an image URL or local path "
+                     "(reference_image is accepted as an alias)" % spec.id)
+    if spec.mode == "kf2v":
+        if not inp.get("first_frame_url"):
+            found.append("first_frame_url: required for %s; allowed: an image URL or local path" % spec.id)
+        if inp.get("template") and inp.get("last_frame_url"):
+            found.append("last_frame_url: not used with a template; allowed: first_frame_url only")
+    if spec.mode == "r2v":
+        refs = list(inp.get("reference_urls") or []) + list(inp.get("reference_video_urls") or [])
+        if not refs:
+            found.append("reference_urls: required for %s; allowed: 1-5 image or video URLs/paths" % spec.id)
+        videos = sum(1 for r in refs if _is_video(r))
+        if len(refs) > 5:
+            found.append("reference_urls: %d references; allowed: at most 5 in total" % len(refs))
+        if videos > 3:
+            found.append("reference_urls: %d videos; allowed: at most 3 videos (5 references in total)" % videos)
+    return found
+
+
+def _media_types(inp: Mapping[str, Any]) -> Dict[str, int]:
+    counts: Dict[str, int] = {}
+    for item in inp.get("media") or []:
+        if isinstance(item, dict):
+            counts[str(item.get("type"))] = counts.get(str(item.get("type")), 0) + 1
+    return counts
+
+
+def _media(spec: Model, inp: Mapping[str, Any]) -> List[str]:
+    rule = spec.media
+    assert rule is not None
+    found = []
+    counts = _media_types(inp)
+    limits = {name: (low, high) for name, low, high in rule.counts}
+    for index, item in enumerate(inp.get("media") or []):
+        if not isinstance(item, dict) or not item.get("url"):
+            found.append("media[%d]: each item needs a url; allowed: {\"type\": ..., \"url\": ...}" % index)
+        elif item.get("reference_voice") and item.get("type") not in rule.voice_types:
+            found.append("media[%d].reference_voice: not allowed on a %s item; allowed on: %s"
+                         % (index, item.get("type"), ", ".join(rule.voice_types) or "(none)"))
+    for name, count in counts.items():
+        if name not in limits:
+            found.append("media: type %r is not used by %s; allowed: %s" % (name, spec.id, ", ".join(limits)))
+    for name, (low, high) in limits.items():
+        have = counts.get(name, 0)
+        if have < low or have > high:
+            found.append("media: %d %s item(s) for %s; allowed: %s" % (
+                have, name, spec.id, str(low) if low == high else "%d-%d" % (low, high)))
+    if rule.total:
+        names, low, high = rule.total
+        have = sum(counts.get(n, 0) for n in names)
+        if not low <= have <= high:
+            found.append("media: %d references (%s) for %s; allowed: %d-%d"
+                         % (have, " + ".join(names), spec.id, low, high))
+    if rule.combos and counts and all(counts.get(n, 0) <= 1 for n in counts):
+        combo = tuple(sorted(counts))
+        if combo not in rule.combos:
+            found.append("media: %s is not a combination %s accepts; allowed: %s" % (
+                "+".join(combo), spec.id, "; ".join("+".join(c) for c in rule.combos)))
+    if not counts and not found and any(low for _, low, _ in rule.counts):
+        fields = ", ".join(sorted({f for f, _ in rule.from_fields}))
+        found.append("media: %s needs input media; allowed: %s, or a media list" % (spec.id, fields))
+    return found
+
+
+def _vace(inp: Mapping[str, Any], params: Mapping[str, Any]) -> List[str]:
+    function = inp.get("function")
+    if function not in VACE_FUNCTIONS:
+        return ["function: %s; allowed: %s" % ("required for vace" if not function else "%r is unknown" % function,
+                                              ", ".join(VACE_FUNCTIONS))]
+    found = []
+    condition = params.get("control_condition")
+    allowed_conditions = VACE_CONDITIONS.get(function)
+    if function == "image_reference":
+        refs = inp.get("ref_images_url") or []
+        if not isinstance(refs, list) or not 1 <= len(refs) <= 3:
+            found.append("ref_images_url: image_reference needs 1-3 images, got %d; allowed: 1-3"
+                         % (len(refs) if isinstance(refs, list) else 0))
+        roles = params.get("obj_or_bg")
+        if roles is not None:
+            if not isinstance(roles, list) or any(r not in ("obj", "bg") for r in roles):
+                found.append("obj_or_bg: must be a list of \"obj\"/\"bg\"; allowed: obj, bg")
+            elif isinstance(refs, list) and len(roles) != len(refs):
+                found.append("obj_or_bg: %d entries for %d ref_images_url; allowed: one per image"
+                             % (len(roles), len(refs)))
+            elif roles.count("bg") > 1:
+                found.append("obj_or_bg: at most one \"bg\"; allowed: obj, bg")
+        elif isinstance(refs, list) and len(refs) > 1:
+            found.append("obj_or_bg: required when ref_images_url has more than one image; allowed: a list of obj/bg")
+    if function in ("video_repainting", "video_edit", "video_outpainting") and not inp.get("video_url"):
+        found.append("video_url: required for %s; allowed: an MP4 URL or local path" % function)
+    if function in ("video_repainting", "video_edit") and len(inp.get("ref_images_url") or []) > 1:
+        found.append("ref_images_url: %s takes at most 1 image; allowed: 0-1" % function)
+    if function == "video_repainting" and condition is None:
+        found.append("control_condition: required for video_repainting; allowed: %s" % ", ".join(allowed_conditions))
+    if function == "video_edit" and not (inp.get("mask_image_url") or inp.get("mask_video_url")):
+        found.append("mask_image_url: video_edit needs a mask (white = edit); allowed: mask_image_url or mask_video_url")
+    if function == "video_extension":
+        sources = ("first_frame_url", "last_frame_url", "first_clip_url", "last_clip_url", "video_url")
+        if not any(inp.get(s) for s in sources):
+            found.append("first_clip_url: video_extension needs something to extend; allowed: %s" % ", ".join(sources))
+        if inp.get("video_url") and condition is None:
+            found.append("control_condition: required with video_url for video_extension; allowed: posebodyface, depth")
+    if condition is not None and allowed_conditions is not None and condition not in allowed_conditions:
+        found.append("control_condition: %r for %s; allowed: %s" % (
+            condition, function, ", ".join(repr(c) if c == "" else c for c in allowed_conditions)))
+    if condition is not None and allowed_conditions is None:
+        found.append("control_condition: not used by %s; allowed: (omit it)" % function)
+    found += _ranged(params, "strength", 0.0, 1.0)
+    found += _ranged(params, "expand_ratio", 0.0, 1.0)
+    for side in ("top_scale", "bottom_scale", "left_scale", "right_scale"):
+        found += _ranged(params, side, 1.0, 2.0)
+    if "mask_type" in params and params["mask_type"] not in ("tracking", "fixed"):
+        found.append("mask_type: %r; allowed: tracking, fixed" % (params["mask_type"],))
+    if "expand_mode" in params and params["expand_mode"] not in ("hull", "bbox", "original"):
+        found.append("expand_mode: %r; allowed: hull, bbox, original" % (params["expand_mode"],))
+    return found
+
+
+def _ranged(params: Mapping[str, Any], name: str, low: float, high: float) -> List[str]:
+    if name not in params:
+        return []
+    value = params[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        return ["%s: %r is out of range; allowed: %g-%g" % (name, value, low, high)]
+    return []
+
+
+def _local_kinds(request: Dict[str, Any], cwd: Path) -> List[str]:
+    """Local files of the wrong type or over the size limit for their field."""
+    found = []
+    for item in media.local_files(request, cwd):
+        if media.unreadable_reason(item.path):
+            continue  # already reported
+        kind = _kind_for(item.ref)
+        if kind is None:
+            continue
+        extensions, limit_mb = KIND_LIMITS[kind]
+        suffix = item.path.suffix.lower()
+        if suffix not in extensions:
+            found.append("%s: %s is not %s file; allowed: %s" % (
+                item.ref.label, item.path.name, "an " + kind if kind in ("image", "audio") else "a " + kind,
+                ", ".join(extensions)))
+            continue
+        size = item.path.stat().st_size
+        if size > limit_mb * 1024 * 1024:
+            found.append("%s: %s is %.1f MB; allowed: at most %d MB for %s files"
+                         % (item.ref.label, item.path.name, size / 1048576.0, limit_mb, kind))
+    return found
+
+
+def _kind_for(ref: media.MediaRef) -> Optional[str]:
+    label = ref.label.split(".", 1)[1] if ref.label.startswith("input.") else ref.label
+    base = label.split("[", 1)[0]
+    if label.endswith(".reference_voice"):
+        return "audio"
+    if base == "media":
+        item = ref.container if isinstance(ref.container, dict) else {}
+        return MEDIA_TYPE_KINDS.get(str(item.get("type")))
+    if base == "reference_urls":
+        return "video" if ref.value.lower().endswith(VIDEO_EXT) else "image"
+    return FIELD_KINDS.get(base)
