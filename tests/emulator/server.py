@@ -543,7 +543,11 @@ class Emulator:
                 raise _Abort()
         h.wfile.flush()
         if truncate is not None:
-            raise _Abort()
+            # graceful FIN (not RST) so the client reads the partial body, then sees EOF
+            try:
+                h.connection.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
 
     def _read_body(self, h: _Handler, rec: Recorded, limit: int = JSON_BODY_LIMIT) -> Optional[bytes]:
         """Read the whole body (Content-Length or chunked). Returns None if too large (drained)."""
