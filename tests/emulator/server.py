@@ -242,7 +242,7 @@ class Emulator:
             return self
         self._stop_event.clear()
         self._server = _Server(("127.0.0.1", self._port), _Handler, self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         name="dashscope-emulator", daemon=True)
         self._thread.start()
         return self
