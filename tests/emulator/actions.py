@@ -1,0 +1,85 @@
+"""Scriptable actions and record types of the emulator."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Union
+
+
+@dataclass
+class Reply:
+    """Canned response instead of normal handling."""
+    status: int
+    json: Any = None
+    body: Optional[Union[bytes, str]] = None
+    headers: Optional[Dict[str, str]] = None
+    content_type: Optional[str] = None
+
+
+@dataclass
+class Reset:
+    """Drop the connection without answering.
+
+    after_body=False: before reading the body; nothing is processed.
+    after_body=True: read and process normally (e.g. really create the task), then drop.
+    """
+    after_body: bool = False
+
+
+@dataclass
+class Stall:
+    """Wait ``seconds`` before answering.
+
+    process=True: the request is processed first (a submit creates its task).
+    process=False: the request is NOT processed; after the stall the connection
+    is dropped without an answer.
+    """
+    seconds: float
+    process: bool = True
+
+
+@dataclass
+class Truncate:
+    """Send full headers (full Content-Length) but only ``nbytes`` of body, then close."""
+    nbytes: int
+
+
+Action = Union[Reply, Reset, Stall, Truncate]
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: Dict[str, str]
+    headers: Dict[str, str]
+    body: bytes
+    json: Any
+    t: float
+    body_size: int = 0
+    body_sha256: Optional[str] = None
+    action: Optional[str] = None     # name of the scripted action applied, if any
+
+
+@dataclass
+class Task:
+    task_id: str
+    model: str
+    route: str
+    body: Dict[str, Any]
+    created_at: float
+    statuses: List[str] = field(default_factory=list)
+    final_status: Optional[str] = None
+    status: Optional[str] = None           # status at snapshot time
+    request_id: Optional[str] = None       # request_id of the submit reply
+    fail_code: Optional[str] = None        # late-validation/scripted failure
+    fail_message: Optional[str] = None
+
+
+@dataclass
+class StoredObject:
+    key: str
+    size: int
+    sha256: str
+    content_type: Optional[str]
+    data: Optional[bytes]
+    model: str

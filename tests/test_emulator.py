@@ -1,0 +1,672 @@
+"""Tests of the DashScope video API emulator itself (urllib against the live local server)."""
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any, Dict, List, Optional, Tuple
+
+import pytest
+
+from tests.emulator import Emulator, Reply, Reset, Stall, Truncate
+from tests.emulator import models as M
+from tests.emulator.server import FIXTURE
+
+KEY = "sk-test-0123456789abcdef"
+T2V = "/services/aigc/video-generation/video-synthesis"
+KF2V = "/services/aigc/image2video/video-synthesis"
+TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def call(method: str, url: str, body: Any = None, headers: Optional[Dict[str, str]] = None, key: Optional[str] = KEY,
+         raw: Optional[bytes] = None, timeout: float = 5) -> Tuple[int, Dict[str, str], bytes]:
+    h: Dict[str, str] = {}
+    if key is not None:
+        h["Authorization"] = "Bearer " + key
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+    if data is not None:
+        h["Content-Type"] = "application/json"
+    h.update(headers or {})
+    req = urllib.request.Request(url, data=data, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def submit(emu: Emulator, body: Dict[str, Any], route: str = T2V, headers: Optional[Dict[str, str]] = None,
+           **kw: Any) -> Tuple[int, Any]:
+    h = {"X-DashScope-Async": "enable"}
+    h.update(headers or {})
+    st, _, b = call("POST", emu.base_url + route, body, h, **kw)
+    return st, json.loads(b)
+
+
+def poll(emu: Emulator, task_id: str) -> Dict[str, Any]:
+    st, _, b = call("GET", emu.base_url + "/tasks/" + task_id)
+    assert st == 200
+    return json.loads(b)
+
+
+def wait_final(emu: Emulator, task_id: str, limit: float = 3.0) -> Dict[str, Any]:
+    deadline = time.monotonic() + limit
+    while True:
+        d = poll(emu, task_id)
+        if d["output"]["task_status"] in ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"):
+            return d
+        assert time.monotonic() < deadline, d
+        time.sleep(0.02)
+
+
+def t2v(model: str = "wan2.6-t2v", **params: Any) -> Dict[str, Any]:
+    body: Dict[str, Any] = {"model": model, "input": {"prompt": "a cat", "extend_prompt": True,
+                                                      "function": "video-synthesis"}}
+    if params:
+        body["parameters"] = params
+    return body
+
+
+@pytest.fixture
+def emu():
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.05, fail_seconds=0.02,
+                  submit_rps={"wan2.6-t2v": 1000, "wan2.2-t2v-plus": 1000}) as e:
+        yield e
+
+
+def assert_error(status: int, data: Any, want_status: int, code: str, message: Optional[str] = None) -> None:
+    assert status == want_status, data
+    assert set(data) == {"code", "message", "request_id"}, data
+    assert data["code"] == code
+    if message is not None:
+        assert data["message"] == message
+
+
+# ------------------------------------------------------------------ submit + lifecycle
+def test_submit_poll_download_happy_path(emu):
+    st, d = submit(emu, t2v(size="1280*720", duration=5))
+    assert st == 200
+    assert d["output"]["task_status"] == "PENDING"
+    uuid.UUID(d["output"]["task_id"]), uuid.UUID(d["request_id"])
+    tid = d["output"]["task_id"]
+    final = wait_final(emu, tid)
+    out = final["output"]
+    assert out["task_status"] == "SUCCEEDED"
+    for k in ("submit_time", "scheduled_time", "end_time"):
+        assert TIME_RE.match(out[k]), out[k]
+    assert out["orig_prompt"] == "a cat"
+    assert "actual_prompt" not in out  # never for wan2.6 (doc 4.2)
+    assert final["usage"]["video_count"] == 1 and final["usage"]["SR"] == 720
+    assert final["usage"]["size"] == "1280*720"
+    url = out["video_url"]
+    assert url.startswith(emu.url + "/results/" + tid + "/")
+    assert re.search(r"\.mp4\?Expires=\d+&OSSAccessKeyId=LTAItest&Signature=\S+$", url)
+    st, h, body = call("GET", url, key=None)
+    assert st == 200 and h["content-type"] == "video/mp4"
+    with open(FIXTURE, "rb") as fh:
+        assert body == fh.read()
+    assert int(h["content-length"]) == len(body)
+    task = emu.tasks[tid]
+    assert task.route == "video-generation" and task.model == "wan2.6-t2v"
+    assert task.statuses[-1] == "SUCCEEDED" and task.final_status == "SUCCEEDED"
+    assert emu.created_count() == 1
+    rec = emu.requests_to("POST", r"/video-synthesis$")[0]
+    assert rec.json["model"] == "wan2.6-t2v" and rec.headers["x-dashscope-async"] == "enable"
+
+
+def test_fake_clock_lifecycle():
+    clock = FakeClock()
+    with Emulator(api_keys=(KEY,), pending_seconds=10, run_seconds=100, clock=clock) as emu:
+        _, d = submit(emu, t2v())
+        tid = d["output"]["task_id"]
+        assert poll(emu, tid)["output"]["task_status"] == "PENDING"
+        clock.t += 10
+        o = poll(emu, tid)["output"]
+        assert o["task_status"] == "RUNNING" and "scheduled_time" in o
+        clock.t += 99.9
+        assert poll(emu, tid)["output"]["task_status"] == "RUNNING"
+        clock.t += 0.2
+        assert poll(emu, tid)["output"]["task_status"] == "SUCCEEDED"
+        assert emu.tasks[tid].statuses == ["PENDING", "RUNNING", "SUCCEEDED"]
+
+
+def test_submit_sync_errors(emu):
+    base = emu.base_url + T2V
+    st, _, b = call("POST", base, t2v(), {"X-DashScope-Async": "enable"}, key=None)
+    assert_error(st, json.loads(b), 401, "InvalidApiKey", "No API-key provided.")
+    st, _, b = call("POST", base, t2v(), {"X-DashScope-Async": "enable"}, key="sk-wrong")
+    assert_error(st, json.loads(b), 401, "InvalidApiKey", "Invalid API-key provided.")
+    st, _, b = call("POST", base, t2v())
+    assert_error(st, json.loads(b), 403, "AccessDenied", "current user api does not support synchronous calls")
+    st, _, b = call("POST", base, raw=b"{not json", headers={"X-DashScope-Async": "enable"})
+    assert_error(st, json.loads(b), 400, "InvalidParameter")
+    st, d = submit(emu, {"input": {"prompt": "x"}})
+    assert_error(st, d, 400, "BadRequest.EmptyModel")
+    st, d = submit(emu, {"model": "wan2.6-t2v"})
+    assert_error(st, d, 400, "BadRequest.EmptyInput")
+    st, d = submit(emu, t2v("wan9.9-t2v"))
+    assert_error(st, d, 400, "InvalidParameter", "Model not exist.")
+    url_msg = "url error, please check url! For details, see: https://help.aliyun.com/zh/model-studio"
+    st, d = submit(emu, {"model": "wan2.2-kf2v-flash", "input": {"first_frame_url": "https://x/a.png"}})
+    assert_error(st, d, 400, "InvalidParameter", url_msg)
+    st, d = submit(emu, t2v(), route=KF2V)
+    assert_error(st, d, 400, "InvalidParameter", url_msg)
+    body = {"model": "wan2.7-i2v", "input": {"media": [{"type": "first_frame", "url": "oss://dashscope-instant/a/b.png"}]}}
+    st, d = submit(emu, body)
+    assert_error(st, d, 400, "InvalidParameter.DataInspection",
+                 "The media format is not supported or incorrect for the data inspection.")
+    emu.activated_models = {"wan2.6-t2v"}
+    st, d = submit(emu, t2v("wan2.7-t2v"))
+    assert_error(st, d, 403, "AccessDenied.Unpurchased",
+                 "Access to model denied. Please make sure you are eligible for using the model.")
+    assert emu.created_count() == 0
+
+
+def test_kf2v_route_accepted(emu):
+    st, d = submit(emu, {"model": "wan2.2-kf2v-flash", "input": {"first_frame_url": "https://x/a.png"}}, route=KF2V)
+    assert st == 200
+    final = wait_final(emu, d["output"]["task_id"])
+    assert final["output"]["task_status"] == "SUCCEEDED"
+    assert final["usage"] == {"video_duration": 5, "video_count": 1, "SR": 720}
+    assert emu.tasks[d["output"]["task_id"]].route == "image2video"
+
+
+def test_submit_rate_limit():
+    with Emulator(api_keys=(KEY,), submit_rps={"wan2.6-t2v": 2}) as emu:
+        assert submit(emu, t2v())[0] == 200
+        assert submit(emu, t2v())[0] == 200
+        st, d = submit(emu, t2v())
+        assert_error(st, d, 429, "Throttling.RateQuota", "Requests rate limit exceeded, please try again later.")
+        assert emu.created_count() == 2
+
+
+def test_default_rate_limit_from_doc_table():
+    clock = FakeClock()
+    with Emulator(api_keys=(KEY,), clock=clock) as emu:
+        assert [submit(emu, t2v("wan2.2-t2v-plus"))[0] for _ in range(3)] == [200, 200, 429]  # 2 RPS (doc 6)
+        clock.t += 1.01
+        assert submit(emu, t2v("wan2.2-t2v-plus"))[0] == 200
+
+
+# ------------------------------------------------------------------ late validation
+@pytest.mark.parametrize("body,message", [
+    (t2v("wan2.6-t2v", duration=20), "Duration should be between 2 and 15"),
+    (t2v("wan2.2-t2v-plus", size="1280*720"),
+     "size must be in 1080*1920,1920*1080,1440*1440,1632*1248,1248*1632,480*832,832*480,624*624"),
+    (t2v("wan2.2-t2v-plus", duration=3), "duration customization is not supported"),
+    (t2v("wan2.7-t2v", resolution="480P"), "Input should be '1080P' or '720P'"),
+    ({"model": "wan2.7-i2v", "input": {"img_url": "https://x/a.png"}}, "Field required: input.media"),
+])
+def test_late_validation_over_http(emu, body, message):
+    st, d = submit(emu, body)
+    assert st == 200 and d["output"]["task_status"] == "PENDING"
+    final = wait_final(emu, d["output"]["task_id"])
+    assert final["output"]["task_status"] == "FAILED"
+    assert final["output"]["code"] == "InvalidParameter"
+    assert final["output"]["message"] == message
+    assert "usage" not in final and "video_url" not in final["output"]
+
+
+MEDIA = lambda *types: [{"type": t, "url": "https://x/%d.%s" % (i, "mp4" if "video" in t or "clip" in t else "png")}
+                        for i, t in enumerate(types)]
+
+
+@pytest.mark.parametrize("body,ok", [
+    # legacy t2v / i2v / kf2v
+    (t2v("wan2.6-t2v", duration=15, size="1920*1080"), True),
+    (t2v("wan2.6-t2v", size="832*480"), False),
+    (t2v("wan2.6-t2v-us", duration=15), False),
+    (t2v("wan2.5-t2v-preview", duration=10, size="832*480"), True),
+    (t2v("wanx2.1-t2v-turbo", size="832*480"), True),
+    (t2v("wan2.1-t2v-plus", size="832*480"), False),
+    (t2v("wan2.6-t2v", shot_type="multi", audio=True, unknown_key=1), True),
+    ({"model": "wan2.6-i2v", "input": {"prompt": "x"}}, False),
+    ({"model": "wan2.6-i2v-flash", "input": {"img_url": "https://x/a.png"}, "parameters": {"resolution": "480P"}}, False),
+    ({"model": "wanx2.1-i2v-turbo", "input": {"img_url": "https://x/a.png"}, "parameters": {"duration": 4}}, True),
+    ({"model": "wanx2.1-i2v-turbo", "input": {"img_url": "https://x/a.png"}, "parameters": {"duration": 6}}, False),
+    ({"model": "wan2.2-kf2v-flash", "input": {"first_frame_url": "u"}, "parameters": {"duration": 10}}, False),
+    ({"model": "wanx2.1-kf2v-plus", "input": {"first_frame_url": "u"}, "parameters": {"resolution": "1080P"}}, False),
+    ({"model": "wanx2.1-kf2v-plus", "input": {"last_frame_url": "u"}}, False),
+    # r2v 2.6
+    ({"model": "wan2.6-r2v", "input": {"prompt": "p", "reference_urls": ["a.mp4", "b.mp4", "c.png"]}}, True),
+    ({"model": "wan2.6-r2v", "input": {"prompt": "p", "reference_urls": ["a.mp4"] * 4}}, False),
+    ({"model": "wan2.6-r2v", "input": {"prompt": "p", "reference_urls": ["a.png"] * 6}}, False),
+    ({"model": "wan2.6-r2v-flash", "input": {"prompt": "p", "reference_urls": ["a.png"]},
+      "parameters": {"duration": 11}}, False),
+    # vace
+    ({"model": "wanx2.1-vace-plus", "input": {"prompt": "p", "function": "video-synthesis"}}, False),
+    ({"model": "wanx2.1-vace-plus", "input": {"prompt": "p"}}, False),
+    ({"model": "wanx2.1-vace-plus", "input": {"prompt": "p", "function": "image_reference",
+                                              "ref_images_url": ["a", "b"]}, "parameters": {"obj_or_bg": ["obj"]}}, False),
+    ({"model": "wan2.1-vace-plus", "input": {"prompt": "p", "function": "image_reference",
+                                             "ref_images_url": ["a", "b"]}, "parameters": {"obj_or_bg": ["obj", "bg"]}}, True),
+    ({"model": "wanx2.1-vace-plus", "input": {"prompt": "p", "function": "image_reference", "ref_images_url": []}}, False),
+    ({"model": "wanx2.1-vace-plus", "input": {"prompt": "p", "function": "video_repainting", "video_url": "v.mp4"}}, False),
+    ({"model": "wanx2.1-vace-plus", "input": {"prompt": "p", "function": "video_repainting", "video_url": "v.mp4"},
+      "parameters": {"control_condition": "depth"}}, True),
+    # wan2.7
+    (t2v("wan2.7-t2v-2026-04-25", ratio="4:3", duration=2), True),
+    (t2v("wan2.7-t2v-2026-06-12", ratio="21:9"), False),
+    ({"model": "wan2.7-t2v", "input": {"negative_prompt": "x"}}, False),
+    ({"model": "wan2.7-i2v-2026-04-25", "input": {"media": MEDIA("first_frame", "last_frame", "driving_audio")}}, True),
+    ({"model": "wan2.7-i2v", "input": {"media": MEDIA("first_clip", "last_frame")}}, True),
+    ({"model": "wan2.7-i2v", "input": {"media": MEDIA("last_frame")}}, False),
+    ({"model": "wan2.7-i2v", "input": {"media": MEDIA("first_clip", "driving_audio")}}, False),
+    ({"model": "wan2.7-i2v", "input": {"media": MEDIA("first_frame", "first_frame")}}, False),
+    ({"model": "wan2.7-r2v-2026-06-12", "input": {"prompt": "p", "media": MEDIA("reference_video", "reference_image")},
+      "parameters": {"duration": 10}}, True),
+    ({"model": "wan2.7-r2v", "input": {"prompt": "p", "media": MEDIA("reference_video")},
+      "parameters": {"duration": 12}}, False),
+    ({"model": "wan2.7-r2v", "input": {"prompt": "p", "media": MEDIA("reference_image")},
+      "parameters": {"duration": 12}}, True),
+    ({"model": "wan2.7-r2v", "input": {"prompt": "p", "media": MEDIA(*["reference_image"] * 6)}}, False),
+    ({"model": "wan2.7-r2v", "input": {"prompt": "p", "media": MEDIA("first_frame")}}, False),
+    ({"model": "wan2.7-videoedit", "input": {"media": MEDIA("video", *["reference_image"] * 4)},
+      "parameters": {"duration": 0}}, True),
+    ({"model": "wan2.7-videoedit", "input": {"media": MEDIA("reference_image")}}, False),
+    # happyhorse
+    (t2v("happyhorse-1.0-t2v", duration=2), False),
+    (t2v("happyhorse-1.1-t2v", ratio="21:9", duration=15), True),
+    (t2v("happyhorse-1.0-t2v", ratio="21:9"), False),
+    ({"model": "happyhorse-1.0-i2v", "input": {"media": MEDIA("first_frame")}}, True),
+    ({"model": "happyhorse-1.1-i2v", "input": {"img_url": "https://x/a.png"}}, False),
+    ({"model": "happyhorse-1.1-r2v", "input": {"prompt": "p", "media": MEDIA(*["reference_image"] * 9)}}, True),
+    ({"model": "happyhorse-1.0-r2v", "input": {"media": MEDIA("reference_image")}}, False),
+    ({"model": "happyhorse-1.0-video-edit", "input": {"media": MEDIA("video", "reference_image")},
+      "parameters": {"audio_setting": "origin"}}, True),
+    (t2v("wan2.6-t2v", seed=-1), False),
+])
+def test_rules_table(body, ok):
+    spec = M.resolve_model(body["model"])
+    assert spec is not None
+    msg = M.validate(spec, body)
+    assert (msg is None) == ok, msg
+
+
+def test_catalogue_covers_doc_models():
+    for name in ["wanx2.1-t2v-turbo", "wan2.1-t2v-turbo", "wanx2.1-i2v-plus", "wan2.1-i2v-plus", "wan2.2-i2v-flash",
+                 "wan2.5-i2v-preview", "wan2.6-i2v-us", "wan2.6-r2v-flash", "wan2.1-kf2v-plus", "wanx-kf2v",
+                 "wan2.7-videoedit", "happyhorse-1.1-r2v", "happyhorse-1.0-video-edit"]:
+        assert M.resolve_model(name) is not None, name
+    assert M.resolve_model("wan2.7-t2v-2026-04-25").route == "video-generation"
+    assert M.resolve_model("wan2.2-kf2v-flash").route == "image2video"
+    assert M.resolve_model("happyhorse-1.1-videoedit") is None
+
+
+# ------------------------------------------------------------------ query / cancel / list
+def test_get_task_unknown_and_auth(emu):
+    st, _, b = call("GET", emu.base_url + "/tasks/nope-123")
+    assert st == 200
+    d = json.loads(b)
+    assert d["output"] == {"task_id": "nope-123", "task_status": "UNKNOWN"} and d["request_id"]
+    st, _, b = call("GET", emu.base_url + "/tasks/nope-123", key=None)
+    assert_error(st, json.loads(b), 401, "InvalidApiKey")
+
+
+def test_cancel_semantics():
+    clock = FakeClock()
+    with Emulator(api_keys=(KEY,), pending_seconds=5, run_seconds=5, clock=clock) as emu:
+        tid = submit(emu, t2v())[1]["output"]["task_id"]
+        st, _, b = call("POST", emu.base_url + "/tasks/%s/cancel" % tid)
+        assert st == 200 and list(json.loads(b)) == ["request_id"]
+        assert poll(emu, tid)["output"]["task_status"] == "CANCELED"
+        st, _, b = call("POST", emu.base_url + "/tasks/%s/cancel" % tid)
+        msg = "Failed to cancel the task, please confirm if the task is in PENDING status."
+        assert_error(st, json.loads(b), 400, "UnsupportedOperation", msg)
+        tid2 = submit(emu, t2v())[1]["output"]["task_id"]
+        clock.t += 6
+        assert poll(emu, tid2)["output"]["task_status"] == "RUNNING"
+        st, _, b = call("POST", emu.base_url + "/tasks/%s/cancel" % tid2)
+        assert_error(st, json.loads(b), 400, "UnsupportedOperation", msg)
+        clock.t += 10
+        assert poll(emu, tid2)["output"]["task_status"] == "SUCCEEDED"
+        st, _, b = call("POST", emu.base_url + "/tasks/unknown/cancel")
+        assert st == 400
+        assert emu.tasks[tid].final_status == "CANCELED"
+
+
+def test_list_tasks_filters_and_paging():
+    clock = FakeClock()
+    with Emulator(api_keys=(KEY,), pending_seconds=1, run_seconds=1, clock=clock,
+                  submit_rps={"wan2.6-t2v": 100}) as emu:
+        ids = [submit(emu, t2v())[1]["output"]["task_id"] for _ in range(3)]
+        other = submit(emu, t2v("wan2.7-t2v"))[1]["output"]["task_id"]
+        clock.t += 5
+        st, _, b = call("GET", emu.base_url + "/tasks?model_name=wan2.6-t2v&page_size=2&page_no=1")
+        d = json.loads(b)
+        assert st == 200 and d["total"] == 3 and d["total_page"] == 2 and d["page_no"] == 1 and d["page_size"] == 2
+        assert len(d["data"]) == 2
+        item = d["data"][0]
+        for k in ("task_id", "model_name", "status", "gmt_create", "start_time", "end_time", "request_id", "region"):
+            assert k in item
+        assert item["status"] == "SUCCEEDED" and isinstance(item["gmt_create"], int)
+        st, _, b = call("GET", emu.base_url + "/tasks/?model_name=wan2.6-t2v&page_size=2&page_no=2")
+        assert [x["task_id"] for x in json.loads(b)["data"]] == [ids[0]]
+        st, _, b = call("GET", emu.base_url + "/tasks?model_name=wan2.7-t2v&status=SUCCEEDED")
+        assert [x["task_id"] for x in json.loads(b)["data"]] == [other]
+        st, _, b = call("GET", emu.base_url + "/tasks?status=FAILED")
+        assert json.loads(b)["total"] == 0
+        st, _, b = call("GET", emu.base_url + "/tasks?start_time=20000101000000&end_time=20000101120000")
+        assert st == 200 and json.loads(b)["total"] == 0
+        st, _, b = call("GET", emu.base_url + "/tasks?start_time=2000-01-01")
+        assert st == 400
+        st, _, b = call("GET", emu.base_url + "/tasks", key=None)
+        assert st == 401
+
+
+# ------------------------------------------------------------------ script_task / concurrency
+def test_script_task_walks_statuses(emu):
+    emu.script_task(["PENDING", "RUNNING", "RUNNING", "FAILED"], code="DataInspectionFailed",
+                    message="Output data may contain inappropriate content.")
+    tid = submit(emu, t2v())[1]["output"]["task_id"]
+    seen = [poll(emu, tid)["output"] for _ in range(6)]
+    assert [o["task_status"] for o in seen] == ["PENDING", "RUNNING", "RUNNING", "FAILED", "FAILED", "FAILED"]
+    assert seen[-1]["code"] == "DataInspectionFailed"
+    assert seen[-1]["message"] == "Output data may contain inappropriate content."
+    assert emu.tasks[tid].statuses == ["PENDING", "RUNNING", "FAILED"]
+    # only the next task was scripted
+    tid2 = submit(emu, t2v())[1]["output"]["task_id"]
+    assert wait_final(emu, tid2)["output"]["task_status"] == "SUCCEEDED"
+    emu.script_task(["RUNNING", "SUCCEEDED"])
+    tid3 = submit(emu, t2v())[1]["output"]["task_id"]
+    poll(emu, tid3)
+    done = poll(emu, tid3)
+    assert done["output"]["task_status"] == "SUCCEEDED" and done["output"]["video_url"] and done["usage"]
+
+
+def test_concurrency_limit_respected():
+    with Emulator(api_keys=(KEY,), pending_seconds=0.01, run_seconds=0.08, concurrency={"wan2.6-t2v": 2},
+                  submit_rps={"wan2.6-t2v": 100}) as emu:
+        ids = [submit(emu, t2v())[1]["output"]["task_id"] for _ in range(5)]
+        time.sleep(0.03)
+        statuses = [poll(emu, t)["output"]["task_status"] for t in ids]
+        assert statuses.count("RUNNING") <= 2 and "PENDING" in statuses
+        for t in ids:
+            assert wait_final(emu, t)["output"]["task_status"] == "SUCCEEDED"
+        assert emu.max_concurrent_seen["wan2.6-t2v"] == 2
+
+
+# ------------------------------------------------------------------ uploads
+def multipart(fields: List[Tuple[str, str]], file_data: Optional[bytes], filename: str = "cat.png",
+              file_first: bool = False) -> Tuple[bytes, str]:
+    boundary = "----emu" + uuid.uuid4().hex
+    parts = []
+    for k, v in fields:
+        parts.append(('--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (boundary, k, v)).encode())
+    if file_data is not None:
+        fp = ('--%s\r\nContent-Disposition: form-data; name="file"; filename="%s"\r\nContent-Type: image/png\r\n\r\n'
+              % (boundary, filename)).encode() + file_data + b"\r\n"
+        if file_first:
+            parts.insert(0, fp)
+        else:
+            parts.append(fp)
+    return b"".join(parts) + ("--%s--\r\n" % boundary).encode(), "multipart/form-data; boundary=" + boundary
+
+
+def get_policy(emu: Emulator, model: str = "wan2.7-i2v") -> Dict[str, Any]:
+    st, _, b = call("GET", emu.base_url + "/uploads?action=getPolicy&model=" + model)
+    assert st == 200, b
+    return json.loads(b)["data"]
+
+
+def upload(emu: Emulator, pol: Dict[str, Any], data: bytes, name: str = "cat.png", key: Optional[str] = None,
+           signature: Optional[str] = None, file_first: bool = False, drop: Tuple[str, ...] = ()):
+    fields = [("OSSAccessKeyId", pol["oss_access_key_id"]), ("Signature", signature or pol["signature"]),
+              ("policy", pol["policy"]), ("key", key or pol["upload_dir"] + "/" + name),
+              ("x-oss-object-acl", pol["x_oss_object_acl"]), ("x-oss-forbid-overwrite", pol["x_oss_forbid_overwrite"]),
+              ("success_action_status", "200")]
+    fields = [f for f in fields if f[0] not in drop]
+    body, ctype = multipart(fields, data, name, file_first)
+    return call("POST", pol["upload_host"], key=None, raw=body, headers={"Content-Type": ctype})
+
+
+def oss_code(body: bytes) -> str:
+    assert body.startswith(b"<?xml")
+    return re.search(rb"<Code>([^<]+)</Code>", body).group(1).decode()
+
+
+def test_get_policy_shape_and_errors(emu):
+    pol = get_policy(emu)
+    assert re.match(r"^dashscope-instant/[0-9a-f]+/\d{4}-\d{2}-\d{2}/[0-9a-f]+$", pol["upload_dir"])
+    assert pol["upload_host"] == emu.url + "/oss"
+    assert pol["expire_in_seconds"] == 300 and pol["max_file_size_mb"] == 100
+    assert pol["capacity_limit_mb"] == 999999999 and pol["oss_access_key_id"] == "LTAItest"
+    assert pol["x_oss_object_acl"] == "private" and pol["x_oss_forbid_overwrite"] == "true"
+    decoded = json.loads(base64.b64decode(pol["policy"]))
+    assert "expiration" in decoded
+    assert ["starts-with", "$key", pol["upload_dir"]] in decoded["conditions"]
+    assert any(c[0] == "content-length-range" for c in decoded["conditions"] if isinstance(c, list))
+    assert call("GET", emu.base_url + "/uploads?action=getPolicy&model=wan2.7-i2v", key=None)[0] == 401
+    assert call("GET", emu.base_url + "/uploads?action=getPolicy")[0] == 400
+    assert call("GET", emu.base_url + "/uploads?action=getPolicy&model=nope")[0] == 400
+
+
+def test_upload_use_and_model_binding(emu):
+    pol = get_policy(emu, "wan2.7-i2v")
+    data = os.urandom(5000)
+    st, _, b = upload(emu, pol, data)
+    assert st == 200 and b == b""
+    key = pol["upload_dir"] + "/cat.png"
+    obj = emu.objects[key]
+    assert obj.size == 5000 and obj.data == data and obj.model == "wan2.7-i2v"
+    assert obj.content_type == "image/png"
+    # forbid-overwrite
+    st, _, b = upload(emu, pol, b"other")
+    assert st == 409 and oss_code(b) == "FileAlreadyExists"
+    # use it: header required, then the task succeeds
+    body = {"model": "wan2.7-i2v", "input": {"media": [{"type": "first_frame", "url": "oss://" + key}]}}
+    hdr = {"X-DashScope-OssResourceResolve": "enable"}
+    st, d = submit(emu, body, headers=hdr)
+    assert st == 200
+    assert wait_final(emu, d["output"]["task_id"])["output"]["task_status"] == "SUCCEEDED"
+    # bound to the upload's model
+    body2 = {"model": "wan2.7-i2v-2026-04-25", "input": {"media": [{"type": "first_frame", "url": "oss://" + key}]}}
+    st, d = submit(emu, body2, headers=hdr)
+    out = wait_final(emu, d["output"]["task_id"])["output"]
+    assert out["task_status"] == "FAILED" and out["code"] == "InvalidParameter"
+    assert out["message"] == "The provided URL does not appear to be valid."
+    body3 = {"model": "wan2.7-i2v", "input": {"media": [{"type": "first_frame", "url": "oss://" + key + "x"}]}}
+    st, d = submit(emu, body3, headers=hdr)
+    assert wait_final(emu, d["output"]["task_id"])["output"]["task_status"] == "FAILED"
+
+
+def test_upload_rejections():
+    clock = FakeClock()
+    with Emulator(api_keys=(KEY,), clock=clock, max_file_size_mb=1, policy_ttl=300) as emu:
+        pol = get_policy(emu)
+        st, _, b = upload(emu, pol, b"x" * (MIB + 1))
+        assert st == 400 and oss_code(b) == "EntityTooLarge"
+        st, _, b = upload(emu, pol, b"x", signature="AAAA")
+        assert st == 403 and oss_code(b) == "SignatureDoesNotMatch"
+        st, _, b = upload(emu, pol, b"x", key="dashscope-instant/elsewhere/x.png")
+        assert st == 403 and oss_code(b) == "AccessDenied"
+        st, _, b = upload(emu, pol, b"x", file_first=True)
+        assert st == 400 and oss_code(b) == "InvalidArgument"
+        st, _, b = upload(emu, pol, b"x", drop=("success_action_status",))
+        assert st == 400 and oss_code(b) == "InvalidArgument"
+        assert emu.objects == {}
+        clock.t += 301
+        st, _, b = upload(emu, pol, b"x")
+        assert st == 403 and oss_code(b) == "AccessDenied"
+        assert b"<Message>Invalid according to Policy: Policy expired.</Message>" in b
+        # no Content-Length (chunked) -> 411
+        conn = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=5)
+        body, ctype = multipart([("key", "k")], b"x")
+        conn.request("POST", "/oss", body=iter([body]), headers={"Content-Type": ctype})
+        r = conn.getresponse()
+        assert r.status == 411 and oss_code(r.read()) == "MissingContentLength"
+        conn.close()
+
+
+MIB = 1024 * 1024
+
+
+def test_big_upload_streamed_and_recorded_without_body(emu):
+    pol = get_policy(emu)
+    data = os.urandom(3 * MIB)
+    st, _, _ = upload(emu, pol, data, name="clip.mp4")
+    assert st == 200
+    obj = emu.objects[pol["upload_dir"] + "/clip.mp4"]
+    import hashlib
+    assert obj.sha256 == hashlib.sha256(data).hexdigest() and obj.size == len(data)
+    rec = emu.requests_to("POST", r"^/oss$")[-1]
+    assert rec.body == b"" and rec.body_size > 3 * MIB and rec.body_sha256
+
+
+# ------------------------------------------------------------------ downloads
+def _succeeded_url(emu: Emulator) -> Tuple[str, str]:
+    tid = submit(emu, t2v())[1]["output"]["task_id"]
+    return tid, wait_final(emu, tid)["output"]["video_url"]
+
+
+def test_download_range_416_and_ignore_range(emu):
+    _, url = _succeeded_url(emu)
+    with open(FIXTURE, "rb") as fh:
+        full = fh.read()
+    st, h, b = call("GET", url, key=None, headers={"Range": "bytes=100-"})
+    assert st == 206 and b == full[100:]
+    assert h["content-range"] == "bytes 100-%d/%d" % (len(full) - 1, len(full))
+    assert int(h["content-length"]) == len(full) - 100
+    st, h, b = call("GET", url, key=None, headers={"Range": "bytes=%d-" % len(full)})
+    assert st == 416 and h["content-range"] == "bytes */%d" % len(full)
+    emu.ignore_range = True
+    st, h, b = call("GET", url, key=None, headers={"Range": "bytes=100-"})
+    assert st == 200 and b == full
+
+
+def test_expire_results_then_fresh_url(emu):
+    tid, url = _succeeded_url(emu)
+    assert call("GET", url, key=None)[0] == 200
+    emu.expire_results()
+    st, _, b = call("GET", url, key=None)
+    assert st == 403 and oss_code(b) == "AccessDenied" and b"Request has expired." in b
+    fresh = poll(emu, tid)["output"]["video_url"]
+    assert fresh != url
+    assert call("GET", fresh, key=None)[0] == 200
+    tampered = re.sub(r"Signature=[^&]+", "Signature=abc", fresh)
+    assert call("GET", tampered, key=None)[0] == 403
+
+
+def test_synthetic_video_and_throttle():
+    size = 3 * MIB + 7
+    with Emulator(api_keys=(KEY,), pending_seconds=0.01, run_seconds=0.01, video_size=size,
+                  serve_rate=20 * MIB) as emu:
+        _, url = _succeeded_url(emu)
+        t0 = time.monotonic()
+        st, h, b = call("GET", url, key=None)
+        elapsed = time.monotonic() - t0
+        assert st == 200 and len(b) == size and int(h["content-length"]) == size and b[4:8] == b"ftyp"
+        assert elapsed >= 0.1
+        import hashlib
+        assert hashlib.sha256(b).hexdigest() == emu.video_sha256()
+        st, h, tail = call("GET", url, key=None, headers={"Range": "bytes=%d-" % (size - 1000)})
+        assert st == 206 and tail == b[-1000:]
+
+
+# ------------------------------------------------------------------ scripted actions
+def test_script_reply_json_and_html(emu):
+    emu.script("POST", r"/video-synthesis$", Reply(503, json={"code": "ServiceUnavailable", "message": "busy",
+                                                               "request_id": "r"}),
+               Reply(502, body="<html>Bad Gateway</html>"))
+    st, d = submit(emu, t2v())
+    assert st == 503 and d["code"] == "ServiceUnavailable"
+    st, h, b = call("POST", emu.base_url + T2V, t2v(), {"X-DashScope-Async": "enable"})
+    assert st == 502 and b == b"<html>Bad Gateway</html>" and h["content-type"].startswith("text/html")
+    assert submit(emu, t2v())[0] == 200  # normal handling resumes
+    assert emu.created_count() == 1
+    assert [r.action for r in emu.requests_to("POST", r"/video-synthesis$")] == ["Reply", "Reply", None]
+
+
+def test_script_reset_before_body_processes_nothing(emu):
+    emu.script("POST", r"/video-synthesis$", Reset())
+    with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+        submit(emu, t2v())
+    assert emu.created_count() == 0
+    assert submit(emu, t2v())[0] == 200
+
+
+def test_script_reset_after_body_creates_exactly_one_task(emu):
+    emu.script("POST", r"/video-synthesis$", Reset(after_body=True))
+    with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+        submit(emu, t2v())
+    assert emu.created_count() == 1
+    tid = list(emu.tasks)[0]
+    assert wait_final(emu, tid)["output"]["task_status"] == "SUCCEEDED"
+
+
+def test_script_stall_times_out_client_but_processes(emu):
+    emu.script("POST", r"/video-synthesis$", Stall(5))
+    t0 = time.monotonic()
+    with pytest.raises((socket.timeout, urllib.error.URLError, TimeoutError)):
+        submit(emu, t2v(), timeout=0.3)
+    assert time.monotonic() - t0 < 2
+    assert emu.created_count() == 1
+    emu.script("GET", r"/tasks/[^/]+$", Stall(30))
+    tid = list(emu.tasks)[0]
+    with pytest.raises((socket.timeout, urllib.error.URLError, TimeoutError)):
+        call("GET", emu.base_url + "/tasks/" + tid, timeout=0.2)
+    t1 = time.monotonic()
+    emu.stop()  # must not hang on the stalled handler
+    assert time.monotonic() - t1 < 2
+
+
+def test_script_stall_without_processing(emu):
+    emu.script("POST", r"/video-synthesis$", Stall(0.1, process=False))
+    with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+        submit(emu, t2v())
+    assert emu.created_count() == 0
+
+
+def test_script_truncate_download(emu):
+    _, url = _succeeded_url(emu)
+    emu.script("GET", r"^/results/", Truncate(1000))
+    with pytest.raises(http.client.IncompleteRead):
+        call("GET", url, key=None)
+    assert call("GET", url, key=None)[0] == 200
+
+
+def test_unknown_route_and_stop_is_idempotent(emu):
+    st, _, b = call("GET", emu.base_url + "/nope")
+    assert st == 404 and set(json.loads(b)) == {"code", "message", "request_id"}
+    emu.stop()
+    emu.stop()
+
+
+# ------------------------------------------------------------------ standalone
+def test_standalone_cli_ctrl_c():
+    proc = subprocess.Popen([sys.executable, "-m", "tests.emulator", "--port", "0", "--key", "sk-x-1"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+        assert m, line
+        st, _, b = call("GET", m.group(1) + "/api/v1/tasks/x", key="sk-x-1")
+        assert st == 200 and json.loads(b)["output"]["task_status"] == "UNKNOWN"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "Traceback" not in err
