@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     info = parser.add_argument_group("checks")
     info.add_argument("--dry-run", action="store_true",
                       help="validate and print the exact request(s) that would be sent; no key, no network")
+    info.add_argument("--no-validate", action="store_true",
+                      help="skip the catalog checks and let the service judge the request (for a stale "
+                           "catalog); local files must still exist")
     info.add_argument("--list-models", action="store_true",
                       help="print the model catalog (with --mode: one mode; JSON with --print-response)")
     return parser

@@ -1,0 +1,66 @@
+"""Run the CLI in-process (injected Context) or as a subprocess, against the emulator."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from qianwen_video import cli
+from qianwen_video.context import Context
+
+ROOT = Path(__file__).resolve().parent.parent
+VIDEO_PY = ROOT / "scripts" / "video.py"
+KEY = "sk-test-0123456789abcdef"
+FIXTURE_MP4 = ROOT / "tests" / "emulator" / "fixtures" / "sample.mp4"
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    sleeps: List[float] = field(default_factory=list)
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+def env_for(emu, **extra: str) -> Dict[str, str]:
+    env = {"DASHSCOPE_HTTP_BASE_URL": emu.base_url, "DASHSCOPE_API_KEY": KEY}
+    env.update(extra)
+    return env
+
+
+def run(args: List[str], env: Dict[str, str], cwd: Path, max_sleep: float = 0.02) -> Result:
+    """In-process: real network to the emulator, sleeps shortened but recorded."""
+    out, err = io.StringIO(), io.StringIO()
+    sleeps: List[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        time.sleep(min(seconds, max_sleep))
+
+    ctx = Context(environ=dict(env), cwd=Path(cwd), stdout=out, stderr=err, sleep=sleep,
+                  stderr_isatty=False)
+    code = cli.main(args, ctx)
+    return Result(code, out.getvalue(), err.getvalue(), sleeps)
+
+
+def run_subprocess(args: List[str], env: Dict[str, str], cwd: Path, timeout: float = 60) -> Result:
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("DASHSCOPE_API_KEY", "QIANWEN_API_KEY", "DASHSCOPE_HTTP_BASE_URL",
+                             "QWEN_BASE_URL", "QWEN_REGION") and not k.lower().endswith("_proxy")}
+    full_env.update(env)
+    proc = subprocess.run([sys.executable, str(VIDEO_PY)] + args, cwd=str(cwd), env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def creates(emu) -> list:
+    return emu.requests_to("POST", r"/services/aigc/.*/video-synthesis$")
