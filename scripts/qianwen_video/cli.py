@@ -172,6 +172,17 @@ def main(argv: Optional[List[str]] = None, ctx: Optional[Context] = None) -> int
         console.end_live()
         console.always("Interrupted.")
         return errors.EXIT_INTERRUPTED
+    except OSError as exc:
+        where = " %s" % exc.filename if getattr(exc, "filename", None) else ""
+        console.error("cannot access%s: %s" % (where, exc.strerror or exc),
+                      hint="check the path and its permissions, or choose another place with --output")
+        return errors.EXIT_FAILED
+    except Exception as exc:  # a bug: report it in one line; QWEN_DEBUG=1 shows the traceback
+        if ctx.get("QWEN_DEBUG"):
+            raise
+        console.error("unexpected internal error (%s: %s)" % (type(exc).__name__, exc),
+                      hint="rerun with QWEN_DEBUG=1 for the traceback and report it")
+        return errors.EXIT_FAILED
 
 
 def entry() -> None:

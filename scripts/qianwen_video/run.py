@@ -182,6 +182,7 @@ class Session:
     def generate(self) -> int:
         plan = make_plan(self.args, self.ctx, self.console)
         outputs.check_writable_location(plan.out_dir)
+        outputs.ensure_writable(plan.out_dir)
         api = self.api  # a missing key fails here, before anything is sent
         self._update_check()
         book = journal.Journal(plan.out_dir, self.ctx.wall_clock)
