@@ -231,3 +231,11 @@ def test_each_mode_from_the_command_line_leaves_a_playable_mp4(emu, tmp_path):
             probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
                                     str(video)], capture_output=True, text=True)
             assert probe.returncode == 0 and float(probe.stdout) > 0
+
+
+def test_unwritable_output_is_refused_before_paying(emu, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    result = run(["--request", json.dumps({"prompt": "x"}), "--output", "a-file/videos"], env_for(emu), tmp_path)
+    assert result.code == 64 and "cannot write results to" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert emu.requests == []

@@ -55,16 +55,22 @@ examples:
 
 
 class _Parser(argparse.ArgumentParser):
+    stream = None  # where --help goes: the injected stdout
+
     def error(self, message: str):  # argparse's own errors exit 64, not 2
         raise UsageError(message, hint="see `video.py --help`")
 
+    def print_help(self, file=None):
+        super().print_help(file or self.stream)
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(stream=None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="video.py",
         description="Generate video with Wan and HappyHorse models on DashScope (t2v, i2v, kf2v, r2v, "
                     "vace, videoedit): upload local files, submit, poll, download.",
         epilog=_modes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.stream = stream
     source = parser.add_argument_group("request")
     source.add_argument("--request", metavar="JSON", help="flat JSON request, e.g. '{\"prompt\": \"...\"}'")
     source.add_argument("--file", metavar="PATH", help="read the JSON request from a file (--request wins)")
@@ -147,7 +153,7 @@ def main(argv: Optional[List[str]] = None, ctx: Optional[Context] = None) -> int
     console = Console(ctx)
     try:
         try:
-            args = build_parser().parse_args(argv)
+            args = build_parser(ctx.stdout).parse_args(argv)
         except SystemExit as exc:  # --help
             return int(exc.code or 0)
         console.quiet = args.quiet
@@ -166,6 +172,17 @@ def main(argv: Optional[List[str]] = None, ctx: Optional[Context] = None) -> int
         console.end_live()
         console.always("Interrupted.")
         return errors.EXIT_INTERRUPTED
+    except OSError as exc:
+        where = " %s" % exc.filename if getattr(exc, "filename", None) else ""
+        console.error("cannot access%s: %s" % (where, exc.strerror or exc),
+                      hint="check the path and its permissions, or choose another place with --output")
+        return errors.EXIT_FAILED
+    except Exception as exc:  # a bug: report it in one line; QWEN_DEBUG=1 shows the traceback
+        if ctx.get("QWEN_DEBUG"):
+            raise
+        console.error("unexpected internal error (%s: %s)" % (type(exc).__name__, exc),
+                      hint="rerun with QWEN_DEBUG=1 for the traceback and report it")
+        return errors.EXIT_FAILED
 
 
 def entry() -> None:

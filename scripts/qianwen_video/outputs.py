@@ -1,6 +1,7 @@
 """Where results go: never over an earlier result, never inside a skills/ tree."""
 from __future__ import annotations
 
+import os
 from pathlib import Path, PurePosixPath
 from typing import Optional, Tuple
 from urllib.parse import unquote, urlsplit
@@ -34,6 +35,18 @@ def check_writable_location(target: Path, skill_dir: Path = SKILL_DIR) -> None:
                 "the skill's own directory" if inside_skill else "a skills/ directory", resolved),
             hint="run from your project directory (results go to ./output/qianwen-video-generation/) "
                  "or pass --output with a path outside the skill")
+
+
+def ensure_writable(directory: Path) -> None:
+    """Create the output directory and prove it takes files, before anything is paid for."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / (".write-test-%d" % os.getpid())
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError("cannot write results to %s: %s" % (directory, exc.strerror or exc),
+                         hint="choose a writable directory with --output") from None
 
 
 def video_name(video_url: str, task_id: str) -> str:

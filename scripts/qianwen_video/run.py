@@ -54,17 +54,17 @@ def make_plan(args, ctx: Context, console: Console) -> Plan:
     request = load_request(args, ctx)
     mode, model = modes.resolve(request, args.model, args.mode)
     built = payload.build(request, model, mode)
+    if built.spec is None:
+        console.warn("model %s is not in the catalog; sending it without model-specific checks "
+                     "(see --list-models)" % model)
+    elif built.spec.id != model:
+        console.warn("model %s is not in the catalog; checking it as %s" % (model, built.spec.id))
     if getattr(args, "no_validate", False):
         problems = media.problems(request, ctx.cwd)
     else:
         problems = validate.check(request, mode, model, built.body, ctx.cwd)
     if problems:
         raise ValidationFailed(problems)
-    if built.spec is None:
-        console.warn("model %s is not in the catalog; sending it without model-specific checks "
-                     "(see --list-models)" % model)
-    elif built.spec.id != model:
-        console.warn("model %s is not in the catalog; checking it as %s" % (model, built.spec.id))
     for note in validate.unused_warnings(built.unused, built.spec, model):
         console.warn(note)
     for alias in built.aliases:
@@ -182,6 +182,7 @@ class Session:
     def generate(self) -> int:
         plan = make_plan(self.args, self.ctx, self.console)
         outputs.check_writable_location(plan.out_dir)
+        outputs.ensure_writable(plan.out_dir)
         api = self.api  # a missing key fails here, before anything is sent
         self._update_check()
         book = journal.Journal(plan.out_dir, self.ctx.wall_clock)

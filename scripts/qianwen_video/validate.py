@@ -51,7 +51,7 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
     problems += _types(inp, params)
     if spec is not None:
         problems += _resolution(request, spec, params)
-        problems += _duration(spec, params, inp)
+        problems += _duration(spec, request, params, inp)
         problems += _prompt(spec, inp, params)
         if spec.protocol == "media":
             problems += _media(spec, inp)
@@ -113,12 +113,13 @@ def _resolution(request: Mapping[str, Any], spec: Model, params: Mapping[str, An
     return found
 
 
-def _duration(spec: Model, params: Mapping[str, Any], inp: Mapping[str, Any]) -> List[str]:
+def _duration(spec: Model, request: Mapping[str, Any], params: Mapping[str, Any],
+              inp: Mapping[str, Any]) -> List[str]:
+    if spec.duration is None and ("duration" in request or "duration" in params):
+        return ["duration: %s takes no duration (the output follows the input video); allowed: (omit it)" % spec.id]
     if "duration" not in params:
         return []
     value = params["duration"]
-    if spec.duration is None:
-        return ["duration: %s takes no duration (the output follows the input video); allowed: (omit it)" % spec.id]
     rule = spec.duration
     if spec.mode == "r2v" and spec.family == "wan2.7" and _media_types(inp).get("reference_video"):
         rule = catalog.Duration(2, 10)
@@ -216,7 +217,7 @@ def _media(spec: Model, inp: Mapping[str, Any]) -> List[str]:
         if combo not in rule.combos:
             found.append("media: %s is not a combination %s accepts; allowed: %s" % (
                 "+".join(combo), spec.id, "; ".join("+".join(c) for c in rule.combos)))
-    if not counts and not found and any(low for _, low, _ in rule.counts):
+    if not counts and not found and (rule.combos or any(low for _, low, _ in rule.counts)):
         fields = ", ".join(sorted({f for f, _ in rule.from_fields}))
         found.append("media: %s needs input media; allowed: %s, or a media list" % (spec.id, fields))
     return found

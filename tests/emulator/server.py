@@ -175,6 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _go(self) -> None:
+        self._emu_headers_sent = False
         self.server.emu._handle(self)  # type: ignore[attr-defined]
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _go
@@ -481,6 +482,15 @@ class Emulator:
             self._abort(h)
         except (ConnectionError, BrokenPipeError, socket.timeout, OSError):
             h.close_connection = True
+        except Exception:  # an emulator bug: answer 500 (doc 4.3 InternalError) rather than hang
+            if getattr(h, "_emu_headers_sent", False):
+                self._abort(h)
+                return
+            try:
+                self._send(h, _err(500, "InternalError", "An internal error has occured, please try again later "
+                                                         "or contact service support.", close=True))
+            except Exception:
+                self._abort(h)
 
     def _record(self, rec: Recorded) -> None:
         with self._lock:
@@ -523,6 +533,7 @@ class Emulator:
             h.send_header("Connection", "close")
             h.close_connection = True
         h.end_headers()
+        h._emu_headers_sent = True  # type: ignore[attr-defined]
         written = 0
         rate = self.serve_rate if resp.chunks is not None else None
         t0 = time.monotonic()

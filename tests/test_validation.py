@@ -1,0 +1,251 @@
+"""Validation and --dry-run, table-driven over every model in the catalog.
+
+For each model: one valid request whose dry-run body uses the official field names, and
+at least one invalid request per applicable rule (exit 64, the message names the field).
+"""
+from __future__ import annotations
+
+import json
+from typing import Dict, List, Tuple
+
+import pytest
+
+from qianwen_video import catalog
+from tests.harness import KEY, creates, env_for, run
+from tests.emulator import Emulator
+
+IMG = "https://img.alicdn.com/imgextra/i1/NotRealJustExample/a.png"
+IMG2 = "https://img.alicdn.com/imgextra/i1/NotRealJustExample/b.png"
+VID = "https://img.alicdn.com/imgextra/i1/NotRealJustExample/c.mp4"
+MODELS = sorted(catalog.MODELS.values(), key=lambda m: m.id)
+
+# Official field names per protocol (dashscope-api.md §3.2-§3.8).
+LEGACY_INPUT = {"prompt", "negative_prompt", "img_url", "audio_url", "template", "first_frame_url",
+                "last_frame_url", "reference_urls", "reference_video_urls", "function", "ref_images_url",
+                "video_url", "mask_image_url", "mask_video_url", "mask_frame_id", "first_clip_url",
+                "last_clip_url"}
+MEDIA_INPUT = {"prompt", "negative_prompt", "media", "audio_url"}
+PARAMETERS = {"size", "resolution", "ratio", "duration", "prompt_extend", "watermark", "seed", "shot_type",
+              "audio", "obj_or_bg", "control_condition", "strength", "mask_type", "expand_ratio",
+              "expand_mode", "top_scale", "bottom_scale", "left_scale", "right_scale", "audio_setting"}
+MEDIA_TYPES = {"first_frame", "last_frame", "driving_audio", "first_clip", "reference_image",
+               "reference_video", "video"}
+
+
+def valid_request(model: catalog.Model) -> Dict:
+    request: Dict = {"model": model.id, "prompt": "a red kite over the sea"}
+    if model.resolution_field == "size":
+        request["size"] = model.default_resolution
+    elif model.resolution_field == "resolution":
+        request["resolution"] = model.default_resolution
+    if model.ratios:
+        request["ratio"] = model.ratios[0]
+    if model.duration is not None:
+        request["duration"] = model.duration.default
+    request.update({
+        ("legacy", "i2v"): {"img_url": IMG},
+        ("legacy", "kf2v"): {"first_frame_url": IMG, "last_frame_url": IMG2},
+        ("legacy", "r2v"): {"reference_urls": [IMG, VID]},
+        ("legacy", "vace"): {"function": "image_reference", "ref_images_url": [IMG, IMG2], "obj_or_bg": ["obj", "bg"]},
+        ("media", "i2v"): {"first_frame_url": IMG},
+        ("media", "r2v"): {"reference_urls": [IMG]},
+        ("media", "videoedit"): {"video_url": VID},
+    }.get((model.protocol, model.mode), {}))
+    return request
+
+
+def dry(request, tmp_path, *extra) -> Tuple[int, Dict, str]:
+    result = run(["--dry-run", "--request", json.dumps(request)] + list(extra), {}, tmp_path)
+    document = json.loads(result.stdout) if result.code == 0 else {}
+    return result.code, document, result.stderr
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[m.id for m in MODELS])
+def test_valid_request_for_every_model(model, tmp_path):
+    code, document, stderr = dry(valid_request(model), tmp_path)
+    assert code == 0, stderr
+    assert "Warning" not in stderr, stderr  # every field of the valid request is one the model takes
+    assert document["mode"] == model.mode and document["model"] == model.id
+    post = document["requests"][-1]
+    assert post["method"] == "POST" and post["url"].endswith(model.endpoint)
+    assert post["headers"] == {"Authorization": "Bearer ***", "Content-Type": "application/json",
+                               "X-DashScope-Async": "enable"}
+    body = post["body"]
+    assert body["model"] == model.id
+    allowed_input = MEDIA_INPUT if model.protocol == "media" else LEGACY_INPUT
+    assert set(body["input"]) <= allowed_input
+    assert set(body.get("parameters", {})) <= PARAMETERS
+    if model.resolution_field:
+        assert model.resolution_field in body["parameters"]
+        other = {"size": "resolution", "resolution": "size"}[model.resolution_field]
+        assert other not in body["parameters"]
+    for item in body["input"].get("media", []):
+        assert set(item) <= {"type", "url", "reference_voice"} and item["type"] in MEDIA_TYPES
+
+
+def invalid_cases(model: catalog.Model) -> List[Tuple[str, Dict, str]]:
+    """(rule, request, field the message must name) for every rule that applies."""
+    base = valid_request(model)
+    cases = []
+
+    def case(rule, field, drop=(), **changes):
+        request = {k: v for k, v in base.items() if k not in drop}
+        request.update(changes)
+        cases.append((rule, request, field))
+
+    if model.resolution_field == "size":
+        case("wrong resolution field", "resolution", drop=("size",), resolution="720P")
+        case("size out of range", "size", size="4096*2160")
+    elif model.resolution_field == "resolution":
+        case("wrong resolution field", "size", drop=("resolution",), size="1280*720")
+        case("resolution out of range", "resolution", resolution="4K")
+    if model.ratios:
+        case("ratio out of range", "ratio", ratio="2:1")
+    elif "ratio" not in model.param_fields:
+        case("ratio on a model without ratio", "ratio", ratio="16:9")
+    if model.duration is not None:
+        case("unsupported duration", "duration", duration=99)
+    else:
+        case("duration on a model without duration", "duration", duration=5)
+    if model.mode == "kf2v":
+        case("kf2v is fixed at 5 s", "duration", duration=10)
+    if model.prompt_required:
+        case("missing prompt", "prompt", drop=("prompt",))
+    case("prompt too long", "prompt", prompt="x" * (model.prompt_max + 1))
+    if "shot_type" in model.param_fields and "prompt_extend" in model.param_fields:
+        case("multi-shot needs prompt_extend", "shot_type", shot_type="multi", prompt_extend=False)
+    if model.protocol == "legacy" and model.mode == "i2v":
+        case("missing image", "img_url", drop=("img_url",))
+    if model.mode == "kf2v":
+        case("missing first frame", "first_frame_url", drop=("first_frame_url",))
+    if model.protocol == "legacy" and model.mode == "r2v":
+        case("too many references", "reference_urls", reference_urls=[IMG] * 6)
+        case("too many videos", "reference_urls", reference_urls=[VID] * 4)
+        case("missing references", "reference_urls", drop=("reference_urls",))
+    if model.mode == "vace":
+        case("missing function", "function", drop=("function", "ref_images_url", "obj_or_bg"))
+        case("too many vace images", "ref_images_url", ref_images_url=[IMG] * 4, obj_or_bg=["obj"] * 4)
+        case("obj_or_bg length", "obj_or_bg", obj_or_bg=["obj"])
+        case("repainting needs control_condition", "control_condition", drop=("ref_images_url", "obj_or_bg"),
+             function="video_repainting", video_url=VID)
+    if model.protocol == "media" and model.mode == "r2v":
+        limit = dict((t, hi) for t, _, hi in model.media.counts)["reference_image"]
+        case("too many media references", "media", reference_urls=[IMG] * (limit + 1))
+    if model.protocol == "media" and model.mode == "i2v":
+        case("missing first frame media", "media", drop=("first_frame_url",))
+    if model.protocol == "media" and model.mode == "videoedit":
+        case("missing video", "media", drop=("video_url",))
+    seed_field = "seed" if "seed" in model.param_fields else None
+    if seed_field:
+        case("seed out of range", "seed", seed=-1)
+    return cases
+
+
+ALL_INVALID = [(m.id, rule, request, field) for m in MODELS for rule, request, field in invalid_cases(m)]
+
+
+@pytest.mark.parametrize("model_id, rule, request_fields, field", ALL_INVALID,
+                         ids=["%s: %s" % (c[0], c[1]) for c in ALL_INVALID])
+def test_invalid_request_is_refused_before_sending(model_id, rule, request_fields, field, tmp_path):
+    code, _, stderr = dry(request_fields, tmp_path)
+    assert code == 64, (rule, stderr)
+    assert "Error: %s:" % field in stderr, (rule, stderr)
+    assert "Traceback" not in stderr
+
+
+def test_every_rule_of_the_issue_is_exercised_somewhere():
+    rules = {rule for _, rule, _, _ in ALL_INVALID}
+    for needed in ("wrong resolution field", "unsupported duration", "kf2v is fixed at 5 s", "too many references",
+                   "too many videos", "too many vace images", "obj_or_bg length", "repainting needs control_condition",
+                   "missing prompt", "multi-shot needs prompt_extend", "prompt too long"):
+        assert needed in rules
+
+
+def test_all_problems_are_reported_at_once(tmp_path):
+    code, _, stderr = dry({"model": "wan2.6-t2v", "prompt": "x", "size": "1*1", "duration": 99, "seed": "7"}, tmp_path)
+    assert code == 64
+    errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+    assert [e.split(":")[1].strip() for e in errors] == ["seed", "size", "duration"]
+    assert all("; allowed: " in e for e in errors)
+
+
+def test_local_file_of_the_wrong_type(tmp_path):
+    (tmp_path / "notes.txt").write_text("not an image")
+    code, _, stderr = dry({"prompt": "x", "img_url": "notes.txt"}, tmp_path)
+    assert code == 64 and "Error: img_url: notes.txt is not an image file; allowed: .jpg" in stderr
+
+
+def test_dry_run_shows_local_files_as_paths_to_upload(tmp_path):
+    (tmp_path / "cat.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
+    code, document, stderr = dry({"prompt": "x", "img_url": "cat.png"}, tmp_path)
+    assert code == 0, stderr
+    upload, post = document["requests"]
+    assert upload["url"].endswith("/uploads?action=getPolicy&model=wan2.6-i2v-flash")
+    assert upload["uploads"] == [{"field": "img_url", "path": str(tmp_path / "cat.png"), "bytes": 108}]
+    assert post["headers"]["X-DashScope-OssResourceResolve"] == "enable"
+    assert post["body"]["input"]["img_url"] == "cat.png"
+
+
+def test_dry_run_needs_no_key_and_sends_nothing(tmp_path):
+    with Emulator(api_keys=(KEY,)) as emu:
+        result = run(["--dry-run", "--request", json.dumps({"prompt": "x"})],
+                     {"DASHSCOPE_HTTP_BASE_URL": emu.base_url}, tmp_path)
+        assert result.code == 0
+        assert emu.requests == []
+        assert json.loads(result.stdout)["requests"][0]["url"] == emu.base_url + catalog.ROUTES["video-generation"]
+
+
+def test_invalid_request_sends_nothing_to_the_service(tmp_path):
+    with Emulator(api_keys=(KEY,)) as emu:
+        result = run(["--request", json.dumps({"prompt": "x", "duration": 99})], env_for(emu), tmp_path)
+        assert result.code == 64 and emu.requests == [] and not creates(emu)
+
+
+def test_unknown_model_is_allowed_with_a_warning(tmp_path):
+    code, document, stderr = dry({"model": "wan3.0-video", "prompt": "x", "resolution": "720P"}, tmp_path)
+    assert code == 0
+    assert "Warning: model wan3.0-video is not in the catalog" in stderr
+    assert document["requests"][0]["body"] == {"model": "wan3.0-video", "input": {"prompt": "x"},
+                                               "parameters": {"resolution": "720P"}}
+
+
+def test_snapshot_ids_are_checked_as_their_base_model(tmp_path):
+    code, _, stderr = dry({"model": "wan2.7-t2v-2099-01-01", "prompt": "x", "duration": 99}, tmp_path)
+    assert code == 64 and "checking it as wan2.7-t2v" in stderr and "Error: duration:" in stderr
+
+
+def test_unused_flat_field_is_reported_by_name(tmp_path):
+    code, document, stderr = dry({"model": "wan2.6-r2v", "prompt": "character1", "reference_urls": [IMG],
+                                  "prompt_extend": True}, tmp_path)
+    assert code == 0
+    assert "Warning: prompt_extend: not used by wan2.6-r2v; not sent" in stderr
+    assert "prompt_extend" not in document["requests"][0]["body"].get("parameters", {})
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_list_models(as_json, tmp_path):
+    args = ["--list-models", "--mode", "kf2v"] + (["--print-response"] if as_json else [])
+    result = run(args, {}, tmp_path)
+    assert result.code == 0
+    expected = sorted(m.id for m in catalog.MODELS.values() if m.mode == "kf2v")
+    if as_json:
+        rows = json.loads(result.stdout)
+        assert sorted(r["id"] for r in rows) == expected
+        assert all(r["durations"] == "5" for r in rows)
+    else:
+        for model_id in expected:
+            assert model_id in result.stdout
+        assert "wan2.6-t2v" not in result.stdout
+
+
+def test_help_is_generated_from_the_catalog(tmp_path):
+    result = run(["--help"], {}, tmp_path)
+    assert result.code == 0
+    for mode, model in catalog.DEFAULT_MODELS.items():
+        assert "%-10s %s" % (mode, model) in result.stdout
+    for flag in ("--request", "--file", "--mode", "--model", "--output", "--print-response", "--submit-only",
+                 "--task-id", "--poll-once", "--poll-interval", "--timeout", "--quiet", "--dry-run",
+                 "--list-models", "--cancel", "--list", "--force"):
+        assert flag in result.stdout
+    for variable in ("QIANWEN_API_KEY", "DASHSCOPE_API_KEY", "DASHSCOPE_HTTP_BASE_URL", "QWEN_BASE_URL", "QWEN_REGION"):
+        assert variable in result.stdout
