@@ -54,10 +54,11 @@ def make_plan(args, ctx: Context, console: Console) -> Plan:
     request = load_request(args, ctx)
     mode, model = modes.resolve(request, args.model, args.mode)
     built = payload.build(request, model, mode)
+    home = media.home_of(ctx.environ)
     if getattr(args, "no_validate", False):
-        problems = media.problems(request, ctx.cwd)
+        problems = media.problems(request, ctx.cwd, home)
     else:
-        problems = validate.check(request, mode, model, built.body, ctx.cwd)
+        problems = validate.check(request, mode, model, built.body, ctx.cwd, home)
     if problems:
         raise ValidationFailed(problems)
     if built.spec is None:
@@ -192,12 +193,14 @@ class Session:
         self.console.info("Mode: %s | Model: %s | Endpoint: %s" % (plan.mode, plan.model, plan.built.route))
         self.console.info("Cost: billed per second of video; see "
                           "https://platform.qianwenai.com/docs/developer-guides/getting-started/pricing")
-        files = media.local_files(plan.request, self.ctx.cwd)
+        home = media.home_of(self.ctx.environ)
+        files = media.local_files(plan.request, self.ctx.cwd, home)
         request = plan.request
         if files:
             from .upload_router import uploader_for
 
-            request = media.resolved(plan.request, self.ctx.cwd, uploader_for(self.ctx, self.console, api, plan.model))
+            request = media.resolved(plan.request, self.ctx.cwd,
+                                     uploader_for(self.ctx, self.console, api, plan.model), home)
         body = payload.build(request, plan.model, plan.mode).body
         submit_started = self.ctx.wall_clock()
         try:
