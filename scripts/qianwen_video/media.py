@@ -69,7 +69,7 @@ def _file_uri_path(value: str, home: Optional[str] = None) -> Path:
     parts = urlsplit(value)
     path = unquote(parts.path)
     if parts.netloc and parts.netloc.lower() != "localhost":
-        if _DRIVE.match(parts.netloc + ":/"):  # file://C:/x written without the third slash
+        if re.match(r"^[A-Za-z]:$", parts.netloc):  # file://C:/x written without the third slash
             return Path(parts.netloc + path)
         return Path("//" + parts.netloc + path)  # a UNC share
     if re.match(r"^/[A-Za-z]:[\\/]", path):  # file:///C:/Users/... on Windows
