@@ -39,30 +39,42 @@ def is_remote(value: str) -> bool:
     return value.startswith(REMOTE_PREFIXES)
 
 
-def local_path(value: str, cwd: Path) -> Optional[Path]:
+def home_of(environ: Dict[str, str]) -> Optional[str]:
+    """The home folder named by the (injected) environment, for ``~`` expansion."""
+    return (environ.get("HOME") or environ.get("USERPROFILE") or "").strip() or None
+
+
+def expand_user(value: str, home: Optional[str] = None) -> str:
+    """``~`` and ``~/x`` from ``home`` when given (the Context's HOME), else the process's."""
+    if home and (value == "~" or value.startswith(("~/", "~\\"))):
+        return home.rstrip("/\\") + value[1:] if value != "~" else home
+    return os.path.expanduser(value)
+
+
+def local_path(value: str, cwd: Path, home: Optional[str] = None) -> Optional[Path]:
     """The file a media value names, or None when it is a URL to pass through."""
     if is_remote(value):
         return None
     if value.lower().startswith("file:"):
-        return _file_uri_path(value)
+        return _file_uri_path(value, home)
     if _SCHEME.match(value) and not _DRIVE.match(value):
         return None  # some other URL scheme: the service will judge it
-    path = Path(os.path.expanduser(value))
+    path = Path(expand_user(value, home))
     if _DRIVE.match(value):
         return path
     return path if path.is_absolute() else cwd / path
 
 
-def _file_uri_path(value: str) -> Path:
+def _file_uri_path(value: str, home: Optional[str] = None) -> Path:
     parts = urlsplit(value)
     path = unquote(parts.path)
     if parts.netloc and parts.netloc.lower() != "localhost":
-        if _DRIVE.match(parts.netloc + ":/"):  # file://C:/x written without the third slash
+        if re.match(r"^[A-Za-z]:$", parts.netloc):  # file://C:/x written without the third slash
             return Path(parts.netloc + path)
         return Path("//" + parts.netloc + path)  # a UNC share
     if re.match(r"^/[A-Za-z]:[\\/]", path):  # file:///C:/Users/... on Windows
         path = path[1:]
-    return Path(os.path.expanduser(path))
+    return Path(expand_user(path, home))
 
 
 def refs(request: Dict[str, Any]) -> List[MediaRef]:
@@ -98,19 +110,19 @@ class LocalFile:
     path: Path
 
 
-def local_files(request: Dict[str, Any], cwd: Path) -> List[LocalFile]:
+def local_files(request: Dict[str, Any], cwd: Path, home: Optional[str] = None) -> List[LocalFile]:
     files = []
     for ref in refs(request):
-        path = local_path(ref.value, cwd)
+        path = local_path(ref.value, cwd, home)
         if path is not None:
             files.append(LocalFile(ref, path))
     return files
 
 
-def problems(request: Dict[str, Any], cwd: Path) -> List[str]:
+def problems(request: Dict[str, Any], cwd: Path, home: Optional[str] = None) -> List[str]:
     """`<field>: <what is wrong>` for every local path that is not a readable regular file."""
     found = []
-    for item in local_files(request, cwd):
+    for item in local_files(request, cwd, home):
         reason = unreadable_reason(item.path)
         if reason:
             found.append("%s: %s: %s; allowed: a readable local file or an http(s)/oss/data URL"
@@ -131,14 +143,15 @@ def unreadable_reason(path: Path) -> Optional[str]:
     return None
 
 
-def resolved(request: Dict[str, Any], cwd: Path, upload: Callable[[List[LocalFile]], List[str]]) -> Dict[str, Any]:
+def resolved(request: Dict[str, Any], cwd: Path, upload: Callable[[List[LocalFile]], List[str]],
+             home: Optional[str] = None) -> Dict[str, Any]:
     """A deep copy of the request with each local file replaced by its uploaded URL.
 
     ``upload`` receives all the local files at once (it may run them concurrently) and
     returns their URLs in the same order.
     """
     copied = copy.deepcopy(request)
-    files = local_files(copied, cwd)
+    files = local_files(copied, cwd, home)
     if not files:
         return copied
     urls = upload(files)

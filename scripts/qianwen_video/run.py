@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from . import catalog, config, journal, media, modes, outputs, payload, poll, validate
+from . import catalog, config, journal, media, modes, oss_sign, outputs, own_bucket, payload, poll, validate
 from .api import AmbiguousSubmit, DashScope
 from .cli import load_request, resume_command
 from .console import Console
@@ -59,10 +59,11 @@ def make_plan(args, ctx: Context, console: Console) -> Plan:
                      "(see --list-models)" % model)
     elif built.spec.id != model:
         console.warn("model %s is not in the catalog; checking it as %s" % (model, built.spec.id))
+    home = media.home_of(ctx.environ)
     if getattr(args, "no_validate", False):
-        problems = media.problems(request, ctx.cwd)
+        problems = media.problems(request, ctx.cwd, home)
     else:
-        problems = validate.check(request, mode, model, built.body, ctx.cwd)
+        problems = validate.check(request, mode, model, built.body, ctx.cwd, home)
     if problems:
         raise ValidationFailed(problems)
     for note in validate.unused_warnings(built.unused, built.spec, model):
@@ -77,19 +78,28 @@ def make_plan(args, ctx: Context, console: Console) -> Plan:
 
 def dry_run(args, ctx: Context, console: Console) -> int:
     plan = make_plan(args, ctx, console)
+    config.load_dotenv(ctx)  # as a real run would: .env may choose the endpoint or an own bucket
     base = _dry_base_url(ctx)
-    files = media.local_files(plan.request, ctx.cwd)
+    files = media.local_files(plan.request, ctx.cwd, media.home_of(ctx.environ))
+    uploads = [{"field": f.ref.label, "path": str(f.path), "bytes": f.path.stat().st_size} for f in files]
     requests = []
-    if files:
+    bucket = own_bucket.settings(ctx) if files else None
+    if bucket is not None:
+        requests.append({"method": "PUT", "url": oss_sign.object_url(
+                             bucket.endpoint, bucket.bucket, "%s/<YYYYMMDD>/<random>_<name>" % bucket.prefix),
+                         "headers": {"Authorization": "OSS4-HMAC-SHA256 ***", "Content-Type": "<file type>"},
+                         "uploads": uploads,
+                         "note": "each file is PUT to your bucket %s (%s) and replaced by a presigned GET "
+                                 "URL valid %d s in the body below" % (bucket.bucket, bucket.region, bucket.expires)})
+    elif files:
         requests.append({"method": "GET", "url": "%s/uploads?action=getPolicy&model=%s" % (base, plan.model),
                          "headers": {"Authorization": "Bearer ***"},
-                         "uploads": [{"field": f.ref.label, "path": str(f.path),
-                                      "bytes": f.path.stat().st_size} for f in files],
+                         "uploads": uploads,
                          "note": "each file is then POSTed to the policy's upload_host and replaced by "
                                  "its oss:// URL in the body below"})
     headers = {"Authorization": "Bearer ***", "Content-Type": "application/json",
                "X-DashScope-Async": "enable"}
-    if files or payload.has_oss_url(plan.built.body):
+    if (files and bucket is None) or payload.has_oss_url(plan.built.body):
         headers["X-DashScope-OssResourceResolve"] = "enable"
     requests.append({"method": "POST", "url": base + plan.built.route, "headers": headers,
                      "body": plan.built.body})
@@ -193,12 +203,14 @@ class Session:
         self.console.info("Mode: %s | Model: %s | Endpoint: %s" % (plan.mode, plan.model, plan.built.route))
         self.console.info("Cost: billed per second of video; see "
                           "https://platform.qianwenai.com/docs/developer-guides/getting-started/pricing")
-        files = media.local_files(plan.request, self.ctx.cwd)
+        home = media.home_of(self.ctx.environ)
+        files = media.local_files(plan.request, self.ctx.cwd, home)
         request = plan.request
         if files:
             from .upload_router import uploader_for
 
-            request = media.resolved(plan.request, self.ctx.cwd, uploader_for(self.ctx, self.console, api, plan.model))
+            request = media.resolved(plan.request, self.ctx.cwd,
+                                     uploader_for(self.ctx, self.console, api, plan.model), home)
         body = payload.build(request, plan.model, plan.mode).body
         submit_started = self.ctx.wall_clock()
         try:

@@ -29,9 +29,64 @@ TEMP_TTL_NOTE = "48 h TTL"
 
 
 def safe_name(name: str) -> str:
-    """An object-key and header-safe file name (ASCII letters, digits, `._-`)."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "file"
-    return cleaned[-80:]
+    """An object-key and header-safe file name (ASCII letters, digits, `._-`).
+
+    The extension survives (a name in another script becomes ``file.png``), because the
+    service may judge a media type by it.
+    """
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem:
+        stem, suffix = name, ""
+    suffix = re.sub(r"[^A-Za-z0-9]+", "", suffix)[:10] if suffix else ""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-") or "file"
+    return stem[-(79 - len(suffix)):] + ("." + suffix if suffix else "")
+
+
+class Progress:
+    """One byte-progress line for a batch of uploads, on a terminal only.
+
+    Each file counts from zero again when a retry re-sends it, so the total stays true.
+    """
+
+    def __init__(self, console: Console, files: List[LocalFile]):
+        self.console = console
+        self.sizes = {id(f): f.path.stat().st_size for f in files}
+        self.total = sum(self.sizes.values()) or 1
+        self.label = files[0].path.name if len(files) == 1 else "%d files" % len(files)
+        self.enabled = (self.total >= PROGRESS_MIN_BYTES and console.ctx.interactive and not console.quiet)
+        self._sent: Dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def restart(self, item: LocalFile) -> None:
+        with self._lock:
+            self._sent[id(item)] = 0
+
+    def callback(self, item: LocalFile) -> Optional[Callable[[int], None]]:
+        if not self.enabled:
+            return None
+        limit = self.sizes.get(id(item), 0)
+
+        def report(count: int) -> None:
+            with self._lock:
+                self._sent[id(item)] = min(self._sent.get(id(item), 0) + count, limit)
+                done = sum(self._sent.values())
+            self.console.live("Uploading %s: %d%% (%.1f/%.1f MB)" % (
+                self.label, 100 * done // self.total, done / 1048576.0, self.total / 1048576.0))
+
+        return report
+
+    def done(self) -> None:
+        self.console.end_live()
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    """The file in CHUNK-sized pieces: never more than one chunk in memory."""
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(CHUNK)
+            if not chunk:
+                return
+            yield chunk
 
 
 def multipart(fields: List[Tuple[str, str]], filename: str, content_type: str,
@@ -47,12 +102,8 @@ def multipart(fields: List[Tuple[str, str]], filename: str, content_type: str,
 
     def body() -> Iterator[bytes]:
         yield head
-        with open(path, "rb") as handle:
-            while True:
-                chunk = handle.read(CHUNK)
-                if not chunk:
-                    break
-                yield chunk
+        for chunk in file_chunks(path):
+            yield chunk
         yield tail
 
     return "multipart/form-data; boundary=" + boundary, len(head) + size + len(tail), body
@@ -68,11 +119,17 @@ class TempStorage:
         self._policy: Optional[Dict[str, Any]] = None
         self._policy_expires = 0.0
         self._lock = threading.Lock()
+        self._progress: Optional[Progress] = None
 
-    def policy(self, fresh: bool = False) -> Dict[str, Any]:
+    def policy(self, refused: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """The current policy; a fresh one when it is (nearly) expired or is ``refused``.
+
+        Concurrent uploads refused with the same expired policy fetch one new policy, not one each.
+        """
         with self._lock:
             now = self.api.ctx.clock()
-            if fresh or self._policy is None or now >= self._policy_expires:
+            if self._policy is None or now >= self._policy_expires or (
+                    refused is not None and self._policy is refused):
                 self._policy = self.api.upload_policy(self.model)
                 ttl = _number(self._policy.get("expire_in_seconds"), 300.0)
                 self._policy_expires = now + max(ttl - POLICY_MARGIN, 1.0)
@@ -80,10 +137,11 @@ class TempStorage:
 
     def upload_all(self, files: List[LocalFile]) -> List[str]:
         self._check_sizes(files)
-        if len(files) == 1:
-            return [self.upload(files[0])]
-        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(files))) as pool:
-            return list(pool.map(self.upload, files))  # map keeps the request's order
+        self._progress = Progress(self.console, files)
+        try:
+            return run_bounded(self.upload, files)
+        finally:
+            self._progress.done()
 
     def _check_sizes(self, files: List[LocalFile]) -> None:
         limit_mb = _number(self.policy().get("max_file_size_mb"), 100.0)
@@ -100,7 +158,7 @@ class TempStorage:
         resp = self._post(policy, key, item)
         if resp.status == 403 and "expired" in resp.text.lower():
             self.console.info("Upload policy expired; fetching a fresh one")
-            policy = self.policy(fresh=True)
+            policy = self.policy(refused=policy)
             key = "%s/%s" % (policy["upload_dir"].rstrip("/"), key.rsplit("/", 1)[1])
             resp = self._post(policy, key, item)
         # Keys are random per file, so "already exists" can only be our own earlier attempt
@@ -127,28 +185,28 @@ class TempStorage:
         ]
         mime = mimetypes.guess_type(item.path.name)[0] or "application/octet-stream"
         content_type, length, body = multipart(fields, safe_name(item.path.name), mime, item.path, size)
-        progress = self._progress(item.path.name, size)
+        progress = self._progress or Progress(self.console, [item])
+
+        def attempt() -> Iterator[bytes]:
+            progress.restart(item)
+            return body()
+
         try:
             return self.api.send("upload", "POST", policy["upload_host"],
                                  {"Content-Type": content_type, "Accept": "application/json"},
-                                 body_factory=body, length=length, timeout=300.0, progress=progress)
+                                 body_factory=attempt, length=length, timeout=300.0,
+                                 progress=progress.callback(item))
         except TransportError as exc:
             raise ApiError("upload of %s failed: %s" % (item.path.name, exc),
                            hint="check the network; large files may need a steadier connection") from None
-        finally:
-            self.console.end_live()
 
-    def _progress(self, name: str, size: int) -> Optional[Callable[[int], None]]:
-        if size < PROGRESS_MIN_BYTES or not self.console.ctx.interactive or self.console.quiet:
-            return None
-        sent = [0]
 
-        def report(count: int) -> None:
-            sent[0] = min(sent[0] + count, size)
-            self.console.live("Uploading %s: %d%% (%.1f/%.1f MB)" % (
-                name, 100 * sent[0] // size, sent[0] / 1048576.0, size / 1048576.0))
-
-        return report
+def run_bounded(upload: Callable[[LocalFile], str], files: List[LocalFile]) -> List[str]:
+    """Upload every file, at most MAX_PARALLEL at once; the URLs keep the request's order."""
+    if len(files) == 1:
+        return [upload(files[0])]
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(files))) as pool:
+        return list(pool.map(upload, files))  # map keeps the request's order
 
 
 def _number(value: Any, default: float) -> float:

@@ -42,7 +42,7 @@ MEDIA_TYPE_KINDS = {
 
 
 def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[str, Any],
-          cwd: Path) -> List[str]:
+          cwd: Path, home: Optional[str] = None) -> List[str]:
     """All problems with a request, as ``field: problem; allowed: ...`` strings."""
     spec = catalog.get(model_id) or catalog.infer(model_id)
     problems: List[str] = []
@@ -59,8 +59,8 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
             problems += _legacy_required(spec, inp, params)
         if spec.mode == "vace":
             problems += _vace(inp, params)
-    problems += media.problems(dict(request), cwd)
-    problems += _local_kinds(dict(request), cwd)
+    problems += media.problems(dict(request), cwd, home)
+    problems += _local_kinds(dict(request), cwd, home)
     return problems
 
 
@@ -286,10 +286,10 @@ def _ranged(params: Mapping[str, Any], name: str, low: float, high: float) -> Li
     return []
 
 
-def _local_kinds(request: Dict[str, Any], cwd: Path) -> List[str]:
+def _local_kinds(request: Dict[str, Any], cwd: Path, home: Optional[str] = None) -> List[str]:
     """Local files of the wrong type or over the size limit for their field."""
     found = []
-    for item in media.local_files(request, cwd):
+    for item in media.local_files(request, cwd, home):
         if media.unreadable_reason(item.path):
             continue  # already reported
         kind = _kind_for(item.ref)
