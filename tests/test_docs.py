@@ -534,7 +534,10 @@ def _variables_read_by_code() -> set:
     from qianwen_video import config
 
     names |= set(config.KEY_VARIABLES)
-    return names
+    return names - OS_VARIABLES
+
+
+OS_VARIABLES = {"HOME", "USERPROFILE"}  # read to expand ~ in paths; not settings
 
 
 def test_env_example_covers_every_variable():
