@@ -200,3 +200,10 @@ def test_unknown_model_sends_every_field_split_by_name():
 def test_oss_detection_walks_nested_values():
     assert payload.has_oss_url({"input": {"media": [{"type": "video", "url": "oss://dir/x.mp4"}]}})
     assert not payload.has_oss_url({"input": {"img_url": "https://x/oss://"}})
+
+
+def test_request_mode_field_acts_like_the_mode_flag():
+    assert modes.resolve({"mode": "videoedit", "video_url": VID}, None, None) == ("videoedit", "wan2.7-videoedit")
+    assert modes.resolve({"mode": "videoedit"}, None, "t2v") == ("t2v", "wan2.6-t2v")  # the flag wins
+    with pytest.raises(UsageError):
+        modes.resolve({"mode": "movie"}, None, None)

@@ -42,8 +42,15 @@ def _lookup(model_id: Optional[str]) -> Optional[catalog.Model]:
 
 
 def resolve(request: Mapping, cli_model: Optional[str], cli_mode: Optional[str]) -> Tuple[str, str]:
-    """Return (mode, model_id): `--model` > request "model" > the mode's default."""
+    """Return (mode, model_id): `--model` > request "model" > the mode's default.
+
+    The mode likewise comes from `--mode`, else the request's "mode", else detection.
+    """
     requested = cli_model or request.get("model") or None
+    wanted_mode = cli_mode or request.get("mode") or None
+    if wanted_mode is not None and wanted_mode not in catalog.MODES:
+        raise UsageError('"mode" must be one of %s, got %r' % (", ".join(catalog.MODES), wanted_mode))
+    cli_mode = wanted_mode
     if requested is not None and not isinstance(requested, str):
         raise UsageError('"model" must be a string', hint="for example \"model\": \"wan2.6-t2v\"")
     model = _lookup(requested)

@@ -915,6 +915,11 @@ class Emulator:
     # ------------------------------------------------------------ OSS PostObject (doc 5.2)
     def _upload(self, h: _Handler, rec: Recorded) -> _Resp:
         if "chunked" in (h.headers.get("Transfer-Encoding") or "").lower() or h.headers.get("Content-Length") is None:
+            if "chunked" in (h.headers.get("Transfer-Encoding") or "").lower():
+                try:  # read the body first: answering early races the client's send (broken pipe)
+                    self._read_body(h, rec, limit=RECORD_BODY_LIMIT)
+                except (ConnectionError, ValueError, OSError):
+                    pass
             return _oss_err(411, "MissingContentLength", "You must provide the Content-Length HTTP header.",
                             close=True)
         try:
