@@ -37,6 +37,9 @@ def dispatch(args, ctx: Context, console: Console) -> int:
         raise UsageError("--poll-once needs --task-id", hint="video.py --task-id ID --poll-once")
     if args.cancel and not args.task_id:
         raise UsageError("--cancel needs --task-id", hint="video.py --cancel --task-id ID")
+    if args.batch:
+        from . import batch  # batch imports this module: a local import avoids the cycle
+        return batch.run(args, ctx, console)
     if args.list:
         return list_journal(args, ctx, console)
     if args.dry_run:
