@@ -205,10 +205,12 @@ def test_an_edited_item_is_treated_as_new(tmp_path):
         write_batch(tmp_path, items)
         assert run(batch_args(), env_for(emu), tmp_path).code == 0
         items[1]["prompt"] = "an edited prompt"
+        items[2]["output"] = "renamed.mp4"  # where a result goes is not what was paid for
         write_batch(tmp_path, items)
         again = run(batch_args(), env_for(emu), tmp_path)
         assert again.code == 0, again.stderr
         assert "item 2 changed since it was submitted" in again.stderr
+        assert "item 3 changed" not in again.stderr
         assert emu.created_count() == 4  # only the edited item was submitted again
 
 

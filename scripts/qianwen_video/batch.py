@@ -20,8 +20,8 @@ its own ``model``, ``mode`` and ``output`` (a file name inside ``--output``).
   resumes: finished items are skipped, running ones polled, only never-created ones
   submitted. An interrupted or unanswered submit is resolved through the task list
   (``Session._ambiguous_candidates``), never resubmitted blindly.
-- Item identity is its position plus a digest of the item, so an edited item is treated
-  as a new request (with a warning).
+- Item identity is its position plus a digest of the item (its mode, model and fields,
+  "output" aside), so an edited item is treated as a new request (with a warning).
 """
 from __future__ import annotations
 
@@ -158,7 +158,9 @@ def plan_item(args, ctx: Context, console: Console, index: int, raw: Any, proble
     except UsageError as exc:
         item.problems.append(exc.message)
     if item.plan is not None:
-        item.digest = journal.request_digest(item.plan.mode, item.plan.model, raw)
+        # What is paid for, not where it is saved: renaming an item's output is no new request.
+        paid_for = {k: v for k, v in raw.items() if k != "output"}
+        item.digest = journal.request_digest(item.plan.mode, item.plan.model, paid_for)
         item.output = _item_output(item.plan.output, out_dir)
         try:
             outputs.check_writable_location(Path(item.output).parent)
@@ -365,9 +367,12 @@ def run(args, ctx: Context, console: Console) -> int:
     session_args = argparse.Namespace(**vars(args))
     session_args.print_response = False  # one JSON document for the whole batch, not one per item
     session = single.Session(session_args, ctx, console)
-    runner = Batch(args, ctx, console, session, items, manifest, out_dir)
+    # Saving a result: run.py's _finish, minus its per-task info lines (the batch reports
+    # each item itself); the API client, and so its retry notices, keep the real console.
+    finisher = single.Session(session_args, ctx, Console(ctx, quiet=True, redactor=console.redactor))
+    runner = Batch(args, ctx, console, session, finisher, items, manifest, out_dir)
     if any(item.plan for item in items):
-        session.api  # a missing key fails here, before anything is sent
+        finisher._api = session.api  # a missing key fails here, before anything is sent
         session._update_check()
         manifest.append("run", file=str(batch_path), items=len(items))
         runner.restore()
@@ -433,12 +438,13 @@ def resume_command(ctx: Context, args) -> str:
 
 
 class Batch:
-    def __init__(self, args, ctx: Context, console: Console, session: single.Session, items: List[Item],
-                 manifest: Manifest, out_dir: Path):
+    def __init__(self, args, ctx: Context, console: Console, session: single.Session, finisher: single.Session,
+                 items: List[Item], manifest: Manifest, out_dir: Path):
         self.args = args
         self.ctx = ctx
         self.console = console
         self.session = session
+        self.finisher = finisher
         self.items = items
         self.manifest = manifest
         self.out_dir = out_dir
@@ -737,7 +743,7 @@ class Batch:
             self.downloads[self.pool.submit(self._download, item, task)] = item
             return
         try:  # _finish explains a failed task (message and hint) by raising
-            self.session._finish(task, item.task_id, item.plan.mode, item.plan.model, item.output, self.book)
+            self.finisher._finish(task, item.task_id, item.plan.mode, item.plan.model, item.output, self.book)
             message, hint = "task %s ended %s" % (item.task_id, status), None
         except CliError as exc:
             message, hint = exc.message, exc.hint
@@ -747,7 +753,7 @@ class Batch:
     def _download(self, item: Item, task: Dict[str, Any]) -> Tuple[bool, Optional[str], Optional[str]]:
         """In a worker thread: save the video and response with run.py's _finish."""
         try:
-            self.session._finish(task, item.task_id, item.plan.mode, item.plan.model, item.output, self.book)
+            self.finisher._finish(task, item.task_id, item.plan.mode, item.plan.model, item.output, self.book)
         except CliError as exc:
             return False, exc.message, exc.hint
         saved = self.book.find(item.task_id) or {}
