@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from qianwen_video import batch
 from tests.emulator import Emulator
