@@ -51,6 +51,7 @@ examples:
   video.py --request '{"prompt":"a lighthouse at dawn, waves crashing","size":"1280*720","duration":5}'
   video.py --request '{"prompt":"she turns and smiles","img_url":"./portrait.png"}' --print-response
   video.py --request '{"prompt":"..."}' --submit-only        then: video.py --task-id ID --poll-once
+  video.py --batch prompts.jsonl --output ./clips      (again to resume; see prompts.manifest.jsonl)
 """ % (defaults, ENV_HELP, codes)
 
 
@@ -99,6 +100,17 @@ def build_parser(stream=None) -> argparse.ArgumentParser:
     task.add_argument("--list", action="store_true", help="list the tasks recorded in the output directory's journal")
     task.add_argument("--force", action="store_true",
                       help="submit even if the same request already has a task from the last 24 h")
+    batch = parser.add_argument_group("batch")
+    batch.add_argument("--batch", metavar="FILE",
+                       help="run many requests: a JSONL file (one request per line, each may carry its own "
+                            "\"model\", \"mode\" and \"output\" name) or a JSON array; results and "
+                            "FILE's manifest go to --output; run the same command again to resume")
+    batch.add_argument("--concurrency", type=int, metavar="N",
+                       help="with --batch: at most N running tasks per model (default: the model's limit "
+                            "from the catalog)")
+    batch.add_argument("--skip-invalid", action="store_true",
+                       help="with --batch: submit the valid requests and report the invalid ones as failed "
+                            "(default: submit nothing when any request is invalid)")
     info = parser.add_argument_group("checks")
     info.add_argument("--dry-run", action="store_true",
                       help="validate and print the exact request(s) that would be sent; no key, no network")

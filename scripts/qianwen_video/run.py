@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Collection, Dict, List, Optional
 
 from . import catalog, config, journal, media, modes, oss_sign, outputs, own_bucket, payload, poll, validate
 from .api import AmbiguousSubmit, DashScope
@@ -37,6 +37,9 @@ def dispatch(args, ctx: Context, console: Console) -> int:
         raise UsageError("--poll-once needs --task-id", hint="video.py --task-id ID --poll-once")
     if args.cancel and not args.task_id:
         raise UsageError("--cancel needs --task-id", hint="video.py --cancel --task-id ID")
+    if args.batch:
+        from . import batch  # batch imports this module: a local import avoids the cycle
+        return batch.run(args, ctx, console)
     if args.list:
         return list_journal(args, ctx, console)
     if args.dry_run:
@@ -247,20 +250,7 @@ class Session:
     def _find_ambiguous(self, plan: Plan, started: float, reason: str) -> Dict[str, Any]:
         """The submit may or may not have created a task: look, never resubmit."""
         self.console.always("The submit got no clear answer (%s); checking whether a task was created..." % reason)
-        window_start, window_end = started - 120, self.ctx.wall_clock() + 120
-        candidates: List[Dict[str, Any]] = []
-        for attempt in range(3):
-            try:
-                listed = self.api.list_tasks(plan.model, _stamp(window_start - 8 * 3600), _stamp(window_end + 8 * 3600))
-            except CliError as exc:
-                raise CliError("the submit may have created a task, and the task list could not be read: %s"
-                               % exc.message,
-                               hint="check the console's task list before running the command again; "
-                                    "do not resubmit blindly") from None
-            candidates = [t for t in listed if _created_within(t, started - 5, self.ctx.wall_clock() + 5)]
-            if candidates:
-                break
-            self.ctx.sleep(2.0)
+        candidates = self._ambiguous_candidates(plan.model, started)
         if len(candidates) == 1:
             task_id = candidates[0]["task_id"]
             self.console.always("Found the task the submit created: %s" % task_id)
@@ -275,6 +265,28 @@ class Session:
         raise CliError("the submit got no answer and %d tasks for %s were created around that moment:\n%s"
                        % (len(candidates), plan.model, "\n".join(lines)),
                        hint="one of them is yours: follow it with the --task-id command above; do not resubmit")
+
+    def _ambiguous_candidates(self, model: str, started: float, until: Optional[float] = None,
+                              exclude: Collection[str] = ()) -> List[Dict[str, Any]]:
+        """Tasks of `model` the service lists as created from `started` to `until` (default: now),
+        leaving out the ids in `exclude` (tasks already known to belong to someone else)."""
+        window_start, window_end = started - 120, self.ctx.wall_clock() + 120
+        candidates: List[Dict[str, Any]] = []
+        for attempt in range(3):
+            try:
+                listed = self.api.list_tasks(model, _stamp(window_start - 8 * 3600), _stamp(window_end + 8 * 3600))
+            except CliError as exc:
+                raise CliError("the submit may have created a task, and the task list could not be read: %s"
+                               % exc.message,
+                               hint="check the console's task list before running the command again; "
+                                    "do not resubmit blindly") from None
+            end = (self.ctx.wall_clock() if until is None else until) + 5
+            candidates = [t for t in listed
+                          if t.get("task_id") not in exclude and _created_within(t, started - 5, end)]
+            if candidates:
+                break
+            self.ctx.sleep(2.0)
+        return candidates
 
     # -- existing task ------------------------------------------------------------------
     def resume(self, task_id: str) -> int:

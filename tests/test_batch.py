@@ -1,0 +1,250 @@
+"""--batch against the emulator: waves, limits, kill and resume, failures, 429s, shared uploads."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+from qianwen_video import batch
+from tests.emulator import Emulator
+from tests.harness import KEY, VIDEO_PY, creates, env_for, run
+
+MODEL = "happyhorse-1.0-t2v"  # catalog: 10 submits/s, 5 running (dashscope-api.md §6)
+I2V = "happyhorse-1.1-i2v"
+POLL = "0.05"
+
+
+def write_batch(directory: Path, items, name: str = "b.jsonl") -> Path:
+    path = directory / name
+    path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+    return path
+
+
+def prompts(n: int, model: str = MODEL):
+    return [{"prompt": "clip number %d" % i, "model": model} for i in range(1, n + 1)]
+
+
+def manifest_records(directory: Path, name: str = "b"):
+    path = directory / "out" / (name + batch.MANIFEST_SUFFIX)
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pass  # a torn last line from a kill
+    return records
+
+
+def task_ids_by_item(records):
+    found = {}
+    for record in records:
+        if record.get("event") == "submitted":
+            found.setdefault(record["index"], []).append(record["task_id"])
+    return found
+
+
+def batch_args(*extra: str):
+    return ["--batch", "b.jsonl", "--output", "out", "--poll-interval", POLL] + list(extra)
+
+
+def test_twenty_requests_run_in_waves_close_to_ideal(tmp_path):
+    pending, running, limit, n = 0.05, 0.7, 5, 20
+    with Emulator(api_keys=(KEY,), pending_seconds=pending, run_seconds=running,
+                  concurrency={MODEL: limit}) as emu:
+        write_batch(tmp_path, prompts(n))
+        started = time.monotonic()
+        result = run(batch_args("--print-response"), env_for(emu), tmp_path)
+        makespan = time.monotonic() - started
+        assert result.code == 0, result.stderr
+        assert emu.max_concurrent_seen[MODEL] == limit
+        assert emu.created_count() == n
+    waves = n // limit
+    ideal = waves * (pending + running)
+    # One poll of each running task every `granularity` s (the 18 GET/s bucket shared by
+    # `limit` tasks, or --poll-interval if slower); each wave's end is seen up to that late.
+    granularity = max(float(POLL), limit / batch.QUERY_RATE)
+    assert makespan <= 1.15 * ideal + waves * granularity, (makespan, ideal)
+    assert makespan >= ideal
+    document = result.json()
+    assert document["succeeded"] == n and document["failed"] == 0
+    assert [i["index"] for i in document["items"]] == list(range(1, n + 1))
+    for item in document["items"]:
+        assert item["status"] == "SUCCEEDED" and item["model"] == MODEL and item["mode"] == "t2v"
+        assert Path(item["local_path"]).is_file() and item["video_url"] and item["error"] is None
+
+
+def test_concurrency_flag_caps_running_tasks(tmp_path):
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.3, concurrency={MODEL: 5}) as emu:
+        write_batch(tmp_path, prompts(6))
+        result = run(batch_args("--concurrency", "2"), env_for(emu), tmp_path)
+        assert result.code == 0, result.stderr
+        assert emu.max_concurrent_seen[MODEL] == 2
+        assert emu.created_count() == 6
+
+
+def _subprocess_env(emu):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DASHSCOPE_API_KEY", "QIANWEN_API_KEY", "DASHSCOPE_HTTP_BASE_URL", "QWEN_BASE_URL",
+                        "QWEN_REGION") and not k.lower().endswith("_proxy")}
+    env.update(env_for(emu))
+    return env
+
+
+def test_kill_halfway_then_rerun_submits_nothing_twice(tmp_path):
+    n = 20
+    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=0.5, concurrency={MODEL: 5}) as emu:
+        write_batch(tmp_path, prompts(n))
+        proc = subprocess.Popen([sys.executable, str(VIDEO_PY)] + batch_args(), cwd=str(tmp_path),
+                                env=_subprocess_env(emu), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    submitted = sum(r.get("event") == "submitted" for r in manifest_records(tmp_path))
+                except FileNotFoundError:
+                    submitted = 0
+                if submitted >= 8:
+                    break
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait(10)
+        assert proc.returncode == -signal.SIGKILL
+        before = emu.created_count()
+        assert 8 <= before < n
+
+        result = run(batch_args("--print-response"), env_for(emu), tmp_path)
+        assert result.code == 0, result.stderr
+        assert "Resuming the batch" in result.stderr
+        assert emu.created_count() == n  # nothing submitted twice
+    ids = task_ids_by_item(manifest_records(tmp_path))
+    assert sorted(ids) == list(range(1, n + 1))
+    assert all(len(v) == 1 for v in ids.values()), ids
+    flat = [v[0] for v in ids.values()]
+    assert len(set(flat)) == n
+    assert {i["task_id"] for i in result.json()["items"]} == set(flat)
+
+
+def test_a_late_failure_and_an_invalid_item_do_not_block_the_others(tmp_path):
+    items = prompts(5) + [{"prompt": "too long", "model": MODEL, "duration": 99}]
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.2) as emu:
+        write_batch(tmp_path, items)
+        refused = run(batch_args(), env_for(emu), tmp_path)
+        assert refused.code == 64
+        assert "Error: item 6: duration" in refused.stderr
+        assert "--skip-invalid" in refused.stderr
+        assert emu.requests == []  # nothing was sent, not even an upload or a query
+
+        emu.script_task(["PENDING", "RUNNING", "RUNNING", "FAILED"], code="InternalError.Algo",
+                        message="the model failed late")
+        result = run(batch_args("--skip-invalid", "--print-response"), env_for(emu), tmp_path)
+        assert result.code == 1, result.stderr
+        assert emu.created_count() == 5
+    by_index = {i["index"]: i for i in result.json()["items"]}
+    assert by_index[1]["status"] == "FAILED" and "the model failed late" in by_index[1]["error"]
+    assert by_index[1]["task_id"] and by_index[1]["local_path"] is None
+    assert by_index[6]["status"] == "INVALID" and by_index[6]["task_id"] is None
+    assert "duration" in by_index[6]["error"]
+    for index in range(2, 6):
+        assert by_index[index]["status"] == "SUCCEEDED" and Path(by_index[index]["local_path"]).is_file()
+
+
+def test_429_slows_the_batch_down_without_failing_items(tmp_path):
+    n = 8
+    # The service allows 2 submits/s where the catalog says 10: the batch must adapt.
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.2, submit_rps={MODEL: 2}) as emu:
+        write_batch(tmp_path, prompts(n))
+        result = run(batch_args("--print-response"), env_for(emu), tmp_path)
+        assert result.code == 0, result.stderr
+        assert emu.created_count() == n
+        assert len(creates(emu)) > n  # some submits were refused with 429 and tried again
+        assert "slowing the batch down" in result.stderr
+    assert all(i["status"] == "SUCCEEDED" for i in result.json()["items"])
+    ids = task_ids_by_item(manifest_records(tmp_path))
+    assert all(len(v) == 1 for v in ids.values()) and len(ids) == n
+
+
+def test_a_local_file_is_uploaded_once_per_model(tmp_path):
+    (tmp_path / "frame.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    items = [{"prompt": "a", "model": I2V, "img_url": "frame.png"},
+             {"prompt": "b", "model": I2V, "img_url": "./frame.png"},
+             {"prompt": "c", "model": "happyhorse-1.0-i2v", "img_url": "frame.png"}]
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.1) as emu:
+        write_batch(tmp_path, items)
+        result = run(batch_args(), env_for(emu), tmp_path)
+        assert result.code == 0, result.stderr
+        assert len(emu.requests_to("POST", r"^/oss/?$")) == 2  # one per model
+        bodies = [r.json for r in creates(emu)]
+    urls = [b["input"]["media"][0]["url"] for b in bodies]
+    assert all(u.startswith("oss://") for u in urls)
+    assert len(set(urls)) == 2
+
+
+def test_timeout_then_rerun_polls_the_running_tasks(tmp_path):
+    n = 4
+    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=1.0) as emu:
+        write_batch(tmp_path, prompts(n))
+        first = run(batch_args("--timeout", "0.3"), env_for(emu), tmp_path)
+        assert first.code == 2, first.stderr
+        assert "resume with: python3" in first.stderr and "--batch b.jsonl" in first.stderr
+        assert emu.created_count() == n
+        second = run(batch_args(), env_for(emu), tmp_path)
+        assert second.code == 0, second.stderr
+        assert emu.created_count() == n
+
+
+def test_an_edited_item_is_treated_as_new(tmp_path):
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.1) as emu:
+        items = prompts(3)
+        write_batch(tmp_path, items)
+        assert run(batch_args(), env_for(emu), tmp_path).code == 0
+        items[1]["prompt"] = "an edited prompt"
+        items[2]["output"] = "renamed.mp4"  # where a result goes is not what was paid for
+        write_batch(tmp_path, items)
+        again = run(batch_args(), env_for(emu), tmp_path)
+        assert again.code == 0, again.stderr
+        assert "item 2 changed since it was submitted" in again.stderr
+        assert "item 3 changed" not in again.stderr
+        assert emu.created_count() == 4  # only the edited item was submitted again
+
+
+def test_json_array_and_bad_lines(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps(prompts(2)), encoding="utf-8")
+    result = run(["--batch", "a.json", "--dry-run"], {}, tmp_path)
+    assert result.code == 0, result.stderr
+    assert [i["model"] for i in result.json()["items"]] == [MODEL, MODEL]
+    (tmp_path / "b.jsonl").write_text('{"prompt": "ok"}\n\nnot json\n[1]\n', encoding="utf-8")
+    bad = run(["--batch", "b.jsonl", "--dry-run"], {}, tmp_path)
+    assert bad.code == 64
+    assert "item 2: line 3 is not valid JSON" in bad.stderr
+    assert "item 3: must be a JSON object" in bad.stderr
+    conflict = run(["--batch", "b.jsonl", "--task-id", "x"], {}, tmp_path)
+    assert conflict.code == 64
+
+
+def test_an_unanswered_submit_is_resolved_through_the_task_list(tmp_path):
+    from tests.emulator.actions import Reset
+
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.2) as emu:
+        items = prompts(4)
+        write_batch(tmp_path, items[:2])
+        assert run(batch_args(), env_for(emu), tmp_path).code == 0
+        write_batch(tmp_path, items)
+        # Item 3's create is processed, then the connection drops (a task exists); item 4's
+        # is dropped unprocessed (no task). Items 1-2's tasks, created seconds ago, are
+        # in the task list too and must not be taken for item 3's.
+        emu.script("POST", r"/video-synthesis$", Reset(after_body=True), Reset())
+        result = run(batch_args("--print-response"), env_for(emu), tmp_path)
+        assert result.code == 0, result.stderr
+        assert "no clear answer" in result.stderr
+        assert emu.created_count() == 4
+    records = manifest_records(tmp_path)
+    ids = task_ids_by_item(records)
+    assert all(len(v) == 1 for v in ids.values()) and len({v[0] for v in ids.values()}) == 4
+    adopted = [r["index"] for r in records if r.get("event") == "submitted" and r.get("adopted")]
+    assert adopted == [3]
