@@ -58,6 +58,28 @@ def measure(runs: int = 15, log=print) -> List[Row]:
     return rows
 
 
+def import_profile(top: int = 10) -> List[str]:
+    """The slowest imports of `--dry-run` (top level and one below, cumulative, -X importtime)
+    that a bare interpreter start does not pay."""
+    def profile(argv: List[str]) -> Dict[str, int]:
+        m = run_measured([sys.executable, "-X", "importtime"] + argv, env=child_env(), cwd=WORK, rss=False)
+        found: Dict[str, int] = {}
+        for line in m.stderr.splitlines():
+            parts = line.split("|")
+            if len(parts) != 3 or not parts[1].strip().isdigit():
+                continue
+            name = parts[2].rstrip()
+            depth = (len(name) - len(name.lstrip())) // 2
+            if depth <= 1:   # top-level imports and what they import directly
+                found[name.strip()] = int(parts[1])
+        return found
+
+    bare = profile(["-c", "pass"])
+    dry = profile([str(VIDEO_PY), "--dry-run", "--request", DRY_REQUEST])
+    extra = sorted(((us, name) for name, us in dry.items() if name not in bare), reverse=True)
+    return ["`%s` %.1f ms" % (name, us / 1000.0) for us, name in extra[:top]]
+
+
 if __name__ == "__main__":
     for row in measure():
         print(row)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -29,6 +30,7 @@ from common import (BENCH, MIB, VIDEO_PY, WORK, Row, child_env, emulator, ensure
 UPLOAD_MODEL = "wan2.6-i2v-flash"    # the i2v default: what a local img_url is uploaded for
 THROUGHPUT_TARGET = 0.8
 RSS_TARGET = 64 * MIB
+DOWNLOAD_REFERENCE: Dict[str, float] = {}   # medians of the last download() for the report's notes
 
 
 def make_file(path: Path, size: int) -> Path:
@@ -73,6 +75,7 @@ def upload(size: int, runs: int, serve_rate: Optional[float] = None, log=print) 
             # curl, same endpoint, same policy fields
             policy = http_json("GET", emu.base_url + "/uploads?action=getPolicy&model=" + UPLOAD_MODEL)["data"]
             key = "%s/curl-%d-big.png" % (policy["upload_dir"], i)
+            os.sync()
             m = run_measured(curl_upload_argv(policy, key, path), env=env)
             if m.code != 0 or m.stdout.strip() != "200":
                 raise RuntimeError("curl upload failed: %s %s %s" % (m.code, m.stdout, m.stderr[-500:]))
@@ -80,6 +83,7 @@ def upload(size: int, runs: int, serve_rate: Optional[float] = None, log=print) 
             curl_s.append(m.wall)
             curl_rss.append(m.maxrss)
             # ours: the CLI's TempStorage in a fresh process
+            os.sync()
             m = run_measured([sys.executable, str(BENCH / "child_client_upload.py"), str(path), UPLOAD_MODEL], env=env)
             if m.code != 0:
                 raise RuntimeError("client upload failed: %s" % m.stderr[-1000:])
@@ -90,6 +94,7 @@ def upload(size: int, runs: int, serve_rate: Optional[float] = None, log=print) 
             ours_rss.append(m.maxrss)
             # the SDK
             if sdk is not None:
+                os.sync()
                 m = run_measured([str(sdk), str(BENCH / "child_sdk_upload.py"), str(path), UPLOAD_MODEL], env=env)
                 if m.code != 0:
                     raise RuntimeError("SDK upload failed: %s" % m.stderr[-1000:])
@@ -128,6 +133,8 @@ def download(size: int, runs: int, serve_rate: Optional[float] = None, log=print
     ours_rss: List[int] = []
     curl_s: List[float] = []
     curl_rss: List[int] = []
+    curl_fsync: List[float] = []
+    stdlib_s: Dict[str, List[float]] = {}
     with emulator(video_size=size, serve_rate=serve_rate, pending_seconds=0.0, run_seconds=0.05) as emu:
         env = child_env(emu.base_url)
         task_id = submit_t2v(emu.base_url, "bench download")
@@ -135,13 +142,23 @@ def download(size: int, runs: int, serve_rate: Optional[float] = None, log=print
         for i in range(runs):
             work = scratch("download")
             target = work / "curl.mp4"
+            os.sync()  # start each timed transfer with no dirty pages from the previous one
             m = run_measured(["curl", "-sS", "--noproxy", "*", "-o", str(target), "-w", "%{http_code}", url], env=env)
             if m.code != 0 or m.stdout.strip() != "200" or target.stat().st_size != size:
                 raise RuntimeError("curl download failed: %s %s %s" % (m.code, m.stdout, m.stderr[-500:]))
             curl_s.append(m.wall)
             curl_rss.append(m.maxrss)
+            # what curl would add to match the CLI's durability (the CLI fsyncs before its rename)
+            started = time.monotonic()
+            fd = os.open(str(target), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            curl_fsync.append(time.monotonic() - started)
             target.unlink()
             out = work / "cli"
+            os.sync()
             m = run_measured([sys.executable, str(VIDEO_PY), "--task-id", task_id, "--output", str(out)],
                              env=env, cwd=work)
             videos = list(out.glob("*.mp4"))
@@ -149,14 +166,28 @@ def download(size: int, runs: int, serve_rate: Optional[float] = None, log=print
                 raise RuntimeError("CLI download failed (exit %d): %s" % (m.code, m.stderr[-1000:]))
             ours_s.append(m.wall)
             ours_rss.append(m.maxrss)
+            # reference: minimal stdlib loops (not the CLI) to locate the CLI's cost
+            for mode in ("read", "read1"):
+                os.sync()
+                ref = work / ("stdlib-%s.mp4" % mode)
+                m = run_measured([sys.executable, str(BENCH / "child_stdlib_download.py"), mode, url, str(ref)],
+                                 env=env, rss=False)
+                if m.code == 0 and ref.stat().st_size == size:
+                    stdlib_s.setdefault(mode, []).append(float(m.stdout.strip()))
+                ref.unlink()
             shutil.rmtree(work)
-            log("  download round %d: ours %.2fs (%s), curl %.2fs (%s)" % (
-                i + 1, ours_s[-1], mib(ours_rss[-1]), curl_s[-1], mib(curl_rss[-1])))
+            log("  download round %d: ours %.2fs (%s), curl %.2fs (%s), then fsync %.2fs; stdlib loop "
+                "read(1 MiB) %.2fs, read1(1 MiB) %.2fs (both with fsync)" % (
+                    i + 1, ours_s[-1], mib(ours_rss[-1]), curl_s[-1], mib(curl_rss[-1]), curl_fsync[-1],
+                    stdlib_s.get("read", [0])[-1], stdlib_s.get("read1", [0])[-1]))
     ours_t, curl_t = median(ours_s), median(curl_s)
     ratio = curl_t / ours_t
+    DOWNLOAD_REFERENCE.clear()
+    DOWNLOAD_REFERENCE.update({"curl": curl_t, "curl_fsync": median(curl_fsync), "ours": ours_t, "size": size})
+    DOWNLOAD_REFERENCE.update({"stdlib_" + k: median(v) for k, v in stdlib_s.items()})
     rows = [Row("3. Download %s: `video.py --task-id` end to end (median of %d)" % (mib(size), runs),
                 "%s (%.2f s)" % (rate(size, ours_t), ours_t),
-                "%s (`curl -o`, %.2f s)" % (rate(size, curl_t), curl_t),
+                "%s (`curl -o`, %.2f s; + fsync %.2f s)" % (rate(size, curl_t), curl_t, median(curl_fsync)),
                 "%.2f× curl" % ratio, "≥ %.1f× curl" % THROUGHPUT_TARGET, verdict(ratio >= THROUGHPUT_TARGET))]
     peak = max(ours_rss)
     rows.append(Row("3. Download %s: peak RSS of `video.py`" % mib(size), mib(peak),
