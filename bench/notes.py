@@ -36,7 +36,9 @@ def method(args) -> List[str]:
         "rename. *curl* is `curl -o FILE URL` on the same signed URL (curl does not fsync; the time an "
         "fsync of its file takes right after is shown as `+ fsync`). Two minimal stdlib loops "
         "(`bench/child_stdlib_download.py`, `read(1 MiB)` and `read1(1 MiB)`, with fsync) are logged as "
-        "references to locate any gap." % args.download_mib,
+        "references to locate any gap. Loopback timings on this 2-core VM vary run to run by up to 2×: "
+        "rows 2 and 3 are medians of the rounds, every round is in the log, and full runs here have read "
+        "row 3 anywhere from 0.75× to 1.1× curl." % args.download_mib,
         "- **4. Detection**: one emulator, six actors started together, each with its own task: the CLI "
         "(`video.py --request`, default `--poll-interval 15`), the SDK (`VideoSynthesis.wait(task_id)` after "
         "a urllib submit, in bench/.venv) and a fixed 15 s urllib poller (GET, sleep 15 s, repeat); each once "
@@ -79,19 +81,23 @@ def misses(rows: Sequence[Row]) -> List[str]:
             ref = transfer.DOWNLOAD_REFERENCE
             extra = ""
             if ref:
-                extra = (" Medians this run: curl %.2f s (+ %.2f s to fsync its file), ours %.2f s; a bare stdlib "
-                         "loop with fsync: `read(1 MiB)` %.2f s, `read1(1 MiB)` %.2f s."
-                         % (ref["curl"], ref["curl_fsync"], ref["ours"], ref.get("stdlib_read", float("nan")),
-                            ref.get("stdlib_read1", float("nan"))))
+                durable = ref["curl"] + ref["curl_fsync"]
+                extra = (" Medians this run: curl %.2f s, curl plus an fsync of its file %.2f s (%.2f× ours), "
+                         "ours %.2f s. Reference stdlib loops with fsync (not the CLI): `read(1 MiB)` %.2f s, "
+                         "`read1(1 MiB)` %.2f s."
+                         % (ref["curl"], durable, durable / ref["ours"], ref["ours"],
+                            ref.get("stdlib_read", float("nan")), ref.get("stdlib_read1", float("nan"))))
             out.append(
-                "- **%s** (%s vs %s). What the user gets includes costs curl does not pay: interpreter "
+                "- **%s** (%s vs %s). What the user gets includes costs `curl -o` does not pay: interpreter "
                 "start-up and imports (~0.1 s, see row 1), a status query and the response JSON, and the "
-                "`fsync` before the rename (durability curl does not give).%s The CLI reads with "
-                "`HTTPResponse.read(1 MiB)`, which blocks until a full MiB has arrived, so network and disk "
-                "writes take turns; `read1(CHUNK)` returns what has arrived and overlaps them. Fix in the CLI: "
-                "`Stream.read` → `self._resp.read1(size)` in `transport.py` (same EOF semantics), and the "
-                "start-up work in row 1. Loopback timings on this 2-core VM vary run to run by 2× "
-                "(see the log)." % (text, row.ours, row.peer, extra))
+                "`fsync` before the rename (durability curl does not give).%s So the gap is start-up plus "
+                "fsync; the transfer loop itself keeps up with curl. To meet 0.8× without giving up the "
+                "fsync, cut start-up (row 1's lazy imports) and consider `Stream.read` → "
+                "`self._resp.read1(size)` in `transport.py` (returns what has arrived instead of waiting for a "
+                "full MiB): the `read1` reference loop was the fastest Python loop here, but that change is "
+                "not measured on the CLI itself. Loopback timings on this 2-core VM vary run to run by up to "
+                "2× (see the log), so a 0.75–0.85× result is within noise of the target."
+                % (text, row.ours, row.peer, extra))
         elif "Upload" in text and "RSS" not in text:
             out.append("- **%s** (%s vs %s). The upload streams 1 MiB chunks through `http.client`; on loopback "
                        "the emulator's multipart parser is the shared bottleneck, so the run-to-run noise of this "
