@@ -1,0 +1,126 @@
+"""Prose of bench/RESULTS.md: how each row is measured, and why a missed target missed."""
+from __future__ import annotations
+
+from typing import List, Sequence
+
+from common import Row
+
+
+def method(args) -> List[str]:
+    return [
+        "## Method",
+        "",
+        "- **Everything runs against `tests/emulator`** on 127.0.0.1 inside the `bench/run.py` process; each "
+        "measured program is a fresh child process. Wall times are fork-to-reaped (`time.monotonic()`).",
+        "- **Peak RSS** is the kernel's high-water mark (`ru_maxrss` from `wait4`) of the measured process, "
+        "taken through a small wrapper (GNU `time -f %M`, else a `python3 -I -S` wrapper reading "
+        "`RUSAGE_CHILDREN`): forked straight from the benchmark process, a child would inherit the "
+        "benchmark's own high-water mark at `exec`. The wrapper's size is the floor listed above.",
+        "- **1. Start-up**: `python3 -c pass`, `video.py --help` and `video.py --dry-run --request '{...}'` "
+        "run interleaved, %d timed rounds after one warm-up round; medians. Bytecode caches are allowed "
+        "(a user's second run has them). Re-run alone: `python3 bench/run.py --only startup`." % args.startup_runs,
+        "- **2. Upload**: a %d MiB file of random bytes. *Ours* is `bench/child_client_upload.py`: the CLI's own "
+        "`qianwen_video.upload.TempStorage.upload_all()` (getPolicy + the streamed multipart POST to the "
+        "policy's `upload_host`, over the CLI's `Transport`) in a fresh process; the timed span is getPolicy "
+        "+ POST, so neither side pays interpreter start-up (whole-process time is shown too). This is "
+        "exactly what `video.py` runs for a local `img_url` before it submits; the full CLI was not used "
+        "because its validation rejects a 256 MiB image and a generation adds submit and poll sleeps that "
+        "are not upload cost. *curl* is `curl -F` of the same form fields to the same emulator endpoint "
+        "with a policy fetched beforehand (`Expect:` disabled). *SDK* is dashscope "
+        "`OssUtils.upload(model=, file_path=, api_key=)` (what `check_and_upload_local` calls), pointed at "
+        "the emulator with `DASHSCOPE_HTTP_BASE_URL`. Every upload is checked to have landed whole "
+        "(size in the emulator's object store). `os.sync()` before each timed transfer." % args.upload_mib,
+        "- **3. Download**: the emulator serves a synthetic %d MiB video for a SUCCEEDED task. *Ours* is "
+        "`video.py --task-id ID --output DIR` as a user runs it, fork to exit, nothing subtracted: "
+        "interpreter start-up, one status query, the response JSON, the streamed download, `fsync`, "
+        "rename. *curl* is `curl -o FILE URL` on the same signed URL (curl does not fsync; the time an "
+        "fsync of its file takes right after is shown as `+ fsync`). Two minimal stdlib loops "
+        "(`bench/child_stdlib_download.py`, `read(1 MiB)` and `read1(1 MiB)`, with fsync) are logged as "
+        "references to locate any gap. Loopback timings on this 2-core VM vary run to run by up to 2×: "
+        "rows 2 and 3 are medians of the rounds, every round is in the log, and full runs here have read "
+        "row 3 anywhere from 0.75× to 1.1× curl." % args.download_mib,
+        "- **4. Detection**: one emulator, six actors started together, each with its own task: the CLI "
+        "(`video.py --request`, default `--poll-interval 15`), the SDK (`VideoSynthesis.wait(task_id)` after "
+        "a urllib submit, in bench/.venv) and a fixed 15 s urllib poller (GET, sleep 15 s, repeat); each once "
+        "for a task that SUCCEEDS %.0f s after submit and once for a request accepted and then FAILED "
+        "%.0f s after submit by late validation (`duration` 99 sent with `--no-validate`). The moment is the "
+        "emulator's (`created_at` + task time); ours is measured until the `.mp4` is on disk (a watcher "
+        "thread, 5 ms), the SDK until `wait()` returns (it does not download), the fixed poller until its GET "
+        "returned the terminal status. Poll counts come from the emulator's request log. The early failure "
+        "is timed from submit to the CLI's exit with the error." % (args.task_seconds, args.fail_seconds),
+        "- **5. Batch**: from `bench/batch_makespan.py` when that file exists (another branch), else n/a.",
+        "",
+    ]
+
+
+def misses(rows: Sequence[Row]) -> List[str]:
+    import transfer
+
+    failed = [r for r in rows if r.result == "FAIL"]
+    if not failed:
+        return []
+    out = ["## Misses", ""]
+    for row in failed:
+        text = row.metric
+        if "Start-up" in text:
+            import startup
+
+            floor = ("The bare start of this interpreter already pays %s (from `site`/.pth files), so "
+                     "the floor is high and the ratio would be worse on a clean interpreter; "
+                     % ", ".join(startup.BARE_HEAVY)) if startup.BARE_HEAVY else ""
+            out.append(
+                ("- **%s** (%s vs %s). " + floor + "`--dry-run` adds the CLI's import graph on top: "
+                "`cli` imports `run` (for dispatch), which imports `api` → `transport` (`http.client`, `ssl`) "
+                "and `retry` (`email.utils`), `download`, `journal`, `catalog`, `dataclasses`..., none of "
+                "which a dry run needs beyond `catalog`/`payload`/`validate`. Fix in the CLI: import "
+                "`api`/`transport`/`download`/`journal`/`upload` inside `Session` (lazily), keep `dry_run` on "
+                "`modes`+`payload`+`validate`+`media`, and build the long `--help` epilog only for `--help`. "
+                "See *Where `--dry-run` start-up goes* below for the measured import costs.")
+                % (text, row.ours, row.peer))
+        elif "Download" in text and "RSS" not in text:
+            ref = transfer.DOWNLOAD_REFERENCE
+            extra = ""
+            if ref:
+                durable = ref["curl"] + ref["curl_fsync"]
+                extra = (" Medians this run: curl %.2f s, curl plus an fsync of its file %.2f s (%.2f× ours), "
+                         "ours %.2f s. Reference stdlib loops with fsync (not the CLI): `read(1 MiB)` %.2f s, "
+                         "`read1(1 MiB)` %.2f s."
+                         % (ref["curl"], durable, durable / ref["ours"], ref["ours"],
+                            ref.get("stdlib_read", float("nan")), ref.get("stdlib_read1", float("nan"))))
+            out.append(
+                "- **%s** (%s vs %s). What the user gets includes costs `curl -o` does not pay: interpreter "
+                "start-up and imports (~0.1 s, see row 1), a status query and the response JSON, and the "
+                "`fsync` before the rename (durability curl does not give).%s So the gap is start-up plus "
+                "fsync; the transfer loop itself keeps up with curl. To meet 0.8× without giving up the "
+                "fsync, cut start-up (row 1's lazy imports) and consider `Stream.read` → "
+                "`self._resp.read1(size)` in `transport.py` (returns what has arrived instead of waiting for a "
+                "full MiB): the `read1` reference loop was the fastest Python loop here, but that change is "
+                "not measured on the CLI itself. Loopback timings on this 2-core VM vary run to run by up to "
+                "2× (see the log), so a 0.75–0.85× result is within noise of the target."
+                % (text, row.ours, row.peer, extra))
+        elif "Upload" in text and "RSS" not in text:
+            out.append("- **%s** (%s vs %s). The upload streams 1 MiB chunks through `http.client`; on loopback "
+                       "the emulator's multipart parser is the shared bottleneck, so the run-to-run noise of this "
+                       "VM decides; re-run `--only upload`." % (text, row.ours, row.peer))
+        elif "SUCCEEDED" in text and "polls" not in text:
+            out.append(
+                "- **%s** (ours %s; %s). With the default `--poll-interval 15` the CLI polls at 0, 1, 3, 6, 11, "
+                "19, 31, 46, 61, 76 … s after submit: the fast start (1, 2, 3, 5, 8, 12) sums to 31 s, which "
+                "puts every later poll 1 s *after* a multiple of 15 s, so a task ending on the fixed poller's "
+                "grid (60 s here; 12 s ends between 11 and 19) is seen up to 1 s (7 s) later than by the naive "
+                "15 s loop; averaged over durations the two are equal (table below). Fix: make the fast start "
+                "sum to the interval, `poll.FAST_START = (1, 2, 3, 4, 5)` for 15 s (polls at 1, 3, 6, 10 s, then "
+                "at 15, 30, 45 … s since submit; in general: fast checks, then every multiple of "
+                "`poll_interval` since submit). Its poll times are a superset of the fixed poller's, so it is "
+                "never later (0%% in the simulation), still ~half the SDK's requests, and the 2 s failure is "
+                "still seen at 3 s." % (text, row.ours, row.peer))
+        elif "polls" in text:
+            out.append("- **%s** (ours %s vs %s): see the schedule table below; a shorter `poll.delays` fast start "
+                       "or larger `--poll-interval` cuts requests." % (text, row.ours, row.peer))
+        elif "FAILED" in text:
+            out.append("- **%s** (%s). The fast start (1, 2, 3 s) should see a 2 s failure at 3 s; a miss means "
+                       "the first checks were delayed (see the log)." % (text, row.ours))
+        else:
+            out.append("- **%s**: %s vs %s." % (text, row.ours, row.peer))
+    out.append("")
+    return out

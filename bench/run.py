@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Benchmark suite of qianwen-video-generation against a local DashScope emulator.
+
+    python3 bench/run.py                  full run (~3 min); writes bench/RESULTS.md
+    python3 bench/run.py --quick          small version (< 2 min); writes $BENCH_WORK/RESULTS-quick.md
+    python3 bench/run.py --only startup   one or more rows: startup,upload,download,detect,batch
+
+Prints one Markdown table (our figure, the peer's, ratio, target, pass/fail per row) and
+writes it with the machine description and the method notes. All traffic goes to the
+emulator on 127.0.0.1. The dashscope SDK (a peer, never a dependency) is installed into
+bench/.venv on first use. Big scratch files go to $BENCH_WORK (default
+/tmp/qianwen-video-bench): video.py refuses to write results inside its own directory.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common  # noqa: E402
+from common import BENCH, MIB, WORK, Row, machine, markdown_table, rss_floor, sdk_version  # noqa: E402
+
+ROWS = ("startup", "upload", "download", "detect", "batch")
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="small version: 64 MiB files, one transfer round, 10 start-up runs, 12 s task")
+    p.add_argument("--only", metavar="ROWS", help="comma-separated subset of: " + ",".join(ROWS))
+    p.add_argument("--startup-runs", type=int, metavar="N", help="start-up runs per command (default 15; quick 10)")
+    p.add_argument("--upload-mib", type=int, metavar="N", help="upload file size, MiB (default 256; quick 64)")
+    p.add_argument("--download-mib", type=int, metavar="N", help="video size, MiB (default 256; quick 64)")
+    p.add_argument("--transfer-runs", type=int, metavar="N", help="rounds per transfer row (default 5; quick 1)")
+    p.add_argument("--serve-rate", type=float, metavar="BYTES_PER_S",
+                   help="emulator download serve rate (default: unthrottled)")
+    p.add_argument("--task-seconds", type=float, metavar="S",
+                   help="submit-to-SUCCEEDED time of the detection task (default 60; quick 12)")
+    p.add_argument("--pending-seconds", type=float, metavar="S",
+                   help="of which PENDING (default 5; quick 2); the rest is RUNNING")
+    p.add_argument("--fail-seconds", type=float, default=2.0, metavar="S",
+                   help="submit-to-FAILED time of the early-failure task (default 2)")
+    p.add_argument("--results", metavar="PATH",
+                   help="where to write the Markdown report (default: bench/RESULTS.md for a full run of "
+                        "every row, else $BENCH_WORK/RESULTS-quick.md or RESULTS-partial.md)")
+    p.add_argument("--no-write", action="store_true", help="print only; write no report")
+    args = p.parse_args(argv)
+    q = args.quick
+    defaults = {"startup_runs": 10 if q else 15, "upload_mib": 64 if q else 256, "download_mib": 64 if q else 256,
+                "transfer_runs": 1 if q else 5, "task_seconds": 12.0 if q else 60.0,
+                "pending_seconds": 2.0 if q else 5.0}
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    selected = [r.strip() for r in (args.only or ",".join(ROWS)).split(",") if r.strip()]
+    unknown = [r for r in selected if r not in ROWS]
+    if unknown:
+        p.error("unknown row(s) %s; choose from %s" % (", ".join(unknown), ",".join(ROWS)))
+    args.rows = [r for r in ROWS if r in selected]
+    return args
+
+
+def batch_row(quick: bool, log: Callable[[str], None]) -> List[Row]:
+    """Row 5 comes from bench/batch_makespan.py (another branch) when it exists."""
+    script = BENCH / "batch_makespan.py"
+    if not script.exists():
+        return [Row("5. Batch makespan: 20 tasks at concurrency 5 vs ideal", "n/a (--batch not available)",
+                    "ideal", "—", "—", "n/a")]
+    env = dict(os.environ)
+    if quick:
+        env["BENCH_QUICK"] = "1"
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=900)
+    lines = [line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("|")]
+    rows = [line for line in lines if not set(line) <= set("|-: ")]
+    if proc.returncode != 0 or not rows:
+        log("  batch_makespan.py exited %d: %s" % (proc.returncode, proc.stderr[-500:]))
+        return [Row("5. Batch makespan: 20 tasks at concurrency 5 vs ideal",
+                    "error (bench/batch_makespan.py exit %d)" % proc.returncode, "ideal", "—", "—", "FAIL")]
+    cells = [c.strip() for c in rows[-1].strip("|").split("|")]
+    cells += [""] * (6 - len(cells))
+    return [Row(*cells[:6])]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    began = time.monotonic()
+    log_lines: List[str] = []
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+        log_lines.append(line)
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    log("qianwen-video benchmark (%s): %s" % ("quick" if args.quick else "full", ", ".join(args.rows)))
+    rows: List[Row] = []
+    extras: Dict[str, str] = {}
+    if "startup" in args.rows:
+        import startup
+
+        log("[1] start-up: %d runs per command ..." % args.startup_runs)
+        rows += startup.measure(args.startup_runs, log)
+        extras["imports"] = "\n".join("- " + line for line in startup.import_profile(12))
+    if "upload" in args.rows:
+        import transfer
+
+        log("[2] upload of %d MiB x %d rounds ..." % (args.upload_mib, args.transfer_runs))
+        rows += transfer.upload(args.upload_mib * MIB, args.transfer_runs, log=log)
+    if "download" in args.rows:
+        import transfer
+
+        log("[3] download of %d MiB x %d rounds ..." % (args.download_mib, args.transfer_runs))
+        rows += transfer.download(args.download_mib * MIB, args.transfer_runs, args.serve_rate, log=log)
+    if "detect" in args.rows:
+        import detect
+
+        log("[4] detection latency ...")
+        rows += detect.measure(args.task_seconds, args.pending_seconds, args.fail_seconds, log)
+        extras["schedules"] = detect.schedule_table()
+    if "batch" in args.rows:
+        log("[5] batch makespan ...")
+        rows += batch_row(args.quick, log)
+    elapsed = time.monotonic() - began
+    table = markdown_table(rows)
+    print(table)
+    log("finished in %.0f s" % elapsed)
+    if args.no_write:
+        return 0 if not any(r.result == "FAIL" for r in rows) else 1
+    if args.results:
+        path = Path(args.results)
+    elif not args.quick and args.only is None:
+        path = BENCH / "RESULTS.md"
+    else:
+        path = WORK / ("RESULTS-quick.md" if args.quick else "RESULTS-partial.md")
+    command = "python3 bench/run.py" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)))
+    path.write_text(report(args, command, info, table, rows, extras, log_lines, elapsed), encoding="utf-8")
+    log("report written to %s" % path)
+    return 0 if not any(r.result == "FAIL" for r in rows) else 1
+
+
+def report(args, command: str, info: Dict[str, str], table: str, rows: List[Row], extras: Dict[str, str],
+           log_lines: List[str], elapsed: float) -> str:
+    import notes
+
+    parts = [
+        "# Benchmark results",
+        "",
+        "Generated by `%s` on %s in %.0f s. Every target: %s." % (
+            command, info["date"], elapsed,
+            "met" if not any(r.result == "FAIL" for r in rows) else "**not** met, see *Misses* below"),
+        "",
+        "## Machine",
+        "",
+        "- CPU: %s, %s cores" % (info["cpu"], info["cores"]),
+        "- RAM: %s; %s" % (info["ram"], info["os"]),
+        "- Python: %s" % info["python"],
+        "- curl: %s" % info["curl"],
+        "- dashscope SDK (peer, in bench/.venv): %s" % (sdk_version() if common.venv_python().exists() else "n/a"),
+        "- peak-RSS floor of the measuring wrapper: %s" % common.mib(rss_floor()),
+        "",
+        "## Parameters",
+        "",
+        "start-up runs %d; upload %d MiB, download %d MiB, %d round(s) each; download serve rate %s; "
+        "detection task %.0f s (PENDING %.0f s), early failure at %.0f s." % (
+            args.startup_runs, args.upload_mib, args.download_mib, args.transfer_runs,
+            "%.0f B/s" % args.serve_rate if args.serve_rate else "unthrottled", args.task_seconds,
+            min(args.pending_seconds, args.task_seconds / 2.0), args.fail_seconds),
+        "",
+        "## Results",
+        "",
+        table,
+        "",
+    ]
+    parts += notes.misses(rows)
+    parts += notes.method(args)
+    if "schedules" in extras:
+        parts += ["### Poll schedules compared", "", extras["schedules"], ""]
+    if "imports" in extras:
+        parts += ["### Where `--dry-run` start-up goes", "",
+                  "`python3 -X importtime` (inflates times; cumulative, top level and one level below, "
+                  "modules a bare start does not load):", "", extras["imports"], ""]
+    parts += ["### Log", "", "```"] + log_lines + ["```", ""]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
