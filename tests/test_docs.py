@@ -233,7 +233,14 @@ def _tiny_png() -> bytes:
 
 
 def _create_local_files(argv: List[str], cwd: Path) -> None:
-    """Make every relative media path the request names, so validation finds real files."""
+    """Make every relative media path the request names, so validation finds real files.
+
+    A `--batch FILE` gets a two-line JSONL batch of valid requests.
+    """
+    for flag, value in zip(argv, argv[1:]):
+        if flag == "--batch" and not (cwd / value).exists():
+            (cwd / value).write_text('{"prompt": "a red kite"}\n{"prompt": "a blue kite", "duration": 10}\n',
+                                     encoding="utf-8")
     for word in argv:
         if not word.startswith("{"):
             continue
