@@ -23,6 +23,9 @@ environment:
                                        upload local files to your own OSS bucket instead of the
                                        48 h DashScope temporary storage (see SKILL.md)
   HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE proxy and CA bundle (TLS is always verified)
+  QWEN_HTTP_TIMEOUT                    seconds one network read/connect may wait (default: submit
+                                       60, queries 30, download 60, upload 300); a submit that
+                                       times out is looked up with the task list, never resent
 """
 
 
@@ -166,6 +169,12 @@ def main(argv: Optional[List[str]] = None, ctx: Optional[Context] = None) -> int
         console.end_live()
         console.always("Interrupted.")
         return errors.EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: still one redacted line, never a traceback with secrets in it
+        console.end_live()
+        console.error("unexpected internal error: %s: %s" % (exc.__class__.__name__, exc),
+                      "please report this; any task id printed above can be resumed with --task-id, "
+                      "and `video.py --list` shows the tasks recorded so far")
+        return errors.EXIT_FAILED
 
 
 def entry() -> None:
