@@ -232,7 +232,11 @@ class Session:
                               % (task_id, book.path, exc.strerror or exc,
                                  resume_command(self.ctx, task_id, self.args.output)))
         if self.args.submit_only:
-            self.console.plain(task_id)
+            if self.args.print_response:  # one JSON document, as the flag promises
+                answer = {k: v for k, v in document.items() if not k.startswith("_")}
+                self.console.result(self._document(answer, task_id, plan.mode, plan.model))
+            else:
+                self.console.plain(task_id)
             self.console.info("Check it with: %s" % resume_command(self.ctx, task_id, self.args.output, poll_once=True))
             return EXIT_OK
         return self._follow(task_id, plan.mode, plan.model, plan.output, book)
