@@ -8,7 +8,7 @@ from . import retry
 from .console import Console
 from .context import Context
 from .errors import ApiError
-from .transport import NoResponse, NotSent, Response, Transport, TransportError
+from .transport import NoResponse, NotSent, Response, Transport, TransportError, proxy_secrets
 
 MODEL_MARKET_URL = "https://www.qianwenai.com/models"
 NOT_ACTIVATED_WORDS = ("not activated", "not subscribed", "not enabled", "unpurchased",
@@ -31,14 +31,17 @@ class DashScope:
         self.key = key
         self.base_url = base_url.rstrip("/")
         self.transport = transport or Transport(ctx)
-        console.redactor.add(key)
+        console.redactor.add(key, *proxy_secrets(ctx))
 
     # -- the retry loop -----------------------------------------------------------------
     def send(self, op: str, method: str, url: str, headers: Optional[Dict[str, str]] = None,
              body: Optional[bytes] = None, body_factory: Optional[Callable[[], Any]] = None,
              length: Optional[int] = None, timeout: Optional[float] = None,
-             progress: Optional[Callable[[int], None]] = None) -> Response:
+             progress: Optional[Callable[[int], None]] = None, want_json: bool = False) -> Response:
         """Send with the operation's retry policy; return the last response (any status).
+
+        want_json (reads only): a 2xx whose body is not a JSON object (a proxy's page, a
+        truncated answer) is treated like a transient error and tried again.
 
         Transport errors that the policy does not retry are re-raised for the caller, who
         knows what they mean (for a create, NoResponse means "maybe submitted").
@@ -59,18 +62,20 @@ class DashScope:
                 self.console.info("%s: %s; retrying in %.1fs (%d/%d)"
                                   % (policy.name, exc, delay, attempt, policy.attempts - 1))
             else:
-                if resp.status < 300:
+                garbled = want_json and resp.status < 300 and not isinstance(resp.json(), dict)
+                if resp.status < 300 and not garbled:
                     return resp
                 code = _api_code(resp)
-                retryable = resp.status in policy.statuses or (
+                retryable = garbled or resp.status in policy.statuses or (
                     op == "create" and retry.create_refused(resp.status, code))
                 hinted = retry.parse_retry_after(resp.headers.get("retry-after"), self.ctx.wall_clock())
                 delay = hinted if hinted is not None else retry.backoff(policy, attempt - 1)
                 if not retryable or attempt >= policy.attempts or waited + delay > policy.max_total:
                     return resp
                 self.console.info("%s: HTTP %d%s; retrying in %.1fs (%d/%d)"
-                                  % (policy.name, resp.status, " " + code if code else "", delay,
-                                     attempt, policy.attempts - 1))
+                                  % (policy.name, resp.status,
+                                     " with a body that is not JSON" if garbled else (" " + code if code else ""),
+                                     delay, attempt, policy.attempts - 1))
             self.ctx.sleep(delay)
             waited += delay
 
@@ -106,16 +111,21 @@ class DashScope:
         if resp.status >= 500 and not _api_code(resp):
             # A gateway error page: the request may have reached the service behind it.
             raise AmbiguousSubmit("HTTP %d from a gateway, not from DashScope" % resp.status)
-        document = self._json_or_raise(resp, "submit", model=body.get("model"))
-        output = document.get("output") or {}
-        if not isinstance(output, dict) or not output.get("task_id"):
-            raise ApiError("submit: the answer carries no task_id: %s" % resp.text[:300])
-        return document
+        if resp.status < 300:
+            # Accepted: a task exists even if this answer cannot be read (a proxy rewrote it,
+            # the body was cut). Never report "failed" here: the user would pay twice.
+            document = resp.json()
+            output = document.get("output") if isinstance(document, dict) else None
+            task_id = output.get("task_id") if isinstance(output, dict) else None
+            if not isinstance(task_id, str) or not task_id.strip():
+                raise AmbiguousSubmit("HTTP %d whose body carries no task_id" % resp.status)
+            return document
+        return self._json_or_raise(resp, "submit", model=body.get("model"))
 
     def get_task(self, task_id: str) -> Dict[str, Any]:
         try:
             resp = self.send("query", "GET", "%s/tasks/%s" % (self.base_url, task_id), self._headers(),
-                             timeout=30.0)
+                             timeout=30.0, want_json=True)
         except TransportError as exc:
             raise ApiError("could not read task %s: %s" % (task_id, exc), hint=network_hint(exc),
                            task_id=task_id) from None
@@ -140,12 +150,20 @@ class DashScope:
             query = {"start_time": start, "end_time": end, "page_no": page, "page_size": page_size}
             if model:
                 query["model_name"] = model
-            resp = self.send("query", "GET", "%s/tasks?%s" % (self.base_url, urlencode(query)),
-                             self._headers(), timeout=30.0)
+            try:
+                resp = self.send("query", "GET", "%s/tasks?%s" % (self.base_url, urlencode(query)),
+                                 self._headers(), timeout=30.0, want_json=True)
+            except TransportError as exc:
+                raise ApiError("could not read the task list: %s" % exc, hint=network_hint(exc)) from None
             document = self._json_or_raise(resp, "task list")
-            data = document.get("data") or []
-            found.extend(item for item in data if isinstance(item, dict))
-            total_pages = int(document.get("total_page") or 1)
+            data = document.get("data")
+            data = data if isinstance(data, list) else []
+            found.extend(item for item in data if isinstance(item, dict)
+                         and isinstance(item.get("task_id"), str) and item["task_id"])
+            try:
+                total_pages = int(document.get("total_page") or 1)
+            except (TypeError, ValueError):
+                total_pages = 1
             if page >= total_pages or not data or page >= 10:
                 return found
             page += 1
@@ -156,7 +174,8 @@ class DashScope:
         url = "%s/uploads?%s" % (self.base_url, urlencode({"action": "getPolicy", "model": model}))
         try:
             resp = self.send("upload-policy", "GET", url,
-                             self._headers({"Content-Type": "application/json"}), timeout=30.0)
+                             self._headers({"Content-Type": "application/json"}), timeout=30.0,
+                             want_json=True)
         except TransportError as exc:
             raise ApiError("could not get an upload policy: %s" % exc, hint=network_hint(exc)) from None
         document = self._json_or_raise(resp, "upload policy", model=model)

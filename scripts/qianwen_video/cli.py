@@ -23,6 +23,9 @@ environment:
                                        upload local files to your own OSS bucket instead of the
                                        48 h DashScope temporary storage (see SKILL.md)
   HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE proxy and CA bundle (TLS is always verified)
+  QWEN_HTTP_TIMEOUT                    seconds one network read/connect may wait (default: submit
+                                       60, queries 30, download 60, upload 300); a submit that
+                                       times out is looked up with the task list, never resent
 """
 
 
@@ -189,11 +192,13 @@ def main(argv: Optional[List[str]] = None, ctx: Optional[Context] = None) -> int
         console.error("cannot access%s: %s" % (where, exc.strerror or exc),
                       hint="check the path and its permissions, or choose another place with --output")
         return errors.EXIT_FAILED
-    except Exception as exc:  # a bug: report it in one line; QWEN_DEBUG=1 shows the traceback
+    except Exception as exc:  # a bug: one redacted line; QWEN_DEBUG=1 shows the traceback
         if ctx.get("QWEN_DEBUG"):
             raise
-        console.error("unexpected internal error (%s: %s)" % (type(exc).__name__, exc),
-                      hint="rerun with QWEN_DEBUG=1 for the traceback and report it")
+        console.end_live()
+        console.error("unexpected internal error: %s: %s" % (exc.__class__.__name__, exc),
+                      "please report this (QWEN_DEBUG=1 shows the traceback); any task id printed above "
+                      "can be resumed with --task-id, and `video.py --list` shows the tasks recorded so far")
         return errors.EXIT_FAILED
 
 

@@ -97,8 +97,14 @@ class Console:
 
     # -- stdout -----------------------------------------------------------------------
     def result(self, document: Any) -> None:
-        """Exactly one JSON document on stdout, UTF-8 text, secrets masked."""
+        """Exactly one JSON document on stdout, UTF-8 text, secrets masked.
+
+        On a console whose encoding cannot show every character (cp1252 and Chinese), the
+        JSON uses \\u escapes instead: still the same data, never "?" in place of text.
+        """
         text = json.dumps(document, ensure_ascii=False, indent=2)
+        if not _encodable(text, self.ctx.stdout):
+            text = json.dumps(document, ensure_ascii=True, indent=2)
         self.ctx.stdout.write(self.redactor.secrets(text) + "\n")
         self.ctx.stdout.flush()
 
@@ -114,3 +120,14 @@ class Console:
         lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in grid]
         lines.insert(1, "  ".join("-" * w for w in widths))
         return "\n".join(lines)
+
+
+def _encodable(text: str, stream: Any) -> bool:
+    encoding = getattr(stream, "encoding", None)
+    if not encoding:
+        return True  # a str buffer (tests): no encoding step
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True

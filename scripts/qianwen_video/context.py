@@ -18,27 +18,37 @@ SCRIPTS_DIR = Path(__file__).resolve().parent.parent
 SKILL_DIR = SCRIPTS_DIR.parent
 
 
-def _utf8_stream(stream: TextIO) -> TextIO:
+def _utf8_stream(stream: TextIO, data: bool = False) -> TextIO:
     """Make a console stream safe for any text: UTF-8 where possible, never crash on encode.
 
     A cp936/cp1252 console or a pipe must not raise UnicodeEncodeError on a Chinese prompt.
+    ``data=True`` (stdout): when it is not a terminal (a pipe or a file: JSON for a program),
+    it is switched to UTF-8, whatever the locale or PYTHONIOENCODING says.
     """
     reconfigure = getattr(stream, "reconfigure", None)
     if reconfigure is not None:
         try:
             reconfigure(errors="replace")
-            if (getattr(stream, "encoding", "") or "").lower().replace("-", "") in ("ascii", "ansix3.41968"):
+            encoding = (getattr(stream, "encoding", "") or "").lower().replace("-", "").replace("_", "")
+            if encoding in ("ascii", "ansix3.41968") or (data and encoding != "utf8" and not _isatty(stream)):
                 reconfigure(encoding="utf-8")
         except (ValueError, OSError, io.UnsupportedOperation):
             pass
     return stream
 
 
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 @dataclass
 class Context:
     environ: Dict[str, str] = field(default_factory=lambda: dict(os.environ))
     cwd: Path = field(default_factory=Path.cwd)
-    stdout: TextIO = field(default_factory=lambda: _utf8_stream(sys.stdout))
+    stdout: TextIO = field(default_factory=lambda: _utf8_stream(sys.stdout, data=True))
     stderr: TextIO = field(default_factory=lambda: _utf8_stream(sys.stderr))
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time

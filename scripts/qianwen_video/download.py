@@ -31,12 +31,36 @@ class UrlExpired(Exception):
 
 def download(ctx: Context, console: Console, transport: Transport, url: str, dest: Path,
              refresh_url: Optional[Callable[[], str]] = None) -> int:
-    """Fetch url into dest; return the byte count. Raises DownloadFailed."""
-    policy = retry.POLICIES["download"]
+    """Fetch url into dest; return the byte count. Raises DownloadFailed.
+
+    On failure or Ctrl-C the `.part` file is removed, so the name stays free for the retry
+    (`--task-id`). Only a kill leaves a `.part` behind, never a partial file at ``dest``.
+    """
     part = dest.with_name(dest.name + ".part")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if part.exists():
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if part.exists():
+            part.unlink()
+        return _download(ctx, console, transport, url, dest, part, refresh_url)
+    except OSError as exc:
+        _discard(part)
+        raise DownloadFailed("could not write %s: %s" % (dest, exc.strerror or exc),
+                             hint="check free disk space and permissions of the output directory") from None
+    except BaseException:
+        _discard(part)
+        raise
+
+
+def _discard(part: Path) -> None:
+    try:
         part.unlink()
+    except OSError:
+        pass
+
+
+def _download(ctx: Context, console: Console, transport: Transport, url: str, dest: Path, part: Path,
+              refresh_url: Optional[Callable[[], str]]) -> int:
+    policy = retry.POLICIES["download"]
     refreshed = False
     attempt, waited = 0, 0.0
     while True:

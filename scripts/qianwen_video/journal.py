@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -37,6 +38,42 @@ class Journal:
             handle.flush()
             os.fsync(handle.fileno())
 
+    def intend(self, **fields: Any) -> str:
+        """Record a submit about to be sent; return its attempt id.
+
+        If the process dies while the create call is in flight, the task id was never
+        seen, but this record survives: the next identical request looks the task up
+        instead of paying for a second one (see ``unresolved_intent``).
+        """
+        attempt = uuid.uuid4().hex[:16]
+        self.append("submitting", "", attempt=attempt, **fields)
+        return attempt
+
+    def resolve(self, attempt: str, outcome: str, task_id: str = "") -> None:
+        """Close an intent: the create was answered (task_id) or provably created nothing."""
+        self.append("submit-resolved", task_id, attempt=attempt, outcome=outcome)
+
+    def unresolved_intent(self, digest: str) -> Optional[Dict[str, Any]]:
+        """The newest submit of this request (last 24 h) whose outcome was never learned."""
+        now = self.clock()
+        for record in reversed(self.unresolved()):
+            if record.get("request_digest") == digest and now - _number(record.get("submitted_at")) <= DUPLICATE_WINDOW:
+                return record
+        return None
+
+    def unresolved(self) -> List[Dict[str, Any]]:
+        """Submit intents whose task id was never learned, oldest first."""
+        open_: Dict[str, Dict[str, Any]] = {}
+        for record in self.records():
+            attempt = record.get("attempt")
+            if not isinstance(attempt, str):
+                continue
+            if record.get("event") == "submitting":
+                open_[attempt] = record
+            elif record.get("task_id") or record.get("event") == "submit-resolved":
+                open_.pop(attempt, None)
+        return list(open_.values())
+
     def records(self) -> List[Dict[str, Any]]:
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
@@ -56,6 +93,8 @@ class Journal:
         """task_id -> merged view (submit fields, last status, final paths), in submit order."""
         merged: Dict[str, Dict[str, Any]] = {}
         for record in self.records():
+            if not record["task_id"]:
+                continue  # a submit intent: its task id is not known (yet)
             entry = merged.setdefault(record["task_id"], {"task_id": record["task_id"]})
             if record.get("event") == "submitted":
                 entry.update({k: v for k, v in record.items() if k not in ("event", "at")})
@@ -79,9 +118,16 @@ class Journal:
         for entry in reversed(list(self.tasks().values())):
             if entry.get("request_digest") != digest:
                 continue
-            if now - float(entry.get("submitted_at") or 0) > DUPLICATE_WINDOW:
+            if now - _number(entry.get("submitted_at")) > DUPLICATE_WINDOW:
                 continue
             if entry.get("status") in ("FAILED", "CANCELED", "UNKNOWN"):
                 continue  # failed tasks cost nothing: a new try is not paying twice
             return entry
         return None
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0

@@ -18,6 +18,15 @@ from .errors import (EXIT_FAILED, EXIT_OK, EXIT_PENDING, CliError, StillRunning,
                      ValidationFailed)
 
 
+SUBMIT_SPAN = 180.0  # seconds: a create call is answered (or abandoned) within this after it starts
+CLOCK_SLACK = 60.0  # seconds of clock difference tolerated between this machine and the service
+LOOKUP_TRIES = 3
+
+
+class NoTaskFound(CliError):
+    """The ambiguous submit created nothing: the service lists no task for it."""
+
+
 @dataclass
 class Plan:
     """Everything decided before the network: what to send and where results go."""
@@ -145,7 +154,12 @@ def list_models(args, console: Console) -> int:
 
 def list_journal(args, ctx: Context, console: Console) -> int:
     directory = outputs.output_dir(args.output, ctx.cwd)
-    tasks = list(journal.Journal(directory, ctx.wall_clock).tasks().values())
+    book = journal.Journal(directory, ctx.wall_clock)
+    tasks = list(book.tasks().values())
+    for intent in book.unresolved():  # a submit whose answer never arrived (killed or ambiguous)
+        tasks.append({"task_id": None, "submitted_at": intent.get("submitted_at"), "mode": intent.get("mode"),
+                      "model": intent.get("model"), "status": "SUBMIT-UNANSWERED",
+                      "request_digest": intent.get("request_digest"), "output": intent.get("output")})
     if args.print_response:
         console.result({"journal": str(directory / journal.JOURNAL_NAME), "tasks": tasks})
         return EXIT_OK
@@ -153,7 +167,7 @@ def list_journal(args, ctx: Context, console: Console) -> int:
         console.always("No tasks recorded in %s" % (directory / journal.JOURNAL_NAME))
         return EXIT_OK
     console.plain(console.table(
-        ([t.get("task_id", ""), _when(t.get("submitted_at")), t.get("mode", "?"), t.get("model", "?"),
+        ([t.get("task_id") or "(unknown: rerun the request)", _when(t.get("submitted_at")), t.get("mode", "?"), t.get("model", "?"),
           t.get("status", "?"), t.get("local_path") or ""] for t in tasks),
         ("task id", "submitted", "mode", "model", "status", "local file")))
     return EXIT_OK
@@ -215,21 +229,84 @@ class Session:
             request = media.resolved(plan.request, self.ctx.cwd,
                                      uploader_for(self.ctx, self.console, api, plan.model), home)
         body = payload.build(request, plan.model, plan.mode).body
-        submit_started = self.ctx.wall_clock()
-        try:
-            document = api.submit(plan.built.route, body, payload.has_oss_url(body))
-        except AmbiguousSubmit as exc:
-            document = self._find_ambiguous(plan, submit_started, str(exc))
+        document = None
+        pending = None if self.args.force else book.unresolved_intent(digest)
+        if pending:
+            document = self._recover_intent(plan, pending, book)
+        if document is None:
+            document = self._submit(plan, body, digest, book)
         task_id = document["output"]["task_id"]
-        book.append("submitted", task_id, submitted_at=round(submit_started, 3), mode=plan.mode,
-                    model=plan.model, request_digest=digest, output=plan.output,
-                    output_dir=str(plan.out_dir))
+        # The id goes to the screen first: if the journal cannot be written, it is still known.
         self.console.always("Task submitted: %s (mode %s, model %s)" % (task_id, plan.mode, plan.model))
+        try:
+            book.append("submitted", task_id, submitted_at=round(document.get("_started", self.ctx.wall_clock()), 3),
+                        mode=plan.mode, model=plan.model, request_digest=digest, output=plan.output,
+                        output_dir=str(plan.out_dir), attempt=document.get("_attempt"),
+                        adopted=True if document.get("adopted") else None)
+        except OSError as exc:
+            self.console.warn("could not record task %s in the journal %s (%s); keep the task id: resume with %s"
+                              % (task_id, book.path, exc.strerror or exc,
+                                 resume_command(self.ctx, task_id, self.args.output)))
         if self.args.submit_only:
-            self.console.plain(task_id)
+            if self.args.print_response:  # one JSON document, as the flag promises
+                answer = {k: v for k, v in document.items() if not k.startswith("_")}
+                self.console.result(self._document(answer, task_id, plan.mode, plan.model))
+            else:
+                self.console.plain(task_id)
             self.console.info("Check it with: %s" % resume_command(self.ctx, task_id, self.args.output, poll_once=True))
             return EXIT_OK
         return self._follow(task_id, plan.mode, plan.model, plan.output, book)
+
+    def _submit(self, plan: Plan, body: Dict[str, Any], digest: str, book: journal.Journal) -> Dict[str, Any]:
+        """One create call, journaled before it is sent; an unclear outcome is looked up."""
+        started = self.ctx.wall_clock()
+        try:
+            attempt = book.intend(submitted_at=round(started, 3), mode=plan.mode, model=plan.model,
+                                  request_digest=digest, output=plan.output, output_dir=str(plan.out_dir))
+        except OSError as exc:
+            self.console.warn("could not write the task journal %s (%s); submitting anyway"
+                              % (book.path, exc.strerror or exc))
+            attempt = None
+        try:
+            document = self.api.submit(plan.built.route, body, payload.has_oss_url(body))
+        except AmbiguousSubmit as exc:
+            document = self._find_ambiguous(plan, started, self.ctx.wall_clock(), str(exc), book, attempt)
+        except CliError:
+            self._resolve(book, attempt, "refused")  # answered with an error: no task exists
+            raise
+        except KeyboardInterrupt:
+            self.console.end_live()
+            self.console.always("Interrupted while submitting: a task may have been created. Run the same "
+                                "command again: it looks that task up before submitting anything.")
+            raise
+        document = dict(document)
+        document["_started"], document["_attempt"] = started, attempt
+        return document
+
+    def _resolve(self, book: journal.Journal, attempt: Optional[str], outcome: str) -> None:
+        if attempt:
+            try:
+                book.resolve(attempt, outcome)
+            except OSError:
+                pass
+
+    def _recover_intent(self, plan: Plan, pending: Dict[str, Any], book: journal.Journal) -> Optional[Dict[str, Any]]:
+        """An earlier run of this request died or got no answer mid-submit: find its task."""
+        try:
+            started = float(pending.get("submitted_at"))
+        except (TypeError, ValueError):
+            started = self.ctx.wall_clock()
+        self.console.warn("an earlier run of this exact request (%s) ended before its submit was answered; "
+                          "checking whether it created a task before submitting again" % _when(started))
+        try:
+            document = self._find_ambiguous(plan, started, started + SUBMIT_SPAN, "earlier submit unanswered",
+                                            book, pending.get("attempt"))
+        except NoTaskFound:
+            self.console.info("The earlier submit created no task; submitting now.")
+            return None
+        document = dict(document)
+        document["_started"], document["_attempt"] = started, pending.get("attempt")
+        return document
 
     def _adopt_duplicate(self, earlier: Dict[str, Any], plan: Plan) -> int:
         task_id = earlier["task_id"]
@@ -247,45 +324,53 @@ class Session:
         book = journal.Journal(plan.out_dir, self.ctx.wall_clock)
         return self._follow(task_id, plan.mode, plan.model, plan.output, book)
 
-    def _find_ambiguous(self, plan: Plan, started: float, reason: str) -> Dict[str, Any]:
+    def _find_ambiguous(self, plan: Plan, started: float, ended: float, reason: str,
+                        book: journal.Journal, attempt: Optional[str]) -> Dict[str, Any]:
         """The submit may or may not have created a task: look, never resubmit."""
         self.console.always("The submit got no clear answer (%s); checking whether a task was created..." % reason)
-        candidates = self._ambiguous_candidates(plan.model, started)
+        candidates = self._ambiguous_candidates(plan.model, started, until=ended, exclude=set(book.tasks()))
         if len(candidates) == 1:
             task_id = candidates[0]["task_id"]
             self.console.always("Found the task the submit created: %s" % task_id)
-            return {"output": {"task_id": task_id, "task_status": candidates[0].get("status", "PENDING")},
+            return {"output": {"task_id": task_id, "task_status": str(candidates[0].get("status") or "PENDING")},
                     "adopted": True}
         if not candidates:
-            raise CliError("the submit got no answer and the service lists no new task for %s" % plan.model,
-                           hint="no task was created, so running the same command again is safe")
+            self._resolve(book, attempt, "no-task")
+            raise NoTaskFound("the submit got no answer and the service lists no new task for %s" % plan.model,
+                              hint="no task was created, so running the same command again is safe")
         lines = ["  %s  status=%s  created=%s\n    %s" % (
             t.get("task_id"), t.get("status"), t.get("gmt_create"), resume_command(self.ctx, t["task_id"], self.args.output))
             for t in candidates]
         raise CliError("the submit got no answer and %d tasks for %s were created around that moment:\n%s"
                        % (len(candidates), plan.model, "\n".join(lines)),
-                       hint="one of them is yours: follow it with the --task-id command above; do not resubmit")
+                       hint="one of them is yours: follow it with the --task-id command above; do not resubmit "
+                            "(--force would pay for another video)")
 
     def _ambiguous_candidates(self, model: str, started: float, until: Optional[float] = None,
                               exclude: Collection[str] = ()) -> List[Dict[str, Any]]:
-        """Tasks of `model` the service lists as created from `started` to `until` (default: now),
-        leaving out the ids in `exclude` (tasks already known to belong to someone else)."""
-        window_start, window_end = started - 120, self.ctx.wall_clock() + 120
+        """Tasks of `model` the service lists as created between `started` and `until` (default: now,
+        at most SUBMIT_SPAN after the start), leaving out `exclude` (tasks known to be someone else's).
+
+        The list is read up to LOOKUP_TRIES times, 2 s apart, since a new task may show up late.
+        """
         candidates: List[Dict[str, Any]] = []
-        for attempt in range(3):
-            try:
-                listed = self.api.list_tasks(model, _stamp(window_start - 8 * 3600), _stamp(window_end + 8 * 3600))
+        for attempt_no in range(LOOKUP_TRIES):
+            window_end = max(until or 0.0, min(self.ctx.wall_clock(), started + SUBMIT_SPAN))
+            try:  # the service's zone is not documented: widen by 8 h so UTC and UTC+8 both fit
+                listed = self.api.list_tasks(model, _stamp(started - 120 - 8 * 3600),
+                                             _stamp(window_end + 120 + 8 * 3600))
             except CliError as exc:
                 raise CliError("the submit may have created a task, and the task list could not be read: %s"
                                % exc.message,
-                               hint="check the console's task list before running the command again; "
-                                    "do not resubmit blindly") from None
-            end = (self.ctx.wall_clock() if until is None else until) + 5
-            candidates = [t for t in listed
-                          if t.get("task_id") not in exclude and _created_within(t, started - 5, end)]
+                               hint="run the same command again later: it looks the task up before submitting "
+                                    "(or check the console's task list); --force would submit a second, paid task"
+                               ) from None
+            candidates = [t for t in listed if t.get("task_id") not in exclude
+                          and _created_within(t, started - CLOCK_SLACK, window_end + CLOCK_SLACK)]
             if candidates:
                 break
-            self.ctx.sleep(2.0)
+            if attempt_no + 1 < LOOKUP_TRIES:
+                self.ctx.sleep(2.0)
         return candidates
 
     # -- existing task ------------------------------------------------------------------
@@ -327,7 +412,7 @@ class Session:
                                hint="only PENDING tasks can be canceled; a RUNNING task will finish and be billed",
                                task_id=task_id) from None
             raise
-        book.append("status", task_id, status="CANCELED")
+        self._record_status(book, task_id, "CANCELED", None)
         self.console.always("Task %s canceled (request_id %s)" % (task_id, answer.get("request_id", "?")))
         if self.args.print_response:
             self.console.result({"task_id": task_id, "canceled": True, "response": answer})
@@ -405,7 +490,13 @@ class Session:
                            task_id=task_id)
         video_path, response_path = outputs.plan(output, self.ctx.cwd, video_url, task_id)
         outputs.check_writable_location(video_path.parent)
-        _write_json(response_path, task, self.console)
+        try:
+            _write_json(response_path, task, self.console)
+        except OSError as exc:
+            raise CliError("task %s SUCCEEDED but %s could not be written: %s" % (task_id, response_path,
+                                                                                  exc.strerror or exc),
+                           hint="free some space or fix permissions, then: %s"
+                                % resume_command(self.ctx, task_id, output), task_id=task_id) from None
         self.console.info("Response saved to %s" % response_path)
 
         def fresh_url() -> str:
@@ -416,6 +507,11 @@ class Session:
 
         try:
             size = download(self.ctx, self.console, self.api.transport, video_url, video_path, fresh_url)
+        except KeyboardInterrupt:
+            self.console.end_live()
+            self.console.always("Stopped the download; nothing was saved at %s. Task %s is done: download it "
+                                "with: %s" % (video_path, task_id, resume_command(self.ctx, task_id, output)))
+            raise
         except CliError as exc:
             if self.args.print_response:
                 self.console.result(self._document(task, task_id, mode, model, video_url=video_url,
@@ -424,8 +520,11 @@ class Session:
                            hint=(exc.hint + "; " if exc.hint else "") + "retry the download with: "
                                 + resume_command(self.ctx, task_id, output),
                            task_id=task_id) from None
-        book.append("saved", task_id, status="SUCCEEDED", local_path=str(video_path),
-                    response_path=str(response_path))
+        try:
+            book.append("saved", task_id, status="SUCCEEDED", local_path=str(video_path),
+                        response_path=str(response_path))
+        except OSError as exc:
+            self.console.warn("could not update the journal %s: %s" % (book.path, exc.strerror or exc))
         self.console.always("Video saved to %s (%.1f MB)" % (video_path, size / 1048576.0))
         self.console.info("Video URL (valid 24 h): %s" % video_url)
         if self.args.print_response:

@@ -95,10 +95,35 @@ class Stream:
             self._conn.close()
 
 
+TIMEOUT_ENV = "QWEN_HTTP_TIMEOUT"
+
+
+def timeout_override(ctx: Context) -> Optional[float]:
+    """QWEN_HTTP_TIMEOUT: seconds one socket operation may wait (connect, send, each read).
+
+    It replaces the per-operation defaults (submit 60 s, queries 30 s, download 60 s,
+    upload 300 s). Useful on a slow link (raise it) and in tests (lower it).
+    """
+    raw = ctx.get(TIMEOUT_ENV)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        from .errors import UsageError
+
+        raise UsageError("%s=%r is not a positive number of seconds" % (TIMEOUT_ENV, raw),
+                         hint="unset it, or set e.g. %s=120" % TIMEOUT_ENV)
+    return value
+
+
 class Transport:
     def __init__(self, ctx: Context, timeout: float = 60.0):
         self.ctx = ctx
-        self.timeout = timeout
+        self.override = timeout_override(ctx)
+        self.timeout = self.override or timeout
         self._ssl: Optional[ssl.SSLContext] = None
 
     # -- public API ---------------------------------------------------------------------
@@ -123,9 +148,11 @@ class Transport:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise NotSent("unsupported URL scheme %r" % parts.scheme, url)
-        conn, target = self._connection(parts, timeout or self.timeout)
+        conn, target = self._connection(parts, self.override or timeout or self.timeout)
         all_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         all_headers.update(headers or {})
+        if target.startswith("http://"):  # plain HTTP through a proxy: it needs the credentials
+            all_headers.update(_proxy_auth(self._proxy_for(parts.scheme, parts.hostname)) or {})
         if isinstance(body, bytes):
             length = len(body)
         if length is not None:
@@ -209,8 +236,24 @@ class Transport:
         return self._ssl
 
 
+def proxy_secrets(ctx: Context):
+    """Passwords embedded in *_PROXY variables: to be masked like the API key."""
+    found = []
+    for name, value in ctx.environ.items():
+        if name.lower().endswith("_proxy") and value and "@" in value:
+            try:
+                password = urlsplit(value if "://" in value else "http://" + value).password
+            except ValueError:
+                continue
+            if password:
+                from urllib.parse import unquote
+
+                found += [password, unquote(password)]
+    return found
+
+
 def _proxy_auth(proxy) -> Optional[Dict[str, str]]:
-    if not proxy.username:
+    if proxy is None or not proxy.username:
         return None
     import base64
     from urllib.parse import unquote
