@@ -39,6 +39,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tu
 
 from . import catalog, journal, media, outputs, payload, poll
 from . import run as single
+from . import session as tasks
 from .api import AmbiguousSubmit
 from .console import Console
 from .context import Context
@@ -54,7 +55,6 @@ BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0  # submit pause after a 429, doubled whil
 MIN_SCALE = 0.05  # a model's submit rate never drops below 5 % of the catalog's
 DOWNLOAD_WORKERS = 2
 TICK = 0.25  # longest nap of the main loop (live line refresh)
-SUBMIT_SPAN = 180.0  # a create call (60 s timeout + retries) cannot create a task later than this
 MANIFEST_SUFFIX = ".manifest.jsonl"
 
 
@@ -366,10 +366,10 @@ def run(args, ctx: Context, console: Console) -> int:
     manifest = Manifest(out_dir / (batch_path.stem + MANIFEST_SUFFIX), ctx.wall_clock)
     session_args = argparse.Namespace(**vars(args))
     session_args.print_response = False  # one JSON document for the whole batch, not one per item
-    session = single.Session(session_args, ctx, console)
+    session = tasks.Session(session_args, ctx, console)
     # Saving a result: run.py's _finish, minus its per-task info lines (the batch reports
     # each item itself); the API client, and so its retry notices, keep the real console.
-    finisher = single.Session(session_args, ctx, Console(ctx, quiet=True, redactor=console.redactor))
+    finisher = tasks.Session(session_args, ctx, Console(ctx, quiet=True, redactor=console.redactor))
     runner = Batch(args, ctx, console, session, finisher, items, manifest, out_dir)
     if any(item.plan for item in items):
         finisher._api = session.api  # a missing key fails here, before anything is sent
@@ -438,7 +438,7 @@ def resume_command(ctx: Context, args) -> str:
 
 
 class Batch:
-    def __init__(self, args, ctx: Context, console: Console, session: single.Session, finisher: single.Session,
+    def __init__(self, args, ctx: Context, console: Console, session: tasks.Session, finisher: tasks.Session,
                  items: List[Item], manifest: Manifest, out_dir: Path):
         self.args = args
         self.ctx = ctx
@@ -517,7 +517,7 @@ class Batch:
             started = float(entry["intent_at"])
             self.console.always("item %d: an earlier run was stopped while submitting it; checking the task "
                                 "list before submitting anything" % item.index)
-            self._resolve(item, started, until=started + SUBMIT_SPAN)
+            self._resolve(item, started, until=started + tasks.SUBMIT_SPAN)
 
     # -- the main loop ------------------------------------------------------------------
     def go(self) -> None:
@@ -739,7 +739,7 @@ class Batch:
         self.inflight[item.plan.model] -= 1
         if status == "SUCCEEDED":
             item.state = "downloading"
-            item.video_url = single._video_url(task.get("output") or {})
+            item.video_url = tasks._video_url(task.get("output") or {})
             self.downloads[self.pool.submit(self._download, item, task)] = item
             return
         try:  # _finish explains a failed task (message and hint) by raising

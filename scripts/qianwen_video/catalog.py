@@ -6,8 +6,7 @@ Where sources disagree, the entry keeps the looser rule and records the dispute 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, Mapping, NamedTuple, Optional, Tuple
 
 MODES = ("t2v", "i2v", "kf2v", "r2v", "vace", "videoedit")
 
@@ -63,8 +62,7 @@ MEDIA_FIELDS = (
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi", ".flv", ".wmv", ".ts")
 
 
-@dataclass(frozen=True)
-class Duration:
+class Duration(NamedTuple):
     """Allowed `duration`: an inclusive range, or an explicit set of values."""
 
     low: int
@@ -92,8 +90,7 @@ class Duration:
 FIXED_5 = Duration(5, 5, (5,))
 
 
-@dataclass(frozen=True)
-class MediaRule:
+class MediaRule(NamedTuple):
     """How a media-protocol model maps flat fields onto `input.media` items and their limits."""
 
     # flat field -> media type (list-valued flat fields produce one item per element)
@@ -108,8 +105,9 @@ class MediaRule:
     voice_types: Tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Model:
+class Model(NamedTuple):
+    """One model id. A NamedTuple (not a dataclass) keeps start-up light: no `inspect` import."""
+
     id: str
     family: str  # "wan2.1" .. "wan2.7", "happyhorse-1.0", "happyhorse-1.1"
     mode: str
@@ -130,7 +128,7 @@ class Model:
     default_watermark: bool = False
     submit_rps: int = 2
     concurrency: int = 2
-    disputed: Mapping[str, str] = field(default_factory=dict)
+    disputed: Mapping[str, str] = {}  # never mutated
     notes: str = ""
 
     @property

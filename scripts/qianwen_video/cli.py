@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from . import catalog, config, errors
+from . import catalog, errors
 from .context import Context
 from .errors import CliError, UsageError, ValidationFailed
 

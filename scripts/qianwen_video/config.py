@@ -1,9 +1,8 @@
 """Credentials and endpoint: environment first, then `.env` files, never printed."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional
 from urllib.parse import urlsplit
 
 from . import catalog
@@ -83,8 +82,7 @@ def is_token_plan_key(key: str) -> bool:
     return key.startswith("sk-sp-")
 
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     base_url: str  # the API root, e.g. https://dashscope.aliyuncs.com/api/v1
     source: str  # which variable chose it, for diagnostics
 

@@ -10,7 +10,6 @@ import io
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Optional, TextIO
 
@@ -44,17 +43,23 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-@dataclass
 class Context:
-    environ: Dict[str, str] = field(default_factory=lambda: dict(os.environ))
-    cwd: Path = field(default_factory=Path.cwd)
-    stdout: TextIO = field(default_factory=lambda: _utf8_stream(sys.stdout, data=True))
-    stderr: TextIO = field(default_factory=lambda: _utf8_stream(sys.stderr))
-    clock: Callable[[], float] = time.monotonic
-    wall_clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
-    script_path: Path = field(default_factory=lambda: SCRIPTS_DIR / "video.py")
-    stderr_isatty: Optional[bool] = None
+    """Everything from the outside world; each argument defaults to the real thing."""
+
+    def __init__(self, environ: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None,
+                 stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None,
+                 clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep, script_path: Optional[Path] = None,
+                 stderr_isatty: Optional[bool] = None):
+        self.environ = dict(os.environ) if environ is None else environ
+        self.cwd = Path.cwd() if cwd is None else cwd
+        self.stdout = _utf8_stream(sys.stdout, data=True) if stdout is None else stdout
+        self.stderr = _utf8_stream(sys.stderr) if stderr is None else stderr
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.sleep = sleep
+        self.script_path = SCRIPTS_DIR / "video.py" if script_path is None else script_path
+        self.stderr_isatty = stderr_isatty
 
     @property
     def interactive(self) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import unquote, urlsplit
@@ -22,14 +21,16 @@ _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-@dataclass
 class MediaRef:
     """One media value in the request: where it is and how to replace it."""
 
-    label: str  # field path for messages, e.g. "reference_urls[1]" or "media[0].url"
-    value: str
-    container: Any  # the dict or list holding the value
-    slot: Any  # the key or index inside the container
+    __slots__ = ("label", "value", "container", "slot")
+
+    def __init__(self, label: str, value: str, container: Any, slot: Any):
+        self.label = label  # field path for messages, e.g. "reference_urls[1]" or "media[0].url"
+        self.value = value
+        self.container = container  # the dict or list holding the value
+        self.slot = slot  # the key or index inside the container
 
     def replace(self, new_value: str) -> None:
         self.container[self.slot] = new_value
@@ -104,10 +105,12 @@ def _collect(label: str, container: Any, slot: Any, found: List[MediaRef]) -> No
                 _collect("%s.%s" % (label, key), value, key, found)
 
 
-@dataclass
 class LocalFile:
-    ref: MediaRef
-    path: Path
+    __slots__ = ("ref", "path")
+
+    def __init__(self, ref: MediaRef, path: Path):
+        self.ref = ref
+        self.path = path
 
 
 def local_files(request: Dict[str, Any], cwd: Path, home: Optional[str] = None) -> List[LocalFile]:

@@ -8,7 +8,6 @@ official example body round-trips exactly.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
 from . import catalog
@@ -20,13 +19,15 @@ CONTROL_KEYS = frozenset({"model", "mode", "output", "input", "parameters"})
 VIDEO_SUFFIXES = (".mp4", ".mov")
 
 
-@dataclass
 class Built:
-    body: Dict[str, Any]
-    route: str  # path under the API root
-    unused: List[str] = field(default_factory=list)  # flat fields the model does not take
-    aliases: List[str] = field(default_factory=list)  # "reference_image -> img_url" style notes
-    spec: Optional[catalog.Model] = None
+    """A request body and what was learnt while building it."""
+
+    def __init__(self, body: Dict[str, Any], route: str, spec: Optional[catalog.Model] = None):
+        self.body = body
+        self.route = route  # path under the API root
+        self.spec = spec
+        self.unused: List[str] = []  # flat fields the model does not take
+        self.aliases: List[str] = []  # "reference_image -> img_url" style notes
 
 
 def spec_for(model_id: str) -> Optional[catalog.Model]:

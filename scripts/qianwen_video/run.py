@@ -1,34 +1,21 @@
-"""The workflows behind the CLI: generate, resume, poll once, cancel, list, dry-run."""
+"""Dispatch, planning and the offline commands: --dry-run, --list-models, --list."""
 from __future__ import annotations
 
-import json
-import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Collection, Dict, List, Optional
+from typing import Any, Dict, NamedTuple, Optional
 
-from . import catalog, config, journal, media, modes, oss_sign, outputs, own_bucket, payload, poll, validate
-from .api import AmbiguousSubmit, DashScope
-from .cli import load_request, resume_command
+from . import catalog, config, media, modes, outputs, payload, validate
+from .cli import load_request
 from .console import Console
 from .context import Context
-from .download import DownloadFailed, download
-from .errors import (EXIT_FAILED, EXIT_OK, EXIT_PENDING, CliError, StillRunning, UsageError,
-                     ValidationFailed)
+from .errors import EXIT_OK, UsageError, ValidationFailed
+
+# The network side (session, api, transport, upload, download, journal) is imported only when a
+# command needs it: --help, --dry-run and --list-models stay close to bare interpreter start-up.
 
 
-SUBMIT_SPAN = 180.0  # seconds: a create call is answered (or abandoned) within this after it starts
-CLOCK_SLACK = 60.0  # seconds of clock difference tolerated between this machine and the service
-LOOKUP_TRIES = 3
-
-
-class NoTaskFound(CliError):
-    """The ambiguous submit created nothing: the service lists no task for it."""
-
-
-@dataclass
-class Plan:
+class Plan(NamedTuple):
     """Everything decided before the network: what to send and where results go."""
 
     request: Dict[str, Any]
@@ -53,6 +40,8 @@ def dispatch(args, ctx: Context, console: Console) -> int:
         return list_journal(args, ctx, console)
     if args.dry_run:
         return dry_run(args, ctx, console)
+    from .session import Session
+
     if args.task_id:
         if args.request is not None or args.file is not None:
             raise UsageError("--task-id resumes an existing task; it takes no --request/--file",
@@ -91,11 +80,15 @@ def make_plan(args, ctx: Context, console: Console) -> Plan:
 def dry_run(args, ctx: Context, console: Console) -> int:
     plan = make_plan(args, ctx, console)
     config.load_dotenv(ctx)  # as a real run would: .env may choose the endpoint or an own bucket
-    base = _dry_base_url(ctx)
+    base = config.endpoint(ctx).base_url
     files = media.local_files(plan.request, ctx.cwd, media.home_of(ctx.environ))
     uploads = [{"field": f.ref.label, "path": str(f.path), "bytes": f.path.stat().st_size} for f in files]
     requests = []
-    bucket = own_bucket.settings(ctx) if files else None
+    bucket = None
+    if files:
+        from . import oss_sign, own_bucket
+
+        bucket = own_bucket.settings(ctx)
     if bucket is not None:
         requests.append({"method": "PUT", "url": oss_sign.object_url(
                              bucket.endpoint, bucket.bucket, "%s/<YYYYMMDD>/<random>_<name>" % bucket.prefix),
@@ -117,13 +110,6 @@ def dry_run(args, ctx: Context, console: Console) -> int:
                      "body": plan.built.body})
     console.result({"mode": plan.mode, "model": plan.model, "requests": requests})
     return EXIT_OK
-
-
-def _dry_base_url(ctx: Context) -> str:
-    try:
-        return config.endpoint(ctx).base_url
-    except UsageError:
-        raise
 
 
 def list_models(args, console: Console) -> int:
@@ -153,6 +139,8 @@ def list_models(args, console: Console) -> int:
 
 
 def list_journal(args, ctx: Context, console: Console) -> int:
+    from . import journal
+
     directory = outputs.output_dir(args.output, ctx.cwd)
     book = journal.Journal(directory, ctx.wall_clock)
     tasks = list(book.tasks().values())
@@ -178,407 +166,3 @@ def _when(epoch: Any) -> str:
         return time.strftime("%Y-%m-%d %H:%M", time.localtime(float(epoch)))
     except (TypeError, ValueError):
         return "?"
-
-
-# -- sessions that talk to the service ----------------------------------------------------
-class Session:
-    def __init__(self, args, ctx: Context, console: Console):
-        self.args = args
-        self.ctx = ctx
-        self.console = console
-        self._api: Optional[DashScope] = None
-
-    @property
-    def api(self) -> DashScope:
-        if self._api is None:
-            config.load_dotenv(self.ctx)
-            key = config.api_key(self.ctx)
-            if config.is_token_plan_key(key):
-                self.console.always(config.TOKEN_PLAN_WARNING)
-            self._api = DashScope(self.ctx, self.console, key, config.endpoint(self.ctx).base_url)
-        return self._api
-
-    def _update_check(self) -> None:
-        try:
-            import gossamer  # scripts/ is on sys.path when run as video.py
-        except ImportError:
-            return
-        gossamer.run(caller=str(self.ctx.script_path))
-
-    # -- new task -----------------------------------------------------------------------
-    def generate(self) -> int:
-        plan = make_plan(self.args, self.ctx, self.console)
-        outputs.check_writable_location(plan.out_dir)
-        outputs.ensure_writable(plan.out_dir)
-        api = self.api  # a missing key fails here, before anything is sent
-        self._update_check()
-        book = journal.Journal(plan.out_dir, self.ctx.wall_clock)
-        digest = journal.request_digest(plan.mode, plan.model, plan.request)
-        earlier = None if self.args.force else book.recent_duplicate(digest)
-        if earlier:
-            return self._adopt_duplicate(earlier, plan)
-        self.console.info("Mode: %s | Model: %s | Endpoint: %s" % (plan.mode, plan.model, plan.built.route))
-        self.console.info("Cost: billed per second of video; see "
-                          "https://platform.qianwenai.com/docs/developer-guides/getting-started/pricing")
-        home = media.home_of(self.ctx.environ)
-        files = media.local_files(plan.request, self.ctx.cwd, home)
-        request = plan.request
-        if files:
-            from .upload_router import uploader_for
-
-            request = media.resolved(plan.request, self.ctx.cwd,
-                                     uploader_for(self.ctx, self.console, api, plan.model), home)
-        body = payload.build(request, plan.model, plan.mode).body
-        document = None
-        pending = None if self.args.force else book.unresolved_intent(digest)
-        if pending:
-            document = self._recover_intent(plan, pending, book)
-        if document is None:
-            document = self._submit(plan, body, digest, book)
-        task_id = document["output"]["task_id"]
-        # The id goes to the screen first: if the journal cannot be written, it is still known.
-        self.console.always("Task submitted: %s (mode %s, model %s)" % (task_id, plan.mode, plan.model))
-        try:
-            book.append("submitted", task_id, submitted_at=round(document.get("_started", self.ctx.wall_clock()), 3),
-                        mode=plan.mode, model=plan.model, request_digest=digest, output=plan.output,
-                        output_dir=str(plan.out_dir), attempt=document.get("_attempt"),
-                        adopted=True if document.get("adopted") else None)
-        except OSError as exc:
-            self.console.warn("could not record task %s in the journal %s (%s); keep the task id: resume with %s"
-                              % (task_id, book.path, exc.strerror or exc,
-                                 resume_command(self.ctx, task_id, self.args.output)))
-        if self.args.submit_only:
-            if self.args.print_response:  # one JSON document, as the flag promises
-                answer = {k: v for k, v in document.items() if not k.startswith("_")}
-                self.console.result(self._document(answer, task_id, plan.mode, plan.model))
-            else:
-                self.console.plain(task_id)
-            self.console.info("Check it with: %s" % resume_command(self.ctx, task_id, self.args.output, poll_once=True))
-            return EXIT_OK
-        return self._follow(task_id, plan.mode, plan.model, plan.output, book)
-
-    def _submit(self, plan: Plan, body: Dict[str, Any], digest: str, book: journal.Journal) -> Dict[str, Any]:
-        """One create call, journaled before it is sent; an unclear outcome is looked up."""
-        started = self.ctx.wall_clock()
-        try:
-            attempt = book.intend(submitted_at=round(started, 3), mode=plan.mode, model=plan.model,
-                                  request_digest=digest, output=plan.output, output_dir=str(plan.out_dir))
-        except OSError as exc:
-            self.console.warn("could not write the task journal %s (%s); submitting anyway"
-                              % (book.path, exc.strerror or exc))
-            attempt = None
-        try:
-            document = self.api.submit(plan.built.route, body, payload.has_oss_url(body))
-        except AmbiguousSubmit as exc:
-            document = self._find_ambiguous(plan, started, self.ctx.wall_clock(), str(exc), book, attempt)
-        except CliError:
-            self._resolve(book, attempt, "refused")  # answered with an error: no task exists
-            raise
-        except KeyboardInterrupt:
-            self.console.end_live()
-            self.console.always("Interrupted while submitting: a task may have been created. Run the same "
-                                "command again: it looks that task up before submitting anything.")
-            raise
-        document = dict(document)
-        document["_started"], document["_attempt"] = started, attempt
-        return document
-
-    def _resolve(self, book: journal.Journal, attempt: Optional[str], outcome: str) -> None:
-        if attempt:
-            try:
-                book.resolve(attempt, outcome)
-            except OSError:
-                pass
-
-    def _recover_intent(self, plan: Plan, pending: Dict[str, Any], book: journal.Journal) -> Optional[Dict[str, Any]]:
-        """An earlier run of this request died or got no answer mid-submit: find its task."""
-        try:
-            started = float(pending.get("submitted_at"))
-        except (TypeError, ValueError):
-            started = self.ctx.wall_clock()
-        self.console.warn("an earlier run of this exact request (%s) ended before its submit was answered; "
-                          "checking whether it created a task before submitting again" % _when(started))
-        try:
-            document = self._find_ambiguous(plan, started, started + SUBMIT_SPAN, "earlier submit unanswered",
-                                            book, pending.get("attempt"))
-        except NoTaskFound:
-            self.console.info("The earlier submit created no task; submitting now.")
-            return None
-        document = dict(document)
-        document["_started"], document["_attempt"] = started, pending.get("attempt")
-        return document
-
-    def _adopt_duplicate(self, earlier: Dict[str, Any], plan: Plan) -> int:
-        task_id = earlier["task_id"]
-        self.console.warn("this exact request was already submitted as task %s (last status %s); "
-                          "following that task instead of paying for a new video. Use --force to "
-                          "submit a new one." % (task_id, earlier.get("status", "?")))
-        saved = earlier.get("local_path")
-        if saved and Path(saved).exists() and earlier.get("status") == "SUCCEEDED":
-            self.console.always("Video already saved: %s" % saved)
-            if self.args.print_response:
-                self.console.result({"task_id": task_id, "mode": plan.mode, "model": plan.model,
-                                     "local_path": saved, "response_path": earlier.get("response_path"),
-                                     "duplicate_of_earlier_request": True})
-            return EXIT_OK
-        book = journal.Journal(plan.out_dir, self.ctx.wall_clock)
-        return self._follow(task_id, plan.mode, plan.model, plan.output, book)
-
-    def _find_ambiguous(self, plan: Plan, started: float, ended: float, reason: str,
-                        book: journal.Journal, attempt: Optional[str]) -> Dict[str, Any]:
-        """The submit may or may not have created a task: look, never resubmit."""
-        self.console.always("The submit got no clear answer (%s); checking whether a task was created..." % reason)
-        candidates = self._ambiguous_candidates(plan.model, started, until=ended, exclude=set(book.tasks()))
-        if len(candidates) == 1:
-            task_id = candidates[0]["task_id"]
-            self.console.always("Found the task the submit created: %s" % task_id)
-            return {"output": {"task_id": task_id, "task_status": str(candidates[0].get("status") or "PENDING")},
-                    "adopted": True}
-        if not candidates:
-            self._resolve(book, attempt, "no-task")
-            raise NoTaskFound("the submit got no answer and the service lists no new task for %s" % plan.model,
-                              hint="no task was created, so running the same command again is safe")
-        lines = ["  %s  status=%s  created=%s\n    %s" % (
-            t.get("task_id"), t.get("status"), t.get("gmt_create"), resume_command(self.ctx, t["task_id"], self.args.output))
-            for t in candidates]
-        raise CliError("the submit got no answer and %d tasks for %s were created around that moment:\n%s"
-                       % (len(candidates), plan.model, "\n".join(lines)),
-                       hint="one of them is yours: follow it with the --task-id command above; do not resubmit "
-                            "(--force would pay for another video)")
-
-    def _ambiguous_candidates(self, model: str, started: float, until: Optional[float] = None,
-                              exclude: Collection[str] = ()) -> List[Dict[str, Any]]:
-        """Tasks of `model` the service lists as created between `started` and `until` (default: now,
-        at most SUBMIT_SPAN after the start), leaving out `exclude` (tasks known to be someone else's).
-
-        The list is read up to LOOKUP_TRIES times, 2 s apart, since a new task may show up late.
-        """
-        candidates: List[Dict[str, Any]] = []
-        for attempt_no in range(LOOKUP_TRIES):
-            window_end = max(until or 0.0, min(self.ctx.wall_clock(), started + SUBMIT_SPAN))
-            try:  # the service's zone is not documented: widen by 8 h so UTC and UTC+8 both fit
-                listed = self.api.list_tasks(model, _stamp(started - 120 - 8 * 3600),
-                                             _stamp(window_end + 120 + 8 * 3600))
-            except CliError as exc:
-                raise CliError("the submit may have created a task, and the task list could not be read: %s"
-                               % exc.message,
-                               hint="run the same command again later: it looks the task up before submitting "
-                                    "(or check the console's task list); --force would submit a second, paid task"
-                               ) from None
-            candidates = [t for t in listed if t.get("task_id") not in exclude
-                          and _created_within(t, started - CLOCK_SLACK, window_end + CLOCK_SLACK)]
-            if candidates:
-                break
-            if attempt_no + 1 < LOOKUP_TRIES:
-                self.ctx.sleep(2.0)
-        return candidates
-
-    # -- existing task ------------------------------------------------------------------
-    def resume(self, task_id: str) -> int:
-        out_dir = outputs.output_dir(self.args.output, self.ctx.cwd)
-        book = journal.Journal(out_dir, self.ctx.wall_clock)
-        known = book.find(task_id) or {}
-        mode = self.args.mode or known.get("mode") or "?"
-        model = self.args.model or known.get("model") or "?"
-        output = self.args.output or known.get("output")
-        outputs.check_writable_location(outputs.output_dir(output, self.ctx.cwd))
-        if self.args.cancel:
-            return self._cancel(task_id, book)
-        self.api  # key check before the update check
-        self._update_check()
-        if self.args.poll_once:
-            task = self.api.get_task(task_id)
-            status = poll.status_of(task)
-            self._record_status(book, task_id, status, known.get("status"))
-            self.console.info("task=%s  status=%s" % (task_id, status))
-            if status in poll.TERMINAL:
-                return self._finish(task, task_id, mode, model, output, book)
-            if self.args.print_response:
-                self.console.result(self._document(task, task_id, mode, model))
-            self.console.always("Task %s is %s. Check again with: %s" % (
-                task_id, status, resume_command(self.ctx, task_id, self.args.output, poll_once=True)))
-            return EXIT_PENDING
-        self.console.always("Resuming task: %s" % task_id)
-        return self._follow(task_id, mode, model, output, book)
-
-    def _cancel(self, task_id: str, book: journal.Journal) -> int:
-        from .errors import ApiError
-
-        try:
-            answer = self.api.cancel(task_id)
-        except ApiError as exc:
-            if exc.api_code == "UnsupportedOperation":
-                raise CliError("task %s cannot be canceled: %s" % (task_id, exc.message.split(": ", 2)[-1]),
-                               hint="only PENDING tasks can be canceled; a RUNNING task will finish and be billed",
-                               task_id=task_id) from None
-            raise
-        self._record_status(book, task_id, "CANCELED", None)
-        self.console.always("Task %s canceled (request_id %s)" % (task_id, answer.get("request_id", "?")))
-        if self.args.print_response:
-            self.console.result({"task_id": task_id, "canceled": True, "response": answer})
-        return EXIT_OK
-
-    # -- following a task to the end ----------------------------------------------------
-    def _follow(self, task_id: str, mode: str, model: str, output: Optional[str], book: journal.Journal) -> int:
-        last = {"status": None}
-
-        def on_status(task: Dict[str, Any], status: str, elapsed: float) -> None:
-            self._record_status(book, task_id, status, last["status"])
-            if status != last["status"] or not self.ctx.interactive:
-                self.console.info("  [%ds] task=%s status=%s" % (elapsed, task_id, status))
-            else:
-                self.console.live("  [%ds] task=%s status=%s" % (elapsed, task_id, status))
-            last["status"] = status
-
-        try:
-            task = poll.wait(lambda: self.api.get_task(task_id), timeout=self.args.timeout,
-                             poll_interval=max(self.args.poll_interval, 0.01), clock=self.ctx.clock,
-                             sleep=self.ctx.sleep, on_status=on_status)
-        except KeyboardInterrupt:
-            self.console.end_live()
-            self.console.always("Stopped waiting. Task %s keeps running (it is not canceled).\n"
-                                "Resume with: %s" % (task_id, resume_command(self.ctx, task_id, output)))
-            raise
-        except CliError as exc:
-            self.console.end_live()
-            raise CliError("%s\nTask %s may still be running." % (exc.message, task_id),
-                           hint="resume with: %s" % resume_command(self.ctx, task_id, output),
-                           task_id=task_id) from None
-        self.console.end_live()
-        status = poll.status_of(task)
-        if status not in poll.TERMINAL:
-            if self.args.print_response:
-                self.console.result(self._document(task, task_id, mode, model))
-            raise StillRunning("task %s is still %s after %gs" % (task_id, status, self.args.timeout),
-                               hint="resume with: %s" % resume_command(self.ctx, task_id, output),
-                               task_id=task_id)
-        return self._finish(task, task_id, mode, model, output, book)
-
-    def _record_status(self, book: journal.Journal, task_id: str, status: str, previous: Optional[str]) -> None:
-        if status != previous:
-            try:
-                book.append("status", task_id, status=status)
-            except OSError:
-                pass  # the journal is a convenience; never fail a paid task over it
-
-    def _document(self, task: Dict[str, Any], task_id: str, mode: str, model: str, **extra) -> Dict[str, Any]:
-        document = dict(task)
-        document.update({"task_id": task_id, "mode": mode, "model": model})
-        document.update(extra)
-        return document
-
-    def _finish(self, task: Dict[str, Any], task_id: str, mode: str, model: str,
-                output: Optional[str], book: journal.Journal) -> int:
-        status = poll.status_of(task)
-        out = task.get("output") or {}
-        if status != "SUCCEEDED":
-            if status == "UNKNOWN":
-                message = "task %s expired or not found (status UNKNOWN)" % task_id
-                hint = "task ids can be queried for 24 h; check the id, or submit again"
-            else:
-                detail = ": ".join(str(x) for x in (out.get("code"), out.get("message")) if x)
-                message = "task %s %s%s" % (task_id, status, ": " + detail if detail else "")
-                hint = _failure_hint(str(out.get("code") or ""), str(out.get("message") or ""), model)
-            if self.args.print_response:
-                self.console.result(self._document(task, task_id, mode, model, video_url=None,
-                                                   local_path=None, response_path=None))
-            raise CliError(message, hint=hint, task_id=task_id)
-        video_url = _video_url(out)
-        if not video_url:
-            raise CliError("task %s SUCCEEDED but the answer has no video URL" % task_id,
-                           hint="re-read it later with: %s" % resume_command(self.ctx, task_id, output),
-                           task_id=task_id)
-        video_path, response_path = outputs.plan(output, self.ctx.cwd, video_url, task_id)
-        outputs.check_writable_location(video_path.parent)
-        try:
-            _write_json(response_path, task, self.console)
-        except OSError as exc:
-            raise CliError("task %s SUCCEEDED but %s could not be written: %s" % (task_id, response_path,
-                                                                                  exc.strerror or exc),
-                           hint="free some space or fix permissions, then: %s"
-                                % resume_command(self.ctx, task_id, output), task_id=task_id) from None
-        self.console.info("Response saved to %s" % response_path)
-
-        def fresh_url() -> str:
-            again = _video_url(self.api.get_task(task_id).get("output") or {})
-            if not again:
-                raise DownloadFailed("the task no longer offers a video URL", task_id=task_id)
-            return again
-
-        try:
-            size = download(self.ctx, self.console, self.api.transport, video_url, video_path, fresh_url)
-        except KeyboardInterrupt:
-            self.console.end_live()
-            self.console.always("Stopped the download; nothing was saved at %s. Task %s is done: download it "
-                                "with: %s" % (video_path, task_id, resume_command(self.ctx, task_id, output)))
-            raise
-        except CliError as exc:
-            if self.args.print_response:
-                self.console.result(self._document(task, task_id, mode, model, video_url=video_url,
-                                                   local_path=None, response_path=str(response_path)))
-            raise CliError("%s (task %s)" % (exc.message, task_id),
-                           hint=(exc.hint + "; " if exc.hint else "") + "retry the download with: "
-                                + resume_command(self.ctx, task_id, output),
-                           task_id=task_id) from None
-        try:
-            book.append("saved", task_id, status="SUCCEEDED", local_path=str(video_path),
-                        response_path=str(response_path))
-        except OSError as exc:
-            self.console.warn("could not update the journal %s: %s" % (book.path, exc.strerror or exc))
-        self.console.always("Video saved to %s (%.1f MB)" % (video_path, size / 1048576.0))
-        self.console.info("Video URL (valid 24 h): %s" % video_url)
-        if self.args.print_response:
-            self.console.result(self._document(task, task_id, mode, model, video_url=video_url,
-                                               local_path=str(video_path), response_path=str(response_path)))
-        return EXIT_OK
-
-
-def _video_url(output: Dict[str, Any]) -> Optional[str]:
-    url = output.get("video_url")
-    if isinstance(url, str) and url:
-        return url
-    results = output.get("results")
-    if isinstance(results, list) and results and isinstance(results[0], dict):
-        return results[0].get("url") or results[0].get("video_url")
-    if isinstance(results, dict):
-        return results.get("video_url") or results.get("url")
-    return None
-
-
-def _failure_hint(code: str, message: str, model: str) -> str:
-    from .api import error_hint
-
-    specific = error_hint(400, code, message, model)
-    if specific:
-        return specific
-    if code.startswith("InvalidParameter") or "invalid" in message.lower():
-        return ("the service rejected a parameter after accepting the task; check it with "
-                "`video.py --dry-run` and `video.py --list-models` (failed tasks are not billed)")
-    if "DataInspection" in code:
-        return "content moderation rejected the input or output; change the prompt or media"
-    return "failed tasks are not billed; read the message above, adjust the request and submit again"
-
-
-def _write_json(path: Path, document: Dict[str, Any], console: Console) -> None:
-    """Write beside the video via a temporary file, so the name never holds half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
-    text = console.redactor.secrets(json.dumps(document, ensure_ascii=False, indent=2))
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-def _stamp(epoch: float) -> str:
-    return time.strftime("%Y%m%d%H%M%S", time.gmtime(epoch))
-
-
-def _created_within(task: Dict[str, Any], start: float, end: float) -> bool:
-    created = task.get("gmt_create")
-    try:
-        seconds = float(created) / 1000.0
-    except (TypeError, ValueError):
-        return True  # no usable time: keep it as a candidate rather than miss ours
-    return start <= seconds <= end
