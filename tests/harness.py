@@ -38,16 +38,23 @@ def env_for(emu, **extra: str) -> Dict[str, str]:
 
 
 def run(args: List[str], env: Dict[str, str], cwd: Path, max_sleep: float = 0.02) -> Result:
-    """In-process: real network to the emulator, sleeps shortened but recorded."""
+    """In-process: real network to the emulator, sleeps shortened but recorded.
+
+    The CLI's clock runs on virtual time: real time plus every second a shortened sleep skipped,
+    so schedules and timeouts behave as if each sleep had lasted as long as it asked.
+    """
     out, err = io.StringIO(), io.StringIO()
     sleeps: List[float] = []
+    skipped = [0.0]
 
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
-        time.sleep(min(seconds, max_sleep))
+        real = min(seconds, max_sleep)
+        time.sleep(real)
+        skipped[0] += max(seconds - real, 0.0)
 
     ctx = Context(environ=dict(env), cwd=Path(cwd), stdout=out, stderr=err, sleep=sleep,
-                  stderr_isatty=False)
+                  clock=lambda: time.monotonic() + skipped[0], stderr_isatty=False)
     code = cli.main(args, ctx)
     return Result(code, out.getvalue(), err.getvalue(), sleeps)
 
