@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -129,16 +130,23 @@ def _fetch(ctx: Context, console: Console, transport: Transport, url: str, part:
             console.info("download: the server ignored the resume range; starting over")
         written = start
         with open(part, mode) as handle:
-            while True:
-                try:
-                    chunk = stream.read(CHUNK)
-                except TransportError as exc:
-                    handle.flush()
-                    raise _Retryable(str(exc)) from None
-                if not chunk:
-                    break
-                handle.write(chunk)
-                written += len(chunk)
+            flusher = _Writeback(handle) if (total or 0) - start >= _Writeback.MIN_SIZE else None
+            try:
+                while True:
+                    try:
+                        chunk = stream.read(CHUNK)
+                    except TransportError as exc:
+                        handle.flush()
+                        raise _Retryable(str(exc)) from None
+                    if not chunk:
+                        break
+                    handle.write(chunk)
+                    written += len(chunk)
+                    if flusher:
+                        flusher.wrote(len(chunk))
+            finally:
+                if flusher:
+                    flusher.stop()
             handle.flush()
             os.fsync(handle.fileno())
         if total is not None and written != total:
@@ -146,6 +154,49 @@ def _fetch(ctx: Context, console: Console, transport: Transport, url: str, part:
         return written
     finally:
         stream.close()
+
+
+class _Writeback:
+    """Pushes a big download to disk while it is still arriving.
+
+    The file is fsynced before it is renamed into place; without this, a large file's
+    whole writeback would happen in that final fsync, after the last byte arrived.
+    """
+
+    MIN_SIZE = 64 * 1024 * 1024
+    EVERY = 32 * 1024 * 1024
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.since = 0
+        self.wake = threading.Event()
+        self.done = False
+        self.thread = threading.Thread(target=self._run, name="writeback", daemon=True)
+        self.thread.start()
+
+    def wrote(self, count: int) -> None:
+        self.since += count
+        if self.since >= self.EVERY:
+            self.since = 0
+            self.handle.flush()
+            self.wake.set()
+
+    def _run(self) -> None:
+        sync = getattr(os, "fdatasync", os.fsync)
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            if self.done:
+                return
+            try:
+                sync(self.handle.fileno())
+            except (OSError, ValueError):
+                return  # the final fsync reports real problems
+
+    def stop(self) -> None:
+        self.done = True
+        self.wake.set()
+        self.thread.join()
 
 
 def _span(status: int, headers, have: int):

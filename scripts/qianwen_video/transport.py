@@ -83,8 +83,10 @@ class Stream:
         self.headers = {k.lower(): v for k, v in resp.getheaders()}
 
     def read(self, size: int = CHUNK) -> bytes:
+        """Up to `size` bytes, whatever has arrived (read1: no waiting to fill the buffer);
+        b"" at the end of the body, or when the peer closed early (callers check the length)."""
         try:
-            return self._resp.read(size)
+            return self._resp.read1(size)
         except (OSError, http.client.HTTPException) as exc:
             raise NoResponse("connection lost while reading: %s" % _describe(exc), self.url) from None
 
