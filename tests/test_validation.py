@@ -54,15 +54,15 @@ def valid_request(model: catalog.Model) -> Dict:
     return request
 
 
-def dry(request, tmp_path, *extra) -> Tuple[int, Dict, str]:
-    result = run(["--dry-run", "--request", json.dumps(request)] + list(extra), {}, tmp_path)
+def dry(request, tmp_path, *extra, region: str = "cn-beijing") -> Tuple[int, Dict, str]:
+    result = run(["--dry-run", "--request", json.dumps(request)] + list(extra), {"QWEN_REGION": region}, tmp_path)
     document = json.loads(result.stdout) if result.code == 0 else {}
     return result.code, document, result.stderr
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[m.id for m in MODELS])
 def test_valid_request_for_every_model(model, tmp_path):
-    code, document, stderr = dry(valid_request(model), tmp_path)
+    code, document, stderr = dry(valid_request(model), tmp_path, region=model.regions[0])
     assert code == 0, stderr
     assert "Warning" not in stderr, stderr  # every field of the valid request is one the model takes
     assert document["mode"] == model.mode and document["model"] == model.id
@@ -159,6 +159,21 @@ def test_every_rule_of_the_issue_is_exercised_somewhere():
                    "too many videos", "too many vace images", "obj_or_bg length", "repainting needs control_condition",
                    "missing prompt", "multi-shot needs prompt_extend", "prompt too long"):
         assert needed in rules
+
+
+def test_region_twins(tmp_path):
+    vace = {"prompt": "x", "function": "image_reference", "ref_images_url": [IMG]}
+    # the default vace model is the Singapore id; in Beijing its twin is used, and said so
+    code, document, stderr = dry(vace, tmp_path)
+    assert code == 0 and document["model"] == "wanx2.1-vace-plus"
+    assert "Note: using wanx2.1-vace-plus, the cn-beijing id of the default model wan2.1-vace-plus" in stderr
+    code, document, stderr = dry(vace, tmp_path, region="ap-southeast-1")
+    assert document["model"] == "wan2.1-vace-plus" and "Note" not in stderr
+    # a model the user chose is never swapped, only flagged
+    code, document, stderr = dry(dict(vace, model="wan2.1-vace-plus"), tmp_path)
+    assert code == 0 and document["model"] == "wan2.1-vace-plus"
+    assert "Warning: wan2.1-vace-plus is listed for ap-southeast-1, not cn-beijing" in stderr
+    assert "use wanx2.1-vace-plus there" in stderr
 
 
 def test_all_problems_are_reported_at_once(tmp_path):

@@ -355,6 +355,15 @@ def models_for_mode(mode: str):
     return [m for m in _MODELS if m.mode == mode]
 
 
+def regional_twin(model_id: str, region: str) -> Optional[str]:
+    """The same model under the id `region` serves: Beijing's wanx2.1-* are Singapore's wan2.1-*."""
+    base = model_id.replace("wanx", "wan", 1)
+    for model in _MODELS:
+        if model.id != model_id and model.id.replace("wanx", "wan", 1) == base and region in model.regions:
+            return model.id
+    return None
+
+
 def infer(model_id: str) -> Optional[Model]:
     """Guess the spec of an id the catalog does not know, from the closest known id.
 

@@ -114,7 +114,8 @@ def region_of(ctx: Context) -> Optional[str]:
             if chosen.startswith(url.rsplit("/api/", 1)[0]):
                 return name
         return None
-    return (ctx.get("QWEN_REGION") or "cn-beijing").lower()
+    region = (ctx.get("QWEN_REGION") or "cn-beijing").lower()
+    return region if region in catalog.REGIONS else None
 
 
 def _checked_url(value: str, variable: str) -> str:

@@ -52,8 +52,10 @@ def dispatch(args, ctx: Context, console: Console) -> int:
 
 # -- planning (pure apart from reading local file metadata) -------------------------------
 def make_plan(args, ctx: Context, console: Console) -> Plan:
+    config.load_dotenv(ctx)  # .env may set the region, which decides regional model ids
     request = load_request(args, ctx)
     mode, model = modes.resolve(request, args.model, args.mode)
+    model = _regional(model, not (args.model or request.get("model")), ctx, console)
     built = payload.build(request, model, mode)
     if built.spec is None:
         console.warn("model %s is not in the catalog; sending it without model-specific checks "
@@ -77,9 +79,23 @@ def make_plan(args, ctx: Context, console: Console) -> Plan:
     return Plan(request, mode, model, built, output, outputs.output_dir(output, ctx.cwd))
 
 
+def _regional(model_id: str, defaulted: bool, ctx: Context, console: Console) -> str:
+    """Check the model against the configured region; a default gets its regional twin."""
+    spec = catalog.get(model_id)
+    region = config.region_of(ctx)
+    if spec is None or region is None or region in spec.regions:
+        return model_id
+    twin = catalog.regional_twin(model_id, region)
+    if defaulted and twin:
+        console.info("Note: using %s, the %s id of the default model %s" % (twin, region, model_id))
+        return twin
+    console.warn("%s is listed for %s, not %s: that endpoint may reject it%s" % (
+        model_id, ", ".join(spec.regions), region, " (use %s there)" % twin if twin else ""))
+    return model_id
+
+
 def dry_run(args, ctx: Context, console: Console) -> int:
     plan = make_plan(args, ctx, console)
-    config.load_dotenv(ctx)  # as a real run would: .env may choose the endpoint or an own bucket
     base = config.endpoint(ctx).base_url
     files = media.local_files(plan.request, ctx.cwd, media.home_of(ctx.environ))
     uploads = [{"field": f.ref.label, "path": str(f.path), "bytes": f.path.stat().st_size} for f in files]
