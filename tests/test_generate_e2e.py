@@ -239,3 +239,48 @@ def test_unwritable_output_is_refused_before_paying(emu, tmp_path):
     assert result.code == 64 and "cannot write results to" in result.stderr
     assert "Traceback" not in result.stderr
     assert emu.requests == []
+
+
+def test_task_id_finds_its_journal_and_output_without_repeating_output(emu, tmp_path):
+    env = env_for(emu)
+    submitted = run(["--request", json.dumps({"prompt": "snow", "model": "wan2.7-t2v"}), "--output", "renders/snow.mp4",
+                     "--submit-only"], env, tmp_path)
+    task_id = submitted.stdout.strip()
+    import time
+    time.sleep(0.3)
+    done = run(["--task-id", task_id, "--poll-once", "--print-response"], env, tmp_path)
+    assert done.code == 0, done.stderr
+    document = done.json()
+    assert (document["mode"], document["model"]) == ("t2v", "wan2.7-t2v")
+    assert document["local_path"] == str(tmp_path / "renders" / "snow.mp4")
+    assert not (tmp_path / "output").exists()
+
+
+def test_the_same_request_within_24h_follows_the_earlier_task_instead_of_paying_again(emu, tmp_path):
+    env = env_for(emu)
+    request = ["--request", json.dumps({"prompt": "a crane at dusk"}), "--poll-interval", "0.05"]
+    submitted = run(request + ["--submit-only"], env, tmp_path)
+    task_id = submitted.stdout.strip()
+
+    again = run(request + ["--print-response"], env, tmp_path)
+    assert again.code == 0, again.stderr
+    assert "already submitted as task %s" % task_id in again.stderr and "--force" in again.stderr
+    assert again.json()["task_id"] == task_id and len(creates(emu)) == 1
+
+    saved = run(request + ["--print-response"], env, tmp_path)  # finished and saved: just point at it
+    assert saved.code == 0 and "Video already saved: " in saved.stderr
+    assert saved.json()["local_path"] == again.json()["local_path"] and len(creates(emu)) == 1
+
+    forced = run(request + ["--force", "--print-response"], env, tmp_path)
+    assert forced.code == 0 and forced.json()["task_id"] != task_id and len(creates(emu)) == 2
+
+
+def test_an_edited_local_file_is_a_new_request(emu, tmp_path):
+    image = tmp_path / "cat.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"1" * 64)
+    request = ["--request", json.dumps({"prompt": "the cat blinks", "img_url": "cat.png"}), "--poll-interval", "0.05"]
+    assert run(request, env_for(emu), tmp_path).code == 0
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"2" * 80)  # same name, new picture
+    second = run(request, env_for(emu), tmp_path)
+    assert second.code == 0 and "already submitted" not in second.stderr
+    assert len(creates(emu)) == 2

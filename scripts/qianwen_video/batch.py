@@ -160,7 +160,8 @@ def plan_item(args, ctx: Context, console: Console, index: int, raw: Any, proble
     if item.plan is not None:
         # What is paid for, not where it is saved: renaming an item's output is no new request.
         paid_for = {k: v for k, v in raw.items() if k != "output"}
-        item.digest = journal.request_digest(item.plan.mode, item.plan.model, paid_for)
+        files = [f.path for f in media.local_files(paid_for, ctx.cwd, media.home_of(ctx.environ))]
+        item.digest = journal.request_digest(item.plan.mode, item.plan.model, paid_for, files)
         item.output = _item_output(item.plan.output, out_dir)
         try:
             outputs.check_writable_location(Path(item.output).parent)

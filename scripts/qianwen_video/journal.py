@@ -11,15 +11,41 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 JOURNAL_NAME = "qianwen-video-tasks.jsonl"
 DUPLICATE_WINDOW = 24 * 3600  # task ids live 24 h on the service
 
 
-def request_digest(mode: str, model: str, request: Mapping[str, Any]) -> str:
-    canonical = json.dumps({"mode": mode, "model": model, "request": request}, sort_keys=True,
-                           ensure_ascii=False, separators=(",", ":"))
+def locate(task_id: str, first: Path, cwd: Path, clock=time.time) -> Optional["Journal"]:
+    """The journal that recorded `task_id`: the given output directory first, then the default
+    one, then any journal up to three folders below the working directory."""
+    places = [first, cwd / "output" / "qianwen-video-generation"]
+    for pattern in ("*/", "*/*/", "*/*/*/"):
+        places.extend(p.parent for p in sorted(cwd.glob(pattern + JOURNAL_NAME)))
+    seen = set()
+    for place in places:
+        if place in seen:
+            continue
+        seen.add(place)
+        book = Journal(place, clock)
+        if book.path.exists() and book.find(task_id):
+            return book
+    return None
+
+
+def request_digest(mode: str, model: str, request: Mapping[str, Any], files: Sequence[Path] = ()) -> str:
+    """What identifies a paid request: mode, model, fields, and the local files' size and mtime
+    (an edited image.png under the same name is a new request)."""
+    identity: List[Any] = []
+    for path in files:
+        try:
+            info = path.stat()
+            identity.append([str(path), info.st_size, info.st_mtime_ns])
+        except OSError:
+            identity.append([str(path), None, None])
+    canonical = json.dumps({"mode": mode, "model": model, "request": request, "files": identity},
+                           sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 

@@ -57,15 +57,15 @@ class Session:
         api = self.api  # a missing key fails here, before anything is sent
         self._update_check()
         book = journal.Journal(plan.out_dir, self.ctx.wall_clock)
-        digest = journal.request_digest(plan.mode, plan.model, plan.request)
+        home = media.home_of(self.ctx.environ)
+        files = media.local_files(plan.request, self.ctx.cwd, home)
+        digest = journal.request_digest(plan.mode, plan.model, plan.request, [f.path for f in files])
         earlier = None if self.args.force else book.recent_duplicate(digest)
         if earlier:
             return self._adopt_duplicate(earlier, plan)
         self.console.info("Mode: %s | Model: %s | Endpoint: %s" % (plan.mode, plan.model, plan.built.route))
         self.console.info("Cost: billed per second of video; see "
                           "https://platform.qianwenai.com/docs/developer-guides/getting-started/pricing")
-        home = media.home_of(self.ctx.environ)
-        files = media.local_files(plan.request, self.ctx.cwd, home)
         request = plan.request
         if files:
             from .upload_router import uploader_for
@@ -220,11 +220,12 @@ class Session:
     # -- existing task ------------------------------------------------------------------
     def resume(self, task_id: str) -> int:
         out_dir = outputs.output_dir(self.args.output, self.ctx.cwd)
-        book = journal.Journal(out_dir, self.ctx.wall_clock)
+        book = journal.locate(task_id, out_dir, self.ctx.cwd, self.ctx.wall_clock) if not self.args.output else None
+        book = book or journal.Journal(out_dir, self.ctx.wall_clock)
         known = book.find(task_id) or {}
         mode = self.args.mode or known.get("mode") or "?"
         model = self.args.model or known.get("model") or "?"
-        output = self.args.output or known.get("output")
+        output = self.args.output or _recorded_output(known)
         outputs.check_writable_location(outputs.output_dir(output, self.ctx.cwd))
         if self.args.cancel:
             return self._cancel(task_id, book)
@@ -375,6 +376,17 @@ class Session:
             self.console.result(self._document(task, task_id, mode, model, video_url=video_url,
                                                local_path=str(video_path), response_path=str(response_path)))
         return EXIT_OK
+
+
+def _recorded_output(known: Dict[str, Any]) -> Optional[str]:
+    """The --output a journaled task was submitted with, made absolute (the journal may have
+    been written from another working directory)."""
+    output, directory = known.get("output"), known.get("output_dir")
+    if not directory:
+        return output
+    if output and outputs.names_file(output):
+        return str(Path(directory) / Path(output).name)
+    return directory
 
 
 def _video_url(output: Dict[str, Any]) -> Optional[str]:
