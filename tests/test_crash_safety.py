@@ -103,7 +103,13 @@ def test_kill_mid_download(tmp_path):
         task_id = next(iter(emu.tasks))
         assert journal_of(tmp_path).find(task_id) is not None
         emu.serve_rate = None
+        had = part.stat().st_size
         rerun_recovers(emu, tmp_path)
+        # the rerun continued the killed download where it stopped, under the same name
+        assert final.exists() and not part.exists()
+        assert sorted(p.name for p in out.glob("*.mp4")) == [final.name]
+        ranges = [r.headers.get("range") for r in emu.requests_to("GET", r"^/results/")]
+        assert ranges[-1] == "bytes=%d-" % had
 
 
 def test_kill_right_after_the_submit_was_journaled(tmp_path):

@@ -31,16 +31,17 @@ class UrlExpired(Exception):
 
 
 def download(ctx: Context, console: Console, transport: Transport, url: str, dest: Path,
-             refresh_url: Optional[Callable[[], str]] = None) -> int:
+             refresh_url: Optional[Callable[[], str]] = None, resume: bool = False) -> int:
     """Fetch url into dest; return the byte count. Raises DownloadFailed.
 
     On failure or Ctrl-C the `.part` file is removed, so the name stays free for the retry
-    (`--task-id`). Only a kill leaves a `.part` behind, never a partial file at ``dest``.
+    (`--task-id`). Only a kill leaves a `.part` behind, never a partial file at ``dest``;
+    with `resume` the next run continues that `.part` with a Range request.
     """
     part = dest.with_name(dest.name + ".part")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if part.exists():
+        if part.exists() and not resume:
             part.unlink()
         return _download(ctx, console, transport, url, dest, part, refresh_url)
     except OSError as exc:

@@ -129,9 +129,12 @@ class Journal:
             elif record.get("event") == "status":
                 entry["status"] = record.get("status")
                 entry["updated_at"] = record.get("at")
+            elif record.get("event") == "downloading":
+                entry["downloading"] = record.get("local_path")
             elif record.get("event") == "saved":
                 entry["local_path"] = record.get("local_path")
                 entry["response_path"] = record.get("response_path")
+                entry.pop("downloading", None)
             elif record.get("event") == "adopted":
                 entry.update({k: v for k, v in record.items() if k not in ("event", "at")})
         return merged

@@ -306,6 +306,19 @@ class Session:
             except OSError:
                 pass  # the journal is a convenience; never fail a paid task over it
 
+    def _download_target(self, book: journal.Journal, task_id: str, output: Optional[str],
+                         video_url: str):
+        """(video path, response path, resume?): the path a killed download of this task left a
+        `.part` at, so it continues there; otherwise fresh, never-used names."""
+        earlier = (book.find(task_id) or {}).get("downloading")
+        if earlier:
+            path = Path(earlier)
+            if path.with_name(path.name + ".part").exists() and not path.exists():
+                self.console.info("Continuing the interrupted download into %s" % path)
+                return path, outputs.response_path_for(path), True
+        video_path, response_path = outputs.plan(output, self.ctx.cwd, video_url, task_id)
+        return video_path, response_path, False
+
     def _document(self, task: Dict[str, Any], task_id: str, mode: str, model: str, **extra) -> Dict[str, Any]:
         document = dict(task)
         document.update({"task_id": task_id, "mode": mode, "model": model})
@@ -333,7 +346,7 @@ class Session:
             raise CliError("task %s SUCCEEDED but the answer has no video URL" % task_id,
                            hint="re-read it later with: %s" % resume_command(self.ctx, task_id, output),
                            task_id=task_id)
-        video_path, response_path = outputs.plan(output, self.ctx.cwd, video_url, task_id)
+        video_path, response_path, resuming = self._download_target(book, task_id, output, video_url)
         outputs.check_writable_location(video_path.parent)
         try:
             _write_json(response_path, task, self.console)
@@ -351,7 +364,12 @@ class Session:
             return again
 
         try:
-            size = download(self.ctx, self.console, self.api.transport, video_url, video_path, fresh_url)
+            book.append("downloading", task_id, local_path=str(video_path))
+        except OSError:
+            pass  # only the resume of a killed download depends on it
+        try:
+            size = download(self.ctx, self.console, self.api.transport, video_url, video_path, fresh_url,
+                            resume=resuming)
         except KeyboardInterrupt:
             self.console.end_live()
             self.console.always("Stopped the download; nothing was saved at %s. Task %s is done: download it "
