@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -21,8 +22,13 @@ environment:
   QWEN_REGION                          cn-beijing (default), ap-southeast-1, us-east-1
   QWEN_TMP_OSS_BUCKET, QWEN_TMP_OSS_REGION, QWEN_TMP_OSS_AK_ID, QWEN_TMP_OSS_AK_SECRET
                                        upload local files to your own OSS bucket instead of the
-                                       48 h DashScope temporary storage (see SKILL.md)
-  HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE proxy and CA bundle (TLS is always verified)
+                                       48 h DashScope temporary storage (see SKILL.md); also
+                                       QWEN_TMP_OSS_ENDPOINT, QWEN_TMP_OSS_PREFIX,
+                                       QWEN_TMP_OSS_URL_EXPIRES, and the fallback credentials
+                                       OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, OSS_SESSION_TOKEN
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY    proxy (and its credentials in the URL, never printed)
+  SSL_CERT_FILE, SSL_CERT_DIR          CA bundle for a corporate proxy (TLS is always verified)
+  QWEN_DEBUG                           1: show the traceback of an unexpected internal error
   QWEN_HTTP_TIMEOUT                    seconds one network read/connect may wait (default: submit
                                        60, queries 30, download 60, upload 300); a submit that
                                        times out is looked up with the task list, never resent
@@ -56,6 +62,17 @@ examples:
   video.py --request '{"prompt":"..."}' --submit-only        then: video.py --task-id ID --poll-once
   video.py --batch prompts.jsonl --output ./clips      (again to resume; see prompts.manifest.jsonl)
 """ % (defaults, ENV_HELP, codes)
+
+
+def _seconds(text: str) -> float:
+    """A finite, positive number of seconds (nan, inf, 0 and negatives are usage errors)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number of seconds" % text) from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError("%r must be a positive, finite number of seconds" % text)
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,10 +111,10 @@ def build_parser(stream=None) -> argparse.ArgumentParser:
     task.add_argument("--task-id", metavar="ID", help="resume an existing task: poll it and download the video")
     task.add_argument("--poll-once", action="store_true",
                       help="with --task-id: check once; exit 2 if it is still running")
-    task.add_argument("--poll-interval", type=float, default=15.0, metavar="N",
+    task.add_argument("--poll-interval", type=_seconds, default=15.0, metavar="N",
                       help="longest wait between status checks, seconds (default: 15; the first checks "
                            "come sooner)")
-    task.add_argument("--timeout", type=float, default=600.0, metavar="N",
+    task.add_argument("--timeout", type=_seconds, default=600.0, metavar="N",
                       help="stop waiting after N seconds and print the resume command, exit 2 (default: 600)")
     task.add_argument("--cancel", action="store_true", help="with --task-id: cancel a PENDING task")
     task.add_argument("--list", action="store_true", help="list the tasks recorded in the output directory's journal")
@@ -126,7 +143,11 @@ def build_parser(stream=None) -> argparse.ArgumentParser:
 
 
 def resume_command(ctx: Context, task_id: str, output: Optional[str] = None, poll_once: bool = False) -> str:
-    parts = ["python3", str(ctx.script_path), "--task-id", task_id]
+    """The exact command that picks this task up again (the console script when installed)."""
+    if ctx.script_path.exists():
+        parts = ["python3", str(ctx.script_path), "--task-id", task_id]
+    else:  # `pip install .` puts the package in site-packages without video.py
+        parts = ["qianwen-video", "--task-id", task_id]
     if output:
         parts += ["--output", output]
     if poll_once:

@@ -33,6 +33,7 @@ def dispatch(args, ctx: Context, console: Console) -> int:
         raise UsageError("--poll-once needs --task-id", hint="video.py --task-id ID --poll-once")
     if args.cancel and not args.task_id:
         raise UsageError("--cancel needs --task-id", hint="video.py --cancel --task-id ID")
+    _refuse_contradictions(args)
     if args.batch:
         from . import batch  # batch imports this module: a local import avoids the cycle
         return batch.run(args, ctx, console)
@@ -48,6 +49,24 @@ def dispatch(args, ctx: Context, console: Console) -> int:
                              hint="drop --request/--file, or drop --task-id to submit a new task")
         return Session(args, ctx, console).resume(args.task_id)
     return Session(args, ctx, console).generate()
+
+
+def _refuse_contradictions(args) -> None:
+    """Flag combinations that cannot both be honoured: say so instead of ignoring one."""
+    has_request = args.request is not None or args.file is not None
+    pairs = [
+        (args.task_id and args.submit_only, "--submit-only submits a new task; --task-id follows an existing one"),
+        (args.task_id and args.dry_run, "--dry-run checks a new request; --task-id follows an existing task"),
+        (args.cancel and args.poll_once, "--cancel and --poll-once do different things to a task; pick one"),
+        (args.list and (has_request or args.task_id), "--list only shows the journal; it takes no request or task"),
+        (args.batch and (has_request or args.task_id),
+         "--batch reads its requests from FILE; it takes no --request/--file/--task-id"),
+        (not args.batch and (args.concurrency is not None or args.skip_invalid),
+         "--concurrency and --skip-invalid only apply to --batch"),
+    ]
+    for contradicted, message in pairs:
+        if contradicted:
+            raise UsageError(message, hint="see `video.py --help`")
 
 
 # -- planning (pure apart from reading local file metadata) -------------------------------
