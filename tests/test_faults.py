@@ -156,16 +156,42 @@ def test_a_poll_that_keeps_failing_ends_with_the_task_id_and_resume_command(emu,
 
 
 # -- connection reset before / after the submit body; read timeout on submit ------------------
-def test_reset_before_the_body_is_processed_looks_up_and_says_rerun_is_safe(emu, tmp_path):
+def age_unanswered_submits(tmp_path, seconds: float) -> None:
+    """Move the journal's unanswered submits `seconds` into the past (as if a minute went by)."""
+    from qianwen_video import journal
+
+    path = tmp_path / OUT / journal.JOURNAL_NAME
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record.get("event") == "submitting":
+            record["submitted_at"] -= seconds
+        lines.append(json.dumps(record))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_reset_before_the_body_is_processed_is_looked_up_again_before_a_rerun_submits(emu, tmp_path):
     emu.script("POST", CREATE, Reset(after_body=False))
     result = generate(emu, tmp_path)
     assert result.code == 1
     assert_log(emu, ["POST create [Reset]", "GET list x3"])
-    assert "no task was created, so running the same command again is safe" in result.stderr
+    # The list may lag behind the create: "nothing listed" after 4 s is no proof.
+    assert "no task is listed yet; run the same command again in a minute" in result.stderr
+    assert "safe" not in result.stderr
     assert emu.created_count() == 0
-    # the rerun submits (the journal knows the first attempt created nothing)
+    # an immediate rerun looks again and still does not submit
+    emu.clear_requests()
+    soon = generate(emu, tmp_path)
+    assert soon.code == 1
+    assert_log(emu, ["GET list x3"])
+    assert "no task is listed yet" in soon.stderr
+    # a minute after the unanswered submit, the rerun looks once more, then submits
+    age_unanswered_submits(tmp_path, 90)
+    emu.clear_requests()
     again = generate(emu, tmp_path)
     assert again.code == 0, again.stderr
+    assert_log(emu, ["GET list x3", "POST create", "GET task+", "GET result"])
+    assert "created no task; submitting now" in again.stderr
     assert emu.created_count() == 1
 
 
@@ -301,7 +327,7 @@ def test_invalid_json_200_on_create_is_looked_up_not_reported_as_failed(emu, tmp
     result = generate(emu, tmp_path)
     assert result.code == 1
     assert_log(emu, ["POST create [Reply]", "GET list x3"])
-    assert "carries no task_id" in result.stderr and "safe" in result.stderr
+    assert "carries no task_id" in result.stderr and "run the same command again in a minute" in result.stderr
     assert emu.created_count() == 0
 
 
@@ -429,3 +455,140 @@ def test_key_echoed_in_a_task_query_error_page_is_masked(emu, tmp_path):
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
+
+
+# -- review fixes: repeated --submit-only, unchecked lists, other clients' tasks, bad ids/URLs ----
+def test_submit_only_on_a_repeated_request_prints_the_earlier_task_id(tmp_path):
+    with Emulator(api_keys=(KEY,), pending_seconds=30, run_seconds=30) as emu:
+        args = ["--request", json.dumps({"prompt": "x"}), "--submit-only"]
+        first = run(args, env_for(emu), tmp_path)
+        task_id = first.stdout.strip()
+        assert first.code == 0 and task_id in emu.tasks
+        emu.clear_requests()
+        again = run(args, env_for(emu), tmp_path, max_sleep=0.001)
+        assert again.code == 0, again.stderr
+        assert again.stdout == task_id + "\n"
+        assert "already submitted as task %s" % task_id in again.stderr and "--force" in again.stderr
+        assert sequence(emu) == []  # neither submitted nor followed
+        document = run(args + ["--print-response"], env_for(emu), tmp_path).json()
+        assert document["task_id"] == task_id and document["duplicate_of_earlier_request"] is True
+        assert sequence(emu) == [] and emu.created_count() == 1
+
+
+def test_a_task_list_too_long_to_read_whole_is_not_taken_for_no_task(emu, tmp_path):
+    from qianwen_video import journal
+
+    emu.script("POST", CREATE, Reset(after_body=False))
+    page = {"request_id": "r", "total": 1000, "total_page": 20, "page_size": 50,
+            "data": [{"task_id": "someone-else", "model_name": "wan2.6-t2v", "gmt_create": 0, "status": "RUNNING"}]}
+    emu.script("GET", r"/api/v1/tasks$", *[Reply(200, json=page)] * 10)
+    result = generate(emu, tmp_path)
+    assert result.code == 1
+    assert_log(emu, ["POST create [Reset]", "GET list [Reply] x10"])
+    assert "could not check every task" in result.stderr and "safe" not in result.stderr
+    assert len(journal.Journal(tmp_path / OUT).unresolved()) == 1  # the next run looks again
+
+
+def test_the_one_listed_task_with_another_prompt_is_not_adopted(emu, tmp_path):
+    other = tmp_path / "other-client"
+    other.mkdir()
+    theirs = run(["--request", json.dumps({"prompt": "someone else's clip"}), "--submit-only"], env_for(emu), other)
+    their_id = theirs.stdout.strip()
+    assert theirs.code == 0 and their_id
+    time.sleep(0.3)  # it finishes: the service now echoes its prompt (orig_prompt)
+    emu.script("POST", CREATE, Reset(after_body=False))  # our create never arrives
+    result = generate(emu, tmp_path)
+    assert result.code == 1
+    assert "another prompt" in result.stderr and "--task-id %s" % their_id in result.stderr
+    assert "Found the task" not in result.stderr
+    assert [r.path for r in emu.requests_to("GET", TASK)] == ["/api/v1/tasks/" + their_id]
+    assert emu.created_count() == 1  # theirs only
+
+
+@pytest.mark.parametrize("task_id", ["ü", "a b", "?x=1", "../x", "-x", "x" * 129, "a\nb"])
+def test_a_task_id_that_is_not_one_is_refused_before_any_request(emu, tmp_path, task_id):
+    for extra in ([], ["--cancel"], ["--poll-once"]):
+        result = run(extra + ["--task-id=" + task_id], env_for(emu), tmp_path)
+        assert result.code == 64, result.stderr
+        assert "is not a task id" in result.stderr and "internal error" not in result.stderr
+    assert sequence(emu) == []
+
+
+def test_task_ids_are_one_quoted_path_segment(emu):
+    from qianwen_video.api import DashScope
+    from qianwen_video.console import Console
+
+    ctx = Context(environ=env_for(emu), stdout=io.StringIO(), stderr=io.StringIO())
+    api = DashScope(ctx, Console(ctx), KEY, emu.base_url)
+    assert api.get_task("a?b=1")["output"]["task_status"] == "UNKNOWN"
+    raw = [r for r in emu.requests if r.method == "GET"]
+    assert len(raw) == 1 and raw[0].path.startswith("/api/v1/tasks/") and not raw[0].query
+
+
+def test_a_port_out_of_range_is_a_usage_error_and_leaves_no_open_submit(emu, tmp_path):
+    from qianwen_video import journal
+
+    result = generate(emu, tmp_path, env=env_for(emu, DASHSCOPE_HTTP_BASE_URL="http://127.0.0.1:99999/api/v1"))
+    assert result.code == 64, result.stderr
+    assert "invalid port" in result.stderr and "internal error" not in result.stderr
+    assert journal.Journal(tmp_path / OUT).unresolved() == []
+
+
+def test_an_unexpected_failure_while_submitting_closes_the_intent(emu, tmp_path, monkeypatch):
+    from qianwen_video import api, journal
+
+    def broken(self, route, body, oss_resolve):
+        raise RuntimeError("a bug before anything was sent")
+
+    monkeypatch.setattr(api.DashScope, "submit", broken)
+    result = generate(emu, tmp_path)
+    assert result.code == 1 and "unexpected internal error" in result.stderr
+    assert journal.Journal(tmp_path / OUT).unresolved() == []  # the next run does not look for a task
+    monkeypatch.undo()
+    again = generate(emu, tmp_path)
+    assert again.code == 0, again.stderr
+    assert "ended before its submit was answered" not in again.stderr
+    assert emu.created_count() == 1
+
+
+def test_a_request_line_or_header_http_refuses_is_not_sent(emu):
+    from qianwen_video.transport import NotSent, Transport, Unsendable
+
+    ctx = Context(environ={}, stdout=io.StringIO(), stderr=io.StringIO())
+    transport = Transport(ctx)
+    with pytest.raises(Unsendable) as bad_url:
+        transport.request("GET", emu.base_url + "/tasks/a\x01b")
+    with pytest.raises(Unsendable) as bad_header:
+        transport.request("GET", emu.base_url + "/tasks/x", {"Authorization": "Bearer sk-secret\nX: y"})
+    with pytest.raises(Unsendable):
+        transport.request("GET", emu.base_url + "/tasks/x", {"Authorization": "Bearer sk-密钥"})
+    assert isinstance(bad_url.value, NotSent) and "sk-secret" not in str(bad_header.value)
+    assert emu.requests == []
+
+
+def test_a_redirected_video_url_is_followed(tmp_path):
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.05) as emu:
+        task_id = run(["--request", json.dumps({"prompt": "x"}), "--submit-only"], env_for(emu), tmp_path).stdout.strip()
+        time.sleep(0.3)
+        from qianwen_video.api import DashScope
+        from qianwen_video.console import Console
+
+        ctx = Context(environ=env_for(emu), stdout=io.StringIO(), stderr=io.StringIO())
+        video_url = DashScope(ctx, Console(ctx), KEY, emu.base_url).get_task(task_id)["output"]["video_url"]
+        relative = video_url.split("/results/", 1)[1].split("/", 1)[1]  # "<name>.mp4?Expires=..."
+        emu.script("GET", RESULT, Reply(302, headers={"Location": emu.url + "/results/%s/elsewhere" % task_id}),
+                   Reply(307, headers={"Location": relative}))  # resolved against .../elsewhere
+        emu.clear_requests()
+        result = run(["--task-id", task_id], env_for(emu), tmp_path)
+        assert result.code == 0, result.stderr
+        assert_log(emu, ["GET task", "GET result [Reply] x2", "GET result"])
+        assert all("authorization" not in {k.lower() for k in r.headers} for r in emu.requests_to("GET", RESULT))
+        assert_intact(emu, tmp_path)
+
+
+def test_a_redirect_loop_fails_the_download_with_the_task_id(emu, tmp_path):
+    emu.script("GET", RESULT, *[Reply(302, headers={"Location": "/results/loop"})] * 6)
+    result = generate(emu, tmp_path)
+    task_id = next(iter(emu.tasks))
+    assert result.code == 1
+    assert "more than 5 redirects" in result.stderr and "--task-id " + task_id in result.stderr

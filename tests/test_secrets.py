@@ -85,3 +85,24 @@ def test_no_key_or_signature_in_any_output(tmp_path):
                 assert signature not in text, "%s shows a URL signature" % what
     assert any(sig in text for _, text, result_json in outputs if result_json for sig in url_signatures), \
         "the result JSON keeps the full URL"
+
+
+def test_a_key_no_header_can_carry_is_refused_without_showing_it(tmp_path):
+    with Emulator(api_keys=(KEY,)) as emu:
+        for bad in ("sk-secretABCDEF\nX: y", "sk-secretABCDEF\tpasted", "sk-secretABCDEF密钥", "sk-secret ABCDEF"):
+            result = run(["--request", json.dumps({"prompt": "x"})], env_for(emu, DASHSCOPE_API_KEY=bad), tmp_path)
+            assert result.code == 1, result.stderr
+            assert "DASHSCOPE_API_KEY contains characters an API key cannot have" in result.stderr
+            assert "secretABCDEF" not in result.stderr + result.stdout
+            assert "internal error" not in result.stderr
+        assert emu.requests == []
+
+
+def test_the_redactor_masks_quoted_forms_of_a_secret():
+    from qianwen_video.console import Redactor
+
+    redactor = Redactor()
+    redactor.add("sk-abc\ndéf")
+    for text in ("ValueError: Invalid header value b'Bearer sk-abc\\nd\\xc3\\xa9f'",
+                 "repr: 'sk-abc\\ndéf'", '{"key": "sk-abc\\nd\\u00e9f"}', "raw sk-abc\ndéf"):
+        assert "sk-abc" not in redactor.diagnostic(text), text

@@ -8,9 +8,10 @@ from . import retry
 from .console import Console
 from .context import Context
 from .errors import ApiError
-from .transport import NoResponse, NotSent, Response, Transport, TransportError, proxy_secrets
+from .transport import NoResponse, NotSent, Response, Transport, TransportError, Unsendable, proxy_secrets
 
 MODEL_MARKET_URL = "https://www.qianwenai.com/models"
+MAX_LIST_PAGES = 10
 NOT_ACTIVATED_WORDS = ("not activated", "not subscribed", "not enabled", "unpurchased",
                        "eligible for using the model")
 
@@ -56,6 +57,8 @@ class DashScope:
                 resp = self.transport.request(method, url, headers, payload, length, timeout, progress)
             except TransportError as exc:
                 allowed = policy.retry_not_sent if isinstance(exc, NotSent) else policy.retry_no_response
+                if isinstance(exc, Unsendable):
+                    allowed = False  # the same request would be refused the same way
                 delay = retry.backoff(policy, attempt - 1)
                 if not allowed or attempt >= policy.attempts or waited + delay > policy.max_total:
                     raise
@@ -106,6 +109,9 @@ class DashScope:
             resp = self.send("create", "POST", self.base_url + route, headers, data, timeout=60.0)
         except NoResponse as exc:
             raise AmbiguousSubmit(str(exc)) from None
+        except Unsendable as exc:
+            raise ApiError("the submit was not sent: %s" % exc,
+                           hint="check DASHSCOPE_HTTP_BASE_URL/QWEN_BASE_URL and the API key") from None
         except NotSent as exc:
             raise ApiError("could not reach DashScope: %s" % exc, hint=network_hint(exc)) from None
         if resp.status >= 500 and not _api_code(resp):
@@ -124,7 +130,7 @@ class DashScope:
 
     def get_task(self, task_id: str) -> Dict[str, Any]:
         try:
-            resp = self.send("query", "GET", "%s/tasks/%s" % (self.base_url, task_id), self._headers(),
+            resp = self.send("query", "GET", "%s/tasks/%s" % (self.base_url, _quoted(task_id)), self._headers(),
                              timeout=30.0, want_json=True)
         except TransportError as exc:
             raise ApiError("could not read task %s: %s" % (task_id, exc), hint=network_hint(exc),
@@ -133,7 +139,7 @@ class DashScope:
 
     def cancel(self, task_id: str) -> Dict[str, Any]:
         try:
-            resp = self.send("cancel", "POST", "%s/tasks/%s/cancel" % (self.base_url, task_id),
+            resp = self.send("cancel", "POST", "%s/tasks/%s/cancel" % (self.base_url, _quoted(task_id)),
                              self._headers(), timeout=30.0)
         except TransportError as exc:
             raise ApiError("could not cancel task %s: %s" % (task_id, exc), hint=network_hint(exc),
@@ -164,8 +170,12 @@ class DashScope:
                 total_pages = int(document.get("total_page") or 1)
             except (TypeError, ValueError):
                 total_pages = 1
-            if page >= total_pages or not data or page >= 10:
+            if page >= total_pages or not data:
                 return found
+            if page >= MAX_LIST_PAGES:
+                raise ApiError("could not check every task: the task list has %d pages and only %d were read"
+                               % (total_pages, MAX_LIST_PAGES),
+                               hint="too many tasks were created around that moment to tell which one is yours")
             page += 1
 
     def upload_policy(self, model: str) -> Dict[str, Any]:
@@ -183,6 +193,13 @@ class DashScope:
         if not isinstance(data, dict) or not data.get("upload_host"):
             raise ApiError("upload policy answer has no data.upload_host: %s" % resp.text[:300])
         return data
+
+
+def _quoted(task_id: str) -> str:
+    """A task id as one path segment: never a query, a fragment or another path."""
+    from urllib.parse import quote
+
+    return quote(task_id, safe="")
 
 
 def _api_code(resp: Response) -> Optional[str]:

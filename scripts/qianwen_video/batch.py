@@ -76,6 +76,8 @@ class Item:
     next_poll: float = 0.0
     schedule: Optional[Iterator[float]] = None
     ambiguous: int = 0
+    recheck_from: Optional[float] = None  # an unanswered submit's start (wall clock), to look up again
+    recheck_at: float = 0.0  # when (ctx.clock) that second look is due
 
     @property
     def model(self) -> Optional[str]:
@@ -372,6 +374,25 @@ def run(args, ctx: Context, console: Console) -> int:
     # each item itself); the API client, and so its retry notices, keep the real console.
     finisher = tasks.Session(session_args, ctx, Console(ctx, quiet=True, redactor=console.redactor))
     runner = Batch(args, ctx, console, session, finisher, items, manifest, out_dir)
+    # One run per manifest: two runs of the same batch would each submit the items the
+    # other has not recorded yet, and pay twice for them.
+    lock = journal.FileLock(manifest.path)
+    try:
+        held = lock.try_acquire()
+    except OSError as exc:
+        console.warn("could not lock %s (%s); do not run this batch twice at once" % (lock.path, exc.strerror or exc))
+        held = True
+    if not held:
+        raise UsageError("another run is using %s; nothing was sent" % manifest.path,
+                         hint="let it finish (or stop it), then run the same command again to resume")
+    try:
+        return _run_locked(args, ctx, console, runner, session, finisher, manifest, items, batch_path)
+    finally:
+        lock.release()
+
+
+def _run_locked(args, ctx: Context, console: Console, runner: "Batch", session: tasks.Session,
+                finisher: tasks.Session, manifest: Manifest, items: List[Item], batch_path: Path) -> int:
     if any(item.plan for item in items):
         finisher._api = session.api  # a missing key fails here, before anything is sent
         session._update_check()
@@ -575,6 +596,11 @@ class Batch:
 
     def _submit_ready(self) -> None:
         for item in list(self.queue):
+            if item.recheck_from is not None:
+                if self.ctx.clock() >= item.recheck_at:
+                    started, item.recheck_from = item.recheck_from, None
+                    self._resolve(item, started, until=started + tasks.SUBMIT_SPAN)
+                continue  # submitted (if still queued) on a later pass, after the pacer's say
             model = item.plan.model
             if self.inflight[model] >= self._limit(model):
                 continue
@@ -652,10 +678,18 @@ class Batch:
             self.queue.remove(item)
             self._fail(item, "AMBIGUOUS", exc.message, exc.hint)
             return
-        if len(candidates) == 1:
+        foreign = len(candidates) == 1 and self.session.others_task(candidates[0]["task_id"], item.plan)
+        if len(candidates) == 1 and not foreign:
             self._adopt(item, candidates[0]["task_id"], started, adopted=True)
             return
         if not candidates and item.ambiguous <= 1:
+            young = tasks.SETTLE - (self.ctx.wall_clock() - started)
+            if young > 0:
+                # A new task can take a while to be listed: look once more before paying again.
+                item.recheck_from, item.recheck_at = started, self.ctx.clock() + young
+                self.console.info("item %d: no task is listed yet; checking again in %.0fs before submitting"
+                                  % (item.index, young))
+                return
             self.manifest.append("not_created", item, error="the task list shows no task from that submit")
             self.console.info("item %d: no task was created; it goes back in the queue" % item.index)
             return
@@ -665,6 +699,11 @@ class Batch:
                        "check the network, then run the same command again")
             return
         ids = ", ".join("%s (%s)" % (t.get("task_id"), t.get("status")) for t in candidates)
+        if foreign:
+            self._fail(item, "AMBIGUOUS", "the submit got no answer; the one task of %s created around then, %s, "
+                       "has another prompt (another client's?)" % (model, ids),
+                       "if it is this item's, follow it with --task-id ID; otherwise run the same command again")
+            return
         self._fail(item, "AMBIGUOUS", "the submit got no answer and %d tasks of %s were created around then: %s"
                    % (len(candidates), model, ids),
                    "one of them may be this item's: follow it with --task-id ID; the batch will not resubmit "

@@ -74,8 +74,19 @@ def api_key(ctx: Context) -> str:
     for name in KEY_VARIABLES:
         value = ctx.get(name)
         if value and value not in PLACEHOLDER_KEYS:
+            if not _plausible_key(value):
+                # Never echo the value: it is a secret, even when it is a damaged one.
+                raise CliError("%s contains characters an API key cannot have (a line break, a space, a "
+                               "control character or a non-ASCII character); re-copy it" % name,
+                               hint="copy the key again from %s and set it on one line, without quotes "
+                                    "inside the value" % KEY_CONSOLE_URL)
             return value
     raise CliError(MISSING_KEY_MESSAGE, hint=MISSING_KEY_HINT)
+
+
+def _plausible_key(value: str) -> bool:
+    """Printable ASCII without spaces: anything else cannot travel in an HTTP header as is."""
+    return all("!" <= ch <= "~" for ch in value)
 
 
 def is_token_plan_key(key: str) -> bool:
@@ -122,5 +133,13 @@ def _checked_url(value: str, variable: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError("%s must be an http(s) URL, got %r" % (variable, value),
+                         hint="for example https://dashscope.aliyuncs.com/api/v1")
+    try:
+        parts.port  # urlsplit checks the port only when it is read
+    except ValueError as exc:
+        raise UsageError("%s has an invalid port: %r (%s)" % (variable, value, exc),
+                         hint="ports are 1-65535, e.g. https://dashscope.aliyuncs.com/api/v1") from None
+    if not parts.hostname:
+        raise UsageError("%s has no host name: %r" % (variable, value),
                          hint="for example https://dashscope.aliyuncs.com/api/v1")
     return value.rstrip("/")

@@ -28,8 +28,15 @@ class Redactor:
 
     def add(self, *secrets: Optional[str]) -> None:
         for secret in secrets:
-            if secret and len(secret) >= 4 and secret not in self._secrets:
-                self._secrets.append(secret)
+            if not secret or len(secret) < 4:
+                continue
+            # Also the forms an exception message or a JSON document quotes it in (a repr escapes
+            # control characters; a bytes repr escapes non-ASCII; JSON escapes quotes and \n).
+            forms = [secret, repr(secret)[1:-1], repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
+                     json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]]
+            for form in forms:
+                if form not in self._secrets:
+                    self._secrets.append(form)
         self._secrets.sort(key=len, reverse=True)
 
     def secrets(self, text: str) -> str:

@@ -20,6 +20,8 @@ from .errors import CliError
 from .transport import CHUNK, Transport, TransportError, USER_AGENT
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
 
 
 class DownloadFailed(CliError):
@@ -102,10 +104,7 @@ def _fetch(ctx: Context, console: Console, transport: Transport, url: str, part:
     headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
     if have:
         headers["Range"] = "bytes=%d-" % have
-    try:
-        stream = transport.open("GET", url, headers, timeout=60.0)
-    except TransportError as exc:
-        raise _Retryable(str(exc)) from None
+    stream = _open_following_redirects(transport, url, headers)
     try:
         if stream.status == 416 and have:
             # Everything is already here if the server's size matches ours.
@@ -155,6 +154,34 @@ def _fetch(ctx: Context, console: Console, transport: Transport, url: str, part:
         return written
     finally:
         stream.close()
+
+
+def _open_following_redirects(transport: Transport, url: str, headers):
+    """GET `url`, following up to MAX_REDIRECTS redirects (relative Locations resolved).
+
+    The headers are the download's own (never an Authorization header), so nothing secret
+    follows a redirect to another host.
+    """
+    from urllib.parse import urljoin, urlsplit
+
+    for hop in range(MAX_REDIRECTS + 1):
+        try:
+            stream = transport.open("GET", url, headers, timeout=60.0)
+        except TransportError as exc:
+            raise _Retryable(str(exc)) from None
+        if stream.status not in REDIRECTS:
+            return stream
+        location = stream.headers.get("location")
+        status = stream.status
+        stream.close()
+        if not location:
+            raise DownloadFailed("download failed: HTTP %d redirect without a Location" % status)
+        if hop == MAX_REDIRECTS:
+            raise DownloadFailed("download failed: more than %d redirects" % MAX_REDIRECTS)
+        url = urljoin(url, location.strip())
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise DownloadFailed("download failed: HTTP %d redirect to a URL that is not http(s)" % status)
+    raise AssertionError("unreachable")
 
 
 class _Writeback:

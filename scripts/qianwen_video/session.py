@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Collection, Dict, List, Optional
@@ -13,12 +14,17 @@ from .cli import resume_command
 from .console import Console
 from .context import Context
 from .download import DownloadFailed, download
-from .errors import EXIT_OK, EXIT_PENDING, CliError, StillRunning
+from .errors import EXIT_OK, EXIT_PENDING, CliError, StillRunning, UsageError
 from .run import Plan, _when, make_plan
 
 SUBMIT_SPAN = 180.0  # seconds: a create call is answered (or abandoned) within this after it starts
 CLOCK_SLACK = 60.0  # seconds of clock difference tolerated between this machine and the service
 LOOKUP_TRIES = 3
+SETTLE = 60.0  # seconds after a submit before "the task list shows nothing" is believed
+LOCK_WAIT = 120.0  # seconds a run waits for another run of the same output directory to submit
+TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
+NOT_LISTED_YET = ("no task is listed yet; run the same command again in a minute: it checks once more "
+                  "before submitting")
 
 
 class NoTaskFound(CliError):
@@ -62,7 +68,7 @@ class Session:
         digest = journal.request_digest(plan.mode, plan.model, plan.request, [f.path for f in files])
         earlier = None if self.args.force else book.recent_duplicate(digest)
         if earlier:
-            return self._adopt_duplicate(earlier, plan)
+            return self._adopt_duplicate(earlier, plan, book)
         self.console.info("Mode: %s | Model: %s | Endpoint: %s" % (plan.mode, plan.model, plan.built.route))
         self.console.info("Cost: billed per second of video; see "
                           "https://platform.qianwenai.com/docs/developer-guides/getting-started/pricing")
@@ -73,24 +79,35 @@ class Session:
             request = media.resolved(plan.request, self.ctx.cwd,
                                      uploader_for(self.ctx, self.console, api, plan.model), home)
         body = payload.build(request, plan.model, plan.mode).body
-        document = None
-        pending = None if self.args.force else book.unresolved_intent(digest)
-        if pending:
-            document = self._recover_intent(plan, pending, book)
-        if document is None:
-            document = self._submit(plan, body, digest, book)
-        task_id = document["output"]["task_id"]
-        # The id goes to the screen first: if the journal cannot be written, it is still known.
-        self.console.always("Task submitted: %s (mode %s, model %s)" % (task_id, plan.mode, plan.model))
+        # One run at a time from here to the journaled task id: a second run of the same
+        # request, started together with this one, then finds this run's task and follows it.
+        lock = self._lock_journal(book)
         try:
-            book.append("submitted", task_id, submitted_at=round(document.get("_started", self.ctx.wall_clock()), 3),
-                        mode=plan.mode, model=plan.model, request_digest=digest, output=plan.output,
-                        output_dir=str(plan.out_dir), attempt=document.get("_attempt"),
-                        adopted=True if document.get("adopted") else None)
-        except OSError as exc:
-            self.console.warn("could not record task %s in the journal %s (%s); keep the task id: resume with %s"
-                              % (task_id, book.path, exc.strerror or exc,
-                                 resume_command(self.ctx, task_id, self.args.output)))
+            earlier = None if self.args.force else book.recent_duplicate(digest)
+            if earlier:
+                lock.release()
+                return self._adopt_duplicate(earlier, plan, book)
+            document = None
+            pending = None if self.args.force else book.unresolved_intent(digest)
+            if pending:
+                document = self._recover_intent(plan, pending, book)
+            if document is None:
+                document = self._submit(plan, body, digest, book)
+            task_id = document["output"]["task_id"]
+            # The id goes to the screen first: if the journal cannot be written, it is still known.
+            self.console.always("Task submitted: %s (mode %s, model %s)" % (task_id, plan.mode, plan.model))
+            try:
+                book.append("submitted", task_id,
+                            submitted_at=round(document.get("_started", self.ctx.wall_clock()), 3),
+                            mode=plan.mode, model=plan.model, request_digest=digest, output=plan.output,
+                            output_dir=str(plan.out_dir), attempt=document.get("_attempt"),
+                            adopted=True if document.get("adopted") else None)
+            except OSError as exc:
+                self.console.warn("could not record task %s in the journal %s (%s); keep the task id: resume "
+                                  "with %s" % (task_id, book.path, exc.strerror or exc,
+                                               resume_command(self.ctx, task_id, self.args.output)))
+        finally:
+            lock.release()
         if self.args.submit_only:
             if self.args.print_response:  # one JSON document, as the flag promises
                 answer = {k: v for k, v in document.items() if not k.startswith("_")}
@@ -100,6 +117,25 @@ class Session:
             self.console.info("Check it with: %s" % resume_command(self.ctx, task_id, self.args.output, poll_once=True))
             return EXIT_OK
         return self._follow(task_id, plan.mode, plan.model, plan.output, book)
+
+    def _lock_journal(self, book: journal.Journal) -> journal.FileLock:
+        """The output directory's submit lock, waited for up to LOCK_WAIT seconds."""
+        lock = journal.FileLock(book.path)
+        try:
+            if lock.try_acquire():
+                return lock
+            self.console.always("Another run is submitting to %s; waiting for it (up to %ds)..."
+                                % (book.path.parent, LOCK_WAIT))
+            if lock.acquire(LOCK_WAIT, clock=self.ctx.clock, sleep=self.ctx.sleep):
+                return lock
+        except OSError as exc:
+            self.console.warn("could not lock %s (%s); two runs of the same request started together "
+                              "could both submit" % (lock.path, exc.strerror or exc))
+            return lock  # not held: release() does nothing
+        raise CliError("another run has been submitting to %s for %ds; nothing was sent" % (book.path.parent,
+                                                                                          LOCK_WAIT),
+                       hint="run the same command again once it is done: it follows that run's task if it "
+                            "submitted this request (lock file: %s)" % lock.path)
 
     def _submit(self, plan: Plan, body: Dict[str, Any], digest: str, book: journal.Journal) -> Dict[str, Any]:
         """One create call, journaled before it is sent; an unclear outcome is looked up."""
@@ -122,6 +158,11 @@ class Session:
             self.console.end_live()
             self.console.always("Interrupted while submitting: a task may have been created. Run the same "
                                 "command again: it looks that task up before submitting anything.")
+            raise
+        except Exception:
+            # Not a transport outcome (those are AmbiguousSubmit or an ApiError): the request
+            # failed to be built or sent, so no task exists and the intent must not stay open.
+            self._resolve(book, attempt, "not-sent")
             raise
         document = dict(document)
         document["_started"], document["_attempt"] = started, attempt
@@ -146,14 +187,33 @@ class Session:
             document = self._find_ambiguous(plan, started, started + SUBMIT_SPAN, "earlier submit unanswered",
                                             book, pending.get("attempt"))
         except NoTaskFound:
+            if self.ctx.wall_clock() - started < SETTLE:
+                # A new task can take a while to be listed: never conclude "none" too early.
+                raise NoTaskFound("the earlier submit of this request (%s) got no answer and no task is "
+                                  "listed for %s yet" % (_when(started), plan.model), hint=NOT_LISTED_YET) from None
+            self._resolve(book, pending.get("attempt"), "no-task")
             self.console.info("The earlier submit created no task; submitting now.")
             return None
         document = dict(document)
         document["_started"], document["_attempt"] = started, pending.get("attempt")
         return document
 
-    def _adopt_duplicate(self, earlier: Dict[str, Any], plan: Plan) -> int:
+    def _adopt_duplicate(self, earlier: Dict[str, Any], plan: Plan, book: journal.Journal) -> int:
         task_id = earlier["task_id"]
+        if self.args.submit_only:
+            self.console.warn("this exact request was already submitted as task %s (last status %s); not "
+                              "submitting it again. Use --force to submit a new one."
+                              % (task_id, earlier.get("status", "?")))
+            if self.args.print_response:
+                self.console.result({"task_id": task_id, "mode": plan.mode, "model": plan.model,
+                                     "status": earlier.get("status"), "local_path": earlier.get("local_path"),
+                                     "response_path": earlier.get("response_path"),
+                                     "duplicate_of_earlier_request": True})
+            else:
+                self.console.plain(task_id)
+            self.console.info("Check it with: %s" % resume_command(self.ctx, task_id, self.args.output,
+                                                                   poll_once=True))
+            return EXIT_OK
         self.console.warn("this exact request was already submitted as task %s (last status %s); "
                           "following that task instead of paying for a new video. Use --force to "
                           "submit a new one." % (task_id, earlier.get("status", "?")))
@@ -165,7 +225,6 @@ class Session:
                                      "local_path": saved, "response_path": earlier.get("response_path"),
                                      "duplicate_of_earlier_request": True})
             return EXIT_OK
-        book = journal.Journal(plan.out_dir, self.ctx.wall_clock)
         return self._follow(task_id, plan.mode, plan.model, plan.output, book)
 
     def _find_ambiguous(self, plan: Plan, started: float, ended: float, reason: str,
@@ -173,22 +232,44 @@ class Session:
         """The submit may or may not have created a task: look, never resubmit."""
         self.console.always("The submit got no clear answer (%s); checking whether a task was created..." % reason)
         candidates = self._ambiguous_candidates(plan.model, started, until=ended, exclude=set(book.tasks()))
-        if len(candidates) == 1:
+        foreign = len(candidates) == 1 and self.others_task(candidates[0]["task_id"], plan)
+        if len(candidates) == 1 and not foreign:
             task_id = candidates[0]["task_id"]
             self.console.always("Found the task the submit created: %s" % task_id)
             return {"output": {"task_id": task_id, "task_status": str(candidates[0].get("status") or "PENDING")},
                     "adopted": True}
         if not candidates:
-            self._resolve(book, attempt, "no-task")
-            raise NoTaskFound("the submit got no answer and the service lists no new task for %s" % plan.model,
-                              hint="no task was created, so running the same command again is safe")
+            # Left open on purpose: the list may lag behind the create. The next run of this
+            # request looks again, and submits only once SETTLE seconds have passed.
+            raise NoTaskFound("the submit got no answer and the service lists no task for %s yet" % plan.model,
+                              hint=NOT_LISTED_YET)
         lines = ["  %s  status=%s  created=%s\n    %s" % (
             t.get("task_id"), t.get("status"), t.get("gmt_create"), resume_command(self.ctx, t["task_id"], self.args.output))
             for t in candidates]
+        if foreign:
+            raise CliError("the submit got no answer; the one task of %s created around that moment has "
+                           "another prompt, so it may be another client's:\n%s" % (plan.model, lines[0]),
+                           hint="if it is yours, follow it with the --task-id command above; otherwise run the "
+                                "same command again in a minute: it checks once more before submitting")
         raise CliError("the submit got no answer and %d tasks for %s were created around that moment:\n%s"
                        % (len(candidates), plan.model, "\n".join(lines)),
                        hint="one of them is yours: follow it with the --task-id command above; do not resubmit "
                             "(--force would pay for another video)")
+
+    def others_task(self, task_id: str, plan: Plan) -> bool:
+        """True when task `task_id` was provably made from another prompt than the one `plan`
+        sends (the service echoes the prompt as output.orig_prompt): not ours to adopt."""
+        sent = plan.built.body.get("input")
+        prompt = sent.get("prompt") if isinstance(sent, dict) else None
+        if not isinstance(prompt, str) or not prompt.strip():
+            return False
+        try:
+            task = self.api.get_task(task_id)
+        except CliError:
+            return False  # cannot tell: the list's one candidate of this model stays the best guess
+        output = task.get("output")
+        original = output.get("orig_prompt") if isinstance(output, dict) else None
+        return isinstance(original, str) and bool(original.strip()) and original.strip() != prompt.strip()
 
     def _ambiguous_candidates(self, model: str, started: float, until: Optional[float] = None,
                               exclude: Collection[str] = ()) -> List[Dict[str, Any]]:
@@ -219,6 +300,7 @@ class Session:
 
     # -- existing task ------------------------------------------------------------------
     def resume(self, task_id: str) -> int:
+        check_task_id(task_id)
         out_dir = outputs.output_dir(self.args.output, self.ctx.cwd)
         book = journal.locate(task_id, out_dir, self.ctx.cwd, self.ctx.wall_clock) if not self.args.output else None
         book = book or journal.Journal(out_dir, self.ctx.wall_clock)
@@ -394,6 +476,13 @@ class Session:
             self.console.result(self._document(task, task_id, mode, model, video_url=video_url,
                                                local_path=str(video_path), response_path=str(response_path)))
         return EXIT_OK
+
+
+def check_task_id(task_id: str) -> None:
+    if not TASK_ID.match(task_id):
+        raise UsageError("--task-id %s is not a task id" % json.dumps(task_id),
+                         hint="task ids are letters, digits, '-', '_' and '.', e.g. "
+                              "0385dc79-5ff8-4d82-bcb6-6fa7bbc4a9b1 (see `video.py --list`)")
 
 
 def _recorded_output(known: Dict[str, Any]) -> Optional[str]:

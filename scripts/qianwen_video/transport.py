@@ -51,6 +51,11 @@ class TLSError(NotSent):
     pass
 
 
+class Unsendable(NotSent):
+    """The request line or a header cannot be put on the wire (a control character, a
+    character outside Latin-1, a bad port): nothing was sent, and trying again cannot help."""
+
+
 @dataclass
 class Response:
     status: int
@@ -150,7 +155,10 @@ class Transport:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise NotSent("unsupported URL scheme %r" % parts.scheme, url)
-        conn, target = self._connection(parts, self.override or timeout or self.timeout)
+        try:
+            conn, target = self._connection(parts, self.override or timeout or self.timeout)
+        except ValueError as exc:  # e.g. a port out of range
+            raise Unsendable("invalid URL %s: %s" % (url, exc), url) from None
         all_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         all_headers.update(headers or {})
         if target.startswith("http://"):  # plain HTTP through a proxy: it needs the credentials
@@ -167,10 +175,19 @@ class Transport:
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise NotSent("could not connect to %s: %s" % (parts.netloc, _describe(exc)), url) from None
+        # putrequest/putheader only check and buffer: a value they refuse never left the machine.
+        header = "the request line"
         try:
             conn.putrequest(method, target, skip_host=False, skip_accept_encoding=True)
             for name, value in all_headers.items():
+                header = "header " + name
                 conn.putheader(name, value)
+        except (ValueError, UnicodeError, http.client.HTTPException) as exc:
+            conn.close()
+            # Never the exception's text: it quotes the header value (the API key, for Authorization).
+            raise Unsendable("%s cannot be sent: it holds a character HTTP does not allow (%s)"
+                             % (header, exc.__class__.__name__), url) from None
+        try:
             conn.endheaders()
             self._send_body(conn, body, progress)
         except (OSError, http.client.HTTPException) as exc:
