@@ -207,3 +207,27 @@ def test_request_mode_field_acts_like_the_mode_flag():
     assert modes.resolve({"mode": "videoedit"}, None, "t2v") == ("t2v", "wan2.6-t2v")  # the flag wins
     with pytest.raises(UsageError):
         modes.resolve({"mode": "movie"}, None, None)
+
+
+# -- one rule for "is this reference a video" (catalog.is_video_url) ---------------------------
+@pytest.mark.parametrize("value, expected", [
+    (VID, True), ("https://x/CLIP.MOV?Expires=1&sig=a.png", True), ("clip.mp4", True),
+    ({"url": VID, "reference_voice": WAV}, True), (IMG, False), ("https://x/a.png?name=b.mp4", False),
+    ("https://x/a.webm", False), (7, False), (None, False), ({"url": 7}, False),
+])
+def test_is_video_url(value, expected):
+    assert catalog.is_video_url(value) is expected
+
+
+def test_payload_and_validation_share_the_video_rule():
+    from qianwen_video import validate
+
+    for name in ("VIDEO_SUFFIXES", "_looks_like_video"):
+        assert not hasattr(payload, name)
+    assert not hasattr(validate, "_is_video")
+    upper = "https://x/clip.MP4?token=1"
+    built = body({"prompt": "p", "reference_urls": [IMG, upper]}, "wan2.7-r2v")
+    assert [m["type"] for m in built.body["input"]["media"]] == ["reference_image", "reference_video"]
+    legacy = body({"prompt": "p", "reference_urls": [upper] * 4}, "wan2.6-r2v")
+    problems = validate._legacy_required(legacy.spec, legacy.body["input"], {})
+    assert any("4 videos" in p for p in problems)

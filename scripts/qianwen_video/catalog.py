@@ -6,7 +6,7 @@ Where sources disagree, the entry keeps the looser rule and records the dispute 
 """
 from __future__ import annotations
 
-from typing import Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 MODES = ("t2v", "i2v", "kf2v", "r2v", "vace", "videoedit")
 
@@ -59,7 +59,19 @@ MEDIA_FIELDS = (
     "reference_video_urls", "media",
 )
 
+# Output naming: a --output ending in one of these is a file name, not a folder.
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi", ".flv", ".wmv", ".ts")
+# Input references: the video formats the service takes (MP4/MOV, dashscope-api.md §3.5-§3.8).
+REFERENCE_VIDEO_SUFFIXES = (".mp4", ".mov")
+
+
+def is_video_url(value: Any) -> bool:
+    """True when a reference (URL, path or ``{"url": ...}`` item) names a video: .mp4/.mov, query ignored."""
+    if isinstance(value, dict):
+        value = value.get("url")
+    if not isinstance(value, str):
+        return False
+    return value.split("?", 1)[0].lower().endswith(REFERENCE_VIDEO_SUFFIXES)
 
 
 class Duration(NamedTuple):

@@ -16,8 +16,6 @@ from .errors import UsageError
 # Keys of the flat request that are not API fields.
 CONTROL_KEYS = frozenset({"model", "mode", "output", "input", "parameters"})
 
-VIDEO_SUFFIXES = (".mp4", ".mov")
-
 
 class Built:
     """A request body and what was learnt while building it."""
@@ -116,7 +114,7 @@ def _media_items(key: str, value: Any, media_type: str) -> List[Dict[str, Any]]:
     for url in values:
         kind = media_type
         if kind == "reference":  # wan2.7 r2v: images and videos share reference_urls
-            kind = "reference_video" if _looks_like_video(url) else "reference_image"
+            kind = "reference_video" if catalog.is_video_url(url) else "reference_image"
         if isinstance(url, dict):  # {"url": ..., "reference_voice": ...} inside a list field
             item = dict(url)
             item.setdefault("type", kind)
@@ -124,12 +122,6 @@ def _media_items(key: str, value: Any, media_type: str) -> List[Dict[str, Any]]:
         else:
             items.append({"type": kind, "url": url})
     return items
-
-
-def _looks_like_video(url: Any) -> bool:
-    text = url.get("url", "") if isinstance(url, dict) else str(url)
-    path = text.split("?", 1)[0].lower()
-    return path.endswith(VIDEO_SUFFIXES)
 
 
 def has_oss_url(value: Any) -> bool:

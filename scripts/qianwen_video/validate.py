@@ -24,7 +24,7 @@ VACE_CONDITIONS = {
 BOOL_FIELDS = ("prompt_extend", "watermark", "audio")
 
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-VIDEO_EXT = (".mp4", ".mov")
+VIDEO_EXT = catalog.REFERENCE_VIDEO_SUFFIXES
 AUDIO_EXT = (".wav", ".mp3")
 # Size caps per kind; the looser figure where sources disagree (§3.3-§3.8, §8.3).
 KIND_LIMITS = {"image": (IMAGE_EXT, 20), "video": (VIDEO_EXT, 100), "audio": (AUDIO_EXT, 15)}
@@ -151,11 +151,6 @@ def _prompt(spec: Model, inp: Mapping[str, Any], params: Mapping[str, Any]) -> L
     return found
 
 
-def _is_video(url: Any) -> bool:
-    text = url.get("url", "") if isinstance(url, dict) else str(url)
-    return text.split("?", 1)[0].lower().endswith(VIDEO_EXT)
-
-
 def _legacy_required(spec: Model, inp: Mapping[str, Any], params: Mapping[str, Any]) -> List[str]:
     found = []
     if spec.mode == "i2v" and not inp.get("img_url"):
@@ -170,7 +165,7 @@ def _legacy_required(spec: Model, inp: Mapping[str, Any], params: Mapping[str, A
         refs = list(inp.get("reference_urls") or []) + list(inp.get("reference_video_urls") or [])
         if not refs:
             found.append("reference_urls: required for %s; allowed: 1-5 image or video URLs/paths" % spec.id)
-        videos = sum(1 for r in refs if _is_video(r))
+        videos = sum(1 for r in refs if catalog.is_video_url(r))
         if len(refs) > 5:
             found.append("reference_urls: %d references; allowed: at most 5 in total" % len(refs))
         if videos > 3:
@@ -318,5 +313,5 @@ def _kind_for(ref: media.MediaRef) -> Optional[str]:
         item = ref.container if isinstance(ref.container, dict) else {}
         return MEDIA_TYPE_KINDS.get(str(item.get("type")))
     if base == "reference_urls":
-        return "video" if ref.value.lower().endswith(VIDEO_EXT) else "image"
+        return "video" if catalog.is_video_url(ref.value) else "image"
     return FIELD_KINDS.get(base)
