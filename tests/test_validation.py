@@ -177,11 +177,15 @@ def test_region_twins(tmp_path):
 
 
 def test_all_problems_are_reported_at_once(tmp_path):
-    code, _, stderr = dry({"model": "wan2.6-t2v", "prompt": "x", "size": "1*1", "duration": 99, "seed": "7"}, tmp_path)
+    code, _, stderr = dry({"model": "wan2.6-t2v", "prompt": "x", "size": "1*1", "duration": 99, "seed": -1}, tmp_path)
     assert code == 64
     errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
     assert [e.split(":")[1].strip() for e in errors] == ["seed", "size", "duration"]
     assert all("; allowed: " in e for e in errors)
+    # wrong JSON types are reported together first; the rules that read those fields wait for them
+    code, _, stderr = dry({"model": "wan2.6-t2v", "prompt": "x", "size": 1, "duration": "5", "seed": "7"}, tmp_path)
+    errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+    assert code == 64 and [e.split(":")[1].strip() for e in errors] == ["size", "duration", "seed"]
 
 
 def test_local_file_of_the_wrong_type(tmp_path):
@@ -264,3 +268,83 @@ def test_help_is_generated_from_the_catalog(tmp_path):
         assert flag in result.stdout
     for variable in ("QIANWEN_API_KEY", "DASHSCOPE_API_KEY", "DASHSCOPE_HTTP_BASE_URL", "QWEN_BASE_URL", "QWEN_REGION"):
         assert variable in result.stdout
+
+
+# -- shapes: a wrong JSON type is a validation error, never an internal error ----------------
+SHAPE_CASES = [
+    ('{"reference_urls": 1}', "reference_urls"),
+    ('{"prompt": "p", "reference_urls": [1]}', "reference_urls[0]"),
+    ('{"prompt": "p", "reference_urls": {"url": "https://x/a.png"}}', "reference_urls"),
+    ('{"prompt": "p", "model": "wan2.6-r2v", "reference_urls": [{"url": "https://x/a.png"}]}', "reference_urls[0]"),
+    ('{"prompt": "p", "model": "wan2.7-r2v", "reference_urls": [{"url": 5}]}', "reference_urls[0].url"),
+    ('{"prompt": "p", "model": "wan2.7-r2v", "reference_urls": [{"url": "https://x/a.mp4", "reference_voice": []}]}',
+     "reference_urls[0].reference_voice"),
+    ('{"prompt": "p", "img_url": 7}', "img_url"),
+    ('{"prompt": "p", "img_url": ""}', "img_url"),
+    ('{"prompt": "p", "model": "wan2.7-videoedit", "video_url": ["https://x/a.mp4"]}', "video_url"),
+    ('{"prompt": "p", "model": "wan2.7-i2v", "media": "https://x/a.png"}', "media"),
+    ('{"prompt": "p", "model": "wan2.7-i2v", "media": [3]}', "media[0]"),
+    ('{"prompt": "p", "model": "wan2.7-i2v", "media": [{"url": "https://x/a.png"}]}', "media[0].type"),
+    ('{"prompt": "p", "model": "wan2.7-i2v", "media": [{"type": "first_frame"}]}', "media[0].url"),
+    ('{"prompt": "p", "model": "wan2.7-i2v", "input": {"media": 5}}', "input.media"),
+    ('{"prompt": "p", "model": "wan2.6-r2v", "input": {"reference_urls": "https://x/a.png"}}', "input.reference_urls"),
+    ('{"prompt": "p", "size": 1280}', "size"),
+    ('{"prompt": "p", "model": "wan2.7-t2v", "resolution": ["720P"]}', "resolution"),
+    ('{"prompt": "p", "model": "wan2.7-t2v", "ratio": 1.5}', "ratio"),
+    ('{"prompt": "p", "shot_type": true}', "shot_type"),
+    ('{"prompt": ["p"]}', "prompt"),
+    ('{"prompt": "p", "negative_prompt": 1}', "negative_prompt"),
+    ('{"prompt": "p", "duration": 1e400}', "duration"),
+    ('{"prompt": "p", "duration": -1e400}', "duration"),
+    ('{"prompt": "p", "duration": NaN}', "duration"),
+    ('{"prompt": "p", "parameters": {"duration": Infinity}}', "parameters.duration"),
+    ('{"prompt": "p", "duration": 5.5}', "duration"),
+    ('{"prompt": "p", "duration": "5"}', "duration"),
+    ('{"prompt": "p", "duration": true}', "duration"),
+    ('{"prompt": "p", "seed": 1e400}', "seed"),
+    ('{"prompt": "p", "function": ["video_edit"]}', "function"),
+    ('{"prompt": "p", "function": "video_extension", "first_frame_url": "https://x/a.png", "mask_frame_id": 1.5}',
+     "mask_frame_id"),
+    ('{"prompt": "p", "function": "image_reference", "ref_images_url": ["https://x/a.png"], "strength": NaN}',
+     "strength"),
+    ('{"prompt": "p", "function": "image_reference", "ref_images_url": ["https://x/a.png"], "top_scale": "2"}',
+     "top_scale"),
+    ('{"prompt": "p", "function": "image_reference", "ref_images_url": ["https://x/a.png"], "obj_or_bg": "obj"}',
+     "obj_or_bg"),
+    ('{"prompt": "p", "function": "image_reference", "ref_images_url": ["https://x/a.png"], "obj_or_bg": [1]}',
+     "obj_or_bg"),
+    ('{"prompt": "p", "function": "video_repainting", "video_url": "https://x/a.mp4", "control_condition": 1}',
+     "control_condition"),
+]
+
+
+@pytest.mark.parametrize("raw, field", SHAPE_CASES, ids=[c[0] for c in SHAPE_CASES])
+def test_wrong_shapes_are_validation_errors(raw, field, tmp_path):
+    result = run(["--dry-run", "--request", raw], {"QWEN_REGION": "ap-southeast-1"}, tmp_path)
+    assert result.code == 64, result.stderr
+    assert "unexpected internal error" not in result.stderr and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert any(e.startswith("Error: %s: " % field) and "; allowed: " in e for e in errors), result.stderr
+
+
+@pytest.mark.parametrize("raw, fixed", [
+    # one string in a list field is one reference; a whole-number float is the integer
+    ('{"prompt": "p", "reference_urls": "https://x/a.png", "duration": 5.0}',
+     {"reference_urls": ["https://x/a.png"], "duration": 5}),
+    ('{"prompt": "p", "model": "wan2.7-r2v", "reference_urls": "https://x/a.mp4", "seed": 7.0}',
+     {"media": [{"type": "reference_video", "url": "https://x/a.mp4"}], "seed": 7}),
+])
+def test_accepted_shapes_are_normalised(raw, fixed, tmp_path):
+    result = run(["--dry-run", "--request", raw], {"QWEN_REGION": "ap-southeast-1"}, tmp_path)
+    assert result.code == 0, result.stderr
+    body = json.loads(result.stdout)["requests"][-1]["body"]
+    sent = dict(body["input"], **body.get("parameters", {}))
+    for key, value in fixed.items():
+        assert sent[key] == value and type(sent[key]) is type(value)
+
+
+def test_duration_rule_refuses_non_finite_numbers():
+    rule = catalog.Duration(2, 15)
+    for value in (float("inf"), float("-inf"), float("nan")):
+        assert rule.allows(value) is False
+    assert rule.allows(5.0) and rule.allows(5) and not rule.allows(5.5) and not rule.allows(True)

@@ -6,6 +6,7 @@ Where sources disagree, the entry keeps the looser rule and records the dispute 
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 MODES = ("t2v", "i2v", "kf2v", "r2v", "vace", "videoedit")
@@ -58,6 +59,14 @@ MEDIA_FIELDS = (
     "mask_video_url", "ref_images_url", "reference_urls", "reference_images",
     "reference_video_urls", "media",
 )
+# The shapes those and the other flat fields must have (validate checks, payload normalises).
+MEDIA_SCALAR_FIELDS = tuple(f for f in MEDIA_FIELDS if f not in (
+    "ref_images_url", "reference_urls", "reference_images", "reference_video_urls", "media"))
+MEDIA_LIST_FIELDS = ("reference_urls", "ref_images_url", "reference_images", "reference_video_urls")
+STRING_FIELDS = ("prompt", "negative_prompt", "size", "resolution", "ratio", "shot_type", "function",
+                 "control_condition", "mask_type", "expand_mode", "audio_setting", "template")
+INTEGER_FIELDS = ("duration", "seed", "mask_frame_id")
+NUMBER_FIELDS = ("strength", "expand_ratio", "top_scale", "bottom_scale", "left_scale", "right_scale")
 
 # Output naming: a --output ending in one of these is a file name, not a folder.
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi", ".flv", ".wmv", ".ts")
@@ -85,7 +94,7 @@ class Duration(NamedTuple):
     def allows(self, value: object) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
-        if float(value) != int(value):
+        if not math.isfinite(value) or float(value) != int(value):
             return False
         if self.values:
             return int(value) in self.values

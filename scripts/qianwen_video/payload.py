@@ -8,6 +8,7 @@ official example body round-trips exactly.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, List, Mapping, Optional
 
 from . import catalog
@@ -46,14 +47,16 @@ def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
     params: Dict[str, Any] = {}
     built = Built({"model": model_id}, route_for(model_id), spec=spec)
     media: List[Dict[str, Any]] = []
-    flat = {k: v for k, v in request.items() if k not in CONTROL_KEYS and v is not None}
+    flat = {k: normalised(k, v) for k, v in request.items() if k not in CONTROL_KEYS and v is not None}
 
     if spec is None:
         _place_unknown(flat, inp, params)
     else:
         media_fields = dict(spec.media.from_fields) if spec.media else {}
         for key, value in flat.items():
-            if key == "media" and spec.media:
+            if key == "media" and spec.media and not isinstance(value, list):
+                inp["media"] = value  # a wrong shape: validation reports it (--no-validate sends it as is)
+            elif key == "media" and spec.media:
                 media.extend(_explicit_media(value))
             elif key in media_fields:
                 media.extend(_media_items(key, value, media_fields[key]))
@@ -90,22 +93,27 @@ def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
     return built
 
 
+def normalised(key: str, value: Any) -> Any:
+    """The value a flat field is sent as: one string in a list field becomes a one-element list,
+    a whole-number float in an integer field (5.0) becomes the int (5). Anything else is unchanged
+    (validation reports wrong shapes)."""
+    if key in catalog.MEDIA_LIST_FIELDS and isinstance(value, str):
+        return [value]
+    if key in catalog.INTEGER_FIELDS and isinstance(value, float) and math.isfinite(value) \
+            and value.is_integer():
+        return int(value)
+    return value
+
+
 def _place_unknown(flat: Mapping[str, Any], inp: Dict[str, Any], params: Dict[str, Any]) -> None:
     """An id the catalog cannot place: split fields by name alone, send them all."""
     for key, value in flat.items():
         (inp if key in catalog.INPUT_FIELDS else params)[key] = value
 
 
-def _explicit_media(value: Any) -> List[Dict[str, Any]]:
-    if not isinstance(value, list):
-        raise UsageError('"media" must be a list of {"type": ..., "url": ...} objects')
-    items = []
-    for index, item in enumerate(value):
-        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-            raise UsageError('media[%d] must be an object with a "type" and a "url"' % index,
-                             hint='for example {"type": "first_frame", "url": "https://..."}')
-        items.append(dict(item))
-    return items
+def _explicit_media(value: List[Any]) -> List[Any]:
+    """The explicit media items, copied; a wrong shape is passed on for validation to report."""
+    return [dict(item) if isinstance(item, dict) else item for item in value]
 
 
 def _media_items(key: str, value: Any, media_type: str) -> List[Dict[str, Any]]:

@@ -6,6 +6,7 @@ problem at once as ``<field>: <what is wrong>; allowed: <values>``.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -45,7 +46,9 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
           cwd: Path, home: Optional[str] = None) -> List[str]:
     """All problems with a request, as ``field: problem; allowed: ...`` strings."""
     spec = catalog.get(model_id) or catalog.infer(model_id)
-    problems: List[str] = []
+    problems = _shapes(request, spec)
+    if problems:  # the rules below assume these shapes
+        return problems + media.problems(dict(request), cwd, home)
     inp = body.get("input") or {}
     params = body.get("parameters") or {}
     problems += _types(inp, params)
@@ -72,6 +75,137 @@ def unused_warnings(unused: List[str], spec: Optional[Model], model_id: str) -> 
 
 
 # ---------------------------------------------------------------------------------------
+CONTROL_KEYS = ("model", "mode", "output", "input", "parameters")
+SHAPE_ALLOWED = {
+    "shot_type": "single, multi", "function": ", ".join(VACE_FUNCTIONS), "mask_type": "tracking, fixed",
+    "expand_mode": "hull, bbox, original", "audio_setting": "auto, origin",
+    "control_condition": "posebodyface, posebody, depth, scribble", "seed": "0-%d" % SEED_MAX,
+    "strength": "0-1", "expand_ratio": "0-1", "top_scale": "1-2", "bottom_scale": "1-2",
+    "left_scale": "1-2", "right_scale": "1-2", "mask_frame_id": "an integer frame number",
+}
+
+
+def _shapes(request: Mapping[str, Any], spec: Optional[Model]) -> List[str]:
+    """Type problems in the flat request and a native input/parameters object, before any rule reads them."""
+    found: List[str] = []
+    # {"url": ..., "reference_voice": ...} items inside list fields belong to the media protocol
+    items_ok = spec is None or spec.protocol == "media"
+    flat = {k: v for k, v in request.items() if k not in CONTROL_KEYS}
+    found += _shapes_of(flat, "", spec, items_ok, wrap_ok=True)
+    for name in ("input", "parameters"):
+        native = request.get(name)
+        if isinstance(native, dict):
+            found += _shapes_of(native, name + ".", spec, items_ok, wrap_ok=False)
+    return found
+
+
+def _shapes_of(fields: Mapping[str, Any], prefix: str, spec: Optional[Model], items_ok: bool,
+               wrap_ok: bool) -> List[str]:
+    found: List[str] = []
+    for key, value in fields.items():
+        if value is None:
+            continue  # treated as absent
+        label = prefix + key
+        if key in catalog.MEDIA_SCALAR_FIELDS:
+            found += _url_shape(label, value)
+        elif key in catalog.MEDIA_LIST_FIELDS:
+            if isinstance(value, str) and wrap_ok:
+                found += _url_shape(label, value)  # one reference: sent as a one-element list
+            elif not isinstance(value, list):
+                found.append("%s: must be a list of URLs/paths, got %s; allowed: %s" % (
+                    label, _kind(value), "a list of strings, or one string" if wrap_ok else "a list of strings"))
+            else:
+                for index, element in enumerate(value):
+                    found += _reference_shape("%s[%d]" % (label, index), element, items_ok)
+        elif key == "media":
+            found += _media_shape(label, value)
+        elif key in catalog.STRING_FIELDS:
+            if not isinstance(value, str):
+                found.append("%s: must be a string, got %s; allowed: %s" % (label, _kind(value), _allowed(key, spec)))
+        elif key in catalog.INTEGER_FIELDS:
+            if not _is_number(value) or float(value) != int(value):
+                found.append("%s: must be a whole number, got %s; allowed: %s" % (label, _kind(value), _allowed(key, spec)))
+        elif key in catalog.NUMBER_FIELDS:
+            if not _is_number(value):
+                found.append("%s: must be a number, got %s; allowed: %s" % (label, _kind(value), _allowed(key, spec)))
+        elif key == "obj_or_bg":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                found.append("%s: must be a list of strings, got %s; allowed: a list of obj, bg" % (label, _kind(value)))
+    return found
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float; not a bool, not inf/nan (JSON 1e400 parses as inf)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        text = repr(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    return {list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _allowed(key: str, spec: Optional[Model]) -> str:
+    if spec is not None:
+        if key == "size" and spec.sizes:
+            return ", ".join(spec.sizes)
+        if key == "resolution" and spec.tiers:
+            return ", ".join(spec.tiers)
+        if key == "ratio" and spec.ratios:
+            return ", ".join(spec.ratios)
+        if key == "duration" and spec.duration is not None:
+            return spec.duration.describe()
+    if key in SHAPE_ALLOWED:
+        return SHAPE_ALLOWED[key]
+    return "a whole number" if key in catalog.INTEGER_FIELDS else "a string"
+
+
+def _url_shape(label: str, value: Any) -> List[str]:
+    if not isinstance(value, str):
+        return ["%s: must be a URL or local path, got %s; allowed: a string" % (label, _kind(value))]
+    if not value.strip():
+        return ["%s: empty; allowed: an http(s)/oss/data URL or a local path (or omit the field)" % label]
+    return []
+
+
+def _reference_shape(label: str, element: Any, items_ok: bool) -> List[str]:
+    if not isinstance(element, dict):
+        return _url_shape(label, element)
+    if not items_ok:
+        return ["%s: an object is not accepted here; allowed: a URL or local path string" % label]
+    found = _url_shape(label + ".url", element.get("url"))
+    if element.get("reference_voice") is not None:
+        found += _url_shape(label + ".reference_voice", element["reference_voice"])
+    if element.get("type") is not None and not isinstance(element["type"], str):
+        found.append("%s.type: must be a string, got %s; allowed: a media type" % (label, _kind(element["type"])))
+    return found
+
+
+def _media_shape(label: str, value: Any) -> List[str]:
+    if not isinstance(value, list):
+        return ["%s: must be a list of {\"type\": ..., \"url\": ...} objects, got %s; allowed: a list"
+                % (label, _kind(value))]
+    found: List[str] = []
+    for index, item in enumerate(value):
+        where = "%s[%d]" % (label, index)
+        if not isinstance(item, dict):
+            found.append("%s: must be an object, got %s; allowed: {\"type\": ..., \"url\": ...}"
+                         % (where, _kind(item)))
+            continue
+        if not isinstance(item.get("type"), str) or not item["type"]:
+            found.append("%s.type: must be a string, got %s; allowed: %s" % (
+                where, _kind(item.get("type")), ", ".join(sorted(MEDIA_TYPE_KINDS))))
+        found += _url_shape(where + ".url", item.get("url"))
+        if item.get("reference_voice") is not None:
+            found += _url_shape(where + ".reference_voice", item["reference_voice"])
+    return found
+
+
 def _types(inp: Mapping[str, Any], params: Mapping[str, Any]) -> List[str]:
     found = []
     for name in ("prompt", "negative_prompt"):
