@@ -348,3 +348,43 @@ def test_duration_rule_refuses_non_finite_numbers():
     for value in (float("inf"), float("-inf"), float("nan")):
         assert rule.allows(value) is False
     assert rule.allows(5.0) and rule.allows(5) and not rule.allows(5.5) and not rule.allows(True)
+
+
+# -- a media field the model does not take stops the request (it would be dropped from a paid task)
+@pytest.mark.parametrize("request_fields, field, model, suggested", [
+    ({"prompt": "p", "video_url": VID}, "video_url", "wan2.6-t2v (t2v)",
+     ["wan2.7-videoedit (videoedit)", "wan2.1-vace-plus (vace)"]),
+    ({"prompt": "p", "reference_images": [IMG]}, "reference_images", "wan2.6-t2v (t2v)",
+     ["wan2.7-videoedit (videoedit)", "wan2.6-r2v-flash (r2v)"]),
+    ({"prompt": "p", "model": "wan2.7-t2v", "img_url": IMG}, "img_url", "wan2.7-t2v (t2v)",
+     ["wan2.6-i2v-flash (i2v)"]),
+    ({"prompt": "p", "model": "wan2.7-i2v", "img_url": IMG, "audio_url": "https://x/a.wav"}, "audio_url",
+     "wan2.7-i2v (i2v)", ["wan2.6-i2v-flash (i2v)"]),
+    ({"prompt": "p", "model": "wan2.6-i2v-flash", "img_url": IMG, "media": [{"type": "first_frame", "url": IMG}]},
+     "media", "wan2.6-i2v-flash (i2v)", ["wan2.7-i2v (i2v)"]),
+])
+def test_unused_media_field_is_an_error_that_names_models_taking_it(request_fields, field, model, suggested, tmp_path):
+    with Emulator(api_keys=(KEY,)) as emu:
+        result = run(["--request", json.dumps(request_fields)], env_for(emu), tmp_path)
+        assert result.code == 64, result.stderr
+        assert emu.requests == [] and not creates(emu)
+    line = next(l for l in result.stderr.splitlines() if l.startswith("Error: %s:" % field))
+    assert line.startswith("Error: %s: %s takes no %s; allowed: a model that does, e.g. --model " % (field, model, field))
+    for name in suggested:
+        assert name in line
+    assert "Warning: %s: not used" % field not in result.stderr
+
+
+def test_unused_non_media_field_and_empty_media_list_stay_warnings(tmp_path):
+    code, document, stderr = dry({"prompt": "p", "reference_urls": [], "negative_prompt": "n",
+                                  "model": "happyhorse-1.0-t2v"}, tmp_path)
+    assert code == 0, stderr
+    assert "Warning: negative_prompt: not used by happyhorse-1.0-t2v; not sent" in stderr
+    assert "Warning: reference_urls: not used by happyhorse-1.0-t2v; not sent" in stderr
+
+
+def test_every_media_field_is_taken_by_some_model():
+    from qianwen_video import validate
+
+    for field in catalog.MEDIA_FIELDS:
+        assert validate.models_taking(field), field

@@ -59,6 +59,9 @@ MEDIA_FIELDS = (
     "mask_video_url", "ref_images_url", "reference_urls", "reference_images",
     "reference_video_urls", "media",
 )
+# Flat alias -> the legacy input field it stands for (when the model takes that field and the
+# request does not set it itself): reference_image is the i2v first frame, reference_images the r2v list.
+FIELD_ALIASES = {"reference_image": "img_url", "reference_images": "reference_urls"}
 # The shapes those and the other flat fields must have (validate checks, payload normalises).
 MEDIA_SCALAR_FIELDS = tuple(f for f in MEDIA_FIELDS if f not in (
     "ref_images_url", "reference_urls", "reference_images", "reference_video_urls", "media"))
@@ -168,6 +171,13 @@ class Model(NamedTuple):
         if self.media:
             extra = tuple(f for f, _ in self.media.from_fields)
         return self.input_fields + self.param_fields + extra
+
+    def takes(self, field: str) -> bool:
+        """Whether a flat field reaches this model's body (directly, as media, or via an alias)."""
+        if field == "media":
+            return self.media is not None
+        alias = FIELD_ALIASES.get(field)
+        return field in self.accepted_fields or (alias is not None and alias in self.input_fields)
 
 
 # ---------------------------------------------------------------------------

@@ -64,13 +64,9 @@ def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
                 inp[key] = value
             elif key in spec.param_fields:
                 params[key] = value
-            elif key == "reference_image" and "img_url" in spec.input_fields and "img_url" not in flat:
-                inp["img_url"] = value
-                built.aliases.append("reference_image -> input.img_url")
-            elif key in ("reference_images",) and "reference_urls" in spec.input_fields \
-                    and "reference_urls" not in flat:
-                inp["reference_urls"] = value
-                built.aliases.append("reference_images -> input.reference_urls")
+            elif catalog.FIELD_ALIASES.get(key) in spec.input_fields and catalog.FIELD_ALIASES[key] not in flat:
+                inp[catalog.FIELD_ALIASES[key]] = value
+                built.aliases.append("%s -> input.%s" % (key, catalog.FIELD_ALIASES[key]))
             else:
                 built.unused.append(key)
         if media:

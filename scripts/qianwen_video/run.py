@@ -66,7 +66,7 @@ def make_plan(args, ctx: Context, console: Console) -> Plan:
     if getattr(args, "no_validate", False):
         problems = media.problems(request, ctx.cwd, home)
     else:
-        problems = validate.check(request, mode, model, built.body, ctx.cwd, home)
+        problems = validate.check(request, mode, model, built.body, ctx.cwd, home, unused=built.unused)
     if problems:
         raise ValidationFailed(problems)
     for note in validate.unused_warnings(built.unused, built.spec, model):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from . import catalog, media
 from .catalog import Model
@@ -43,8 +43,12 @@ MEDIA_TYPE_KINDS = {
 
 
 def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[str, Any],
-          cwd: Path, home: Optional[str] = None) -> List[str]:
-    """All problems with a request, as ``field: problem; allowed: ...`` strings."""
+          cwd: Path, home: Optional[str] = None, unused: Sequence[str] = ()) -> List[str]:
+    """All problems with a request, as ``field: problem; allowed: ...`` strings.
+
+    ``unused`` are the flat fields the model does not take (payload.Built.unused): media among
+    them is a problem (a paid task would run without it); the rest are left to warnings.
+    """
     spec = catalog.get(model_id) or catalog.infer(model_id)
     problems = _shapes(request, spec)
     if problems:  # the rules below assume these shapes
@@ -53,6 +57,7 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
     params = body.get("parameters") or {}
     problems += _types(inp, params)
     if spec is not None:
+        problems += _unused_media(request, spec, model_id, unused)
         problems += _resolution(request, spec, params)
         problems += _duration(spec, request, params, inp)
         problems += _prompt(spec, inp, params)
@@ -65,6 +70,32 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
     problems += media.problems(dict(request), cwd, home)
     problems += _local_kinds(dict(request), cwd, home)
     return problems
+
+
+def _unused_media(request: Mapping[str, Any], spec: Model, model_id: str, unused: Sequence[str]) -> List[str]:
+    found = []
+    for name in unused:
+        if name not in catalog.MEDIA_FIELDS or request.get(name) in (None, "", [], {}):
+            continue
+        others = models_taking(name, spec)
+        found.append("%s: %s (%s) takes no %s; allowed: %s" % (
+            name, model_id, spec.mode, name,
+            "a model that does, e.g. --model " + ", ".join("%s (%s)" % (m.id, m.mode) for m in others)
+            if others else "(omit it)"))
+    return found
+
+
+def models_taking(field: str, spec: Optional[Model] = None, limit: int = 4) -> List[Model]:
+    """One model per mode that takes ``field`` (the mode's default when it does), the current mode first."""
+    picks: Dict[str, Model] = {}
+    for model in catalog.MODELS.values():
+        if (spec is not None and model.id == spec.id) or not model.takes(field):
+            continue
+        if model.mode not in picks or model.id == catalog.DEFAULT_MODELS.get(model.mode):
+            picks[model.mode] = model
+    order = ([spec.mode] if spec is not None else []) + list(reversed(catalog.MODES))
+    ranked = sorted(picks.values(), key=lambda m: order.index(m.mode))
+    return ranked[:limit]
 
 
 def unused_warnings(unused: List[str], spec: Optional[Model], model_id: str) -> List[str]:
