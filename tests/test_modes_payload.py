@@ -19,6 +19,8 @@ WAV = "https://example.com/voice.wav"
     ({"prompt": "x", "first_frame_url": IMG, "last_frame_url": IMG2}, "kf2v"),
     ({"prompt": "x", "first_clip_url": VID}, "i2v"),
     ({"prompt": "x", "media": [{"type": "first_frame", "url": IMG}]}, "i2v"),
+    # a driving audio is i2v (wan2.7-i2v), even next to a first_frame_url that alone would mean kf2v
+    ({"prompt": "x", "first_frame_url": IMG, "driving_audio_url": WAV}, "i2v"),
     ({"prompt": "x", "reference_urls": [IMG]}, "r2v"),
     ({"prompt": "x", "function": "image_reference", "ref_images_url": [IMG]}, "vace"),
     # first match wins: function beats everything else

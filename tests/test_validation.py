@@ -388,3 +388,30 @@ def test_every_media_field_is_taken_by_some_model():
 
     for field in catalog.MEDIA_FIELDS:
         assert validate.models_taking(field), field
+
+
+# -- media-protocol i2v fields with no model named: wan2.7-i2v, said so ---------------------
+@pytest.mark.parametrize("request_fields, named", [
+    ({"prompt": "p", "first_clip_url": VID}, "first_clip_url"),
+    ({"prompt": "p", "media": [{"type": "first_frame", "url": IMG}]}, "media"),
+    ({"prompt": "p", "img_url": IMG, "driving_audio_url": "https://x/a.wav"}, "driving_audio_url"),
+    ({"prompt": "p", "first_frame_url": IMG, "driving_audio_url": "https://x/a.wav"}, "driving_audio_url"),
+    ({"prompt": "p", "mode": "i2v", "first_clip_url": VID, "media": [{"type": "last_frame", "url": IMG}]},
+     "first_clip_url/media"),
+])
+def test_default_i2v_becomes_wan27_for_media_protocol_fields(request_fields, named, tmp_path):
+    code, document, stderr = dry(request_fields, tmp_path)
+    assert code == 0, stderr
+    assert document["mode"] == "i2v" and document["model"] == "wan2.7-i2v"
+    assert "Note: using wan2.7-i2v: the default i2v model wan2.6-i2v-flash takes no %s\n" % named in stderr
+    assert "img_url" not in stderr and "Warning" not in stderr
+    assert document["requests"][-1]["body"]["input"]["media"]
+
+
+def test_a_named_i2v_model_is_never_switched(tmp_path):
+    for named in ({"model": "wan2.6-i2v-flash"}, {"model": "wan2.6-i2v"}):
+        code, _, stderr = dry(dict(named, prompt="p", first_clip_url=VID), tmp_path)
+        assert code == 64 and "Note: using" not in stderr
+        assert "Error: first_clip_url: %s (i2v) takes no first_clip_url" % named["model"] in stderr
+    code, document, stderr = dry({"prompt": "p", "img_url": IMG}, tmp_path)  # nothing to switch for
+    assert code == 0 and document["model"] == "wan2.6-i2v-flash" and "Note" not in stderr
