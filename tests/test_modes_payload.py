@@ -233,3 +233,31 @@ def test_payload_and_validation_share_the_video_rule():
     legacy = body({"prompt": "p", "reference_urls": [upper] * 4}, "wan2.6-r2v")
     problems = validate._legacy_required(legacy.spec, legacy.body["input"], {})
     assert any("4 videos" in p for p in problems)
+
+
+# -- the singular reference_image on r2v (and edit) models ------------------------------------
+@pytest.mark.parametrize("model", ["happyhorse-1.0-r2v", "happyhorse-1.1-r2v", "wan2.7-r2v", "wan2.7-r2v-2026-06-12"])
+def test_r2v_media_models_map_a_singular_reference_image(model):
+    built = body({"prompt": "character1", "reference_image": IMG}, model)
+    assert built.unused == []
+    assert built.body["input"]["media"] == [{"type": "reference_image", "url": IMG}]
+    both = body({"prompt": "character1", "reference_image": IMG, "reference_images": [IMG2]}, model)
+    assert sorted(m["url"] for m in both.body["input"]["media"]) == [IMG, IMG2]
+
+
+@pytest.mark.parametrize("model", ["wan2.7-videoedit", "happyhorse-1.0-video-edit"])
+def test_edit_models_map_a_singular_reference_image(model):
+    built = body({"prompt": "p", "video_url": VID, "reference_image": IMG}, model)
+    assert built.unused == []
+    assert built.body["input"]["media"] == [{"type": "video", "url": VID}, {"type": "reference_image", "url": IMG}]
+
+
+def test_legacy_r2v_collects_reference_aliases_into_reference_urls():
+    built = body({"prompt": "p", "reference_urls": [IMG], "reference_image": VID, "reference_images": IMG2},
+                 "wan2.6-r2v-flash")
+    assert built.unused == []
+    assert built.body["input"]["reference_urls"] == [IMG, VID, IMG2]
+    assert built.aliases == ["reference_image -> input.reference_urls", "reference_images -> input.reference_urls"]
+    # a single-value field keeps its own value; the alias is then left unused
+    i2v = body({"img_url": IMG, "reference_image": IMG2}, "wan2.6-i2v-flash")
+    assert i2v.body["input"] == {"img_url": IMG} and i2v.unused == ["reference_image"]

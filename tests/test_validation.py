@@ -415,3 +415,20 @@ def test_a_named_i2v_model_is_never_switched(tmp_path):
         assert "Error: first_clip_url: %s (i2v) takes no first_clip_url" % named["model"] in stderr
     code, document, stderr = dry({"prompt": "p", "img_url": IMG}, tmp_path)  # nothing to switch for
     assert code == 0 and document["model"] == "wan2.6-i2v-flash" and "Note" not in stderr
+
+
+def test_reference_image_with_the_field_it_stands_for_is_an_error(tmp_path):
+    code, _, stderr = dry({"prompt": "p", "img_url": IMG, "reference_image": IMG2}, tmp_path)
+    assert code == 64
+    assert ("Error: reference_image: stands for img_url on wan2.6-i2v-flash, which the request also sets; "
+            "allowed: one of img_url, reference_image") in stderr
+
+
+@pytest.mark.parametrize("model, limit", [("happyhorse-1.0-r2v", 9), ("happyhorse-1.1-r2v", 9), ("wan2.7-r2v", 5)])
+def test_r2v_reference_image_is_counted_with_the_other_references(model, limit, tmp_path):
+    ok = {"model": model, "prompt": "character1", "reference_image": IMG}
+    code, document, stderr = dry(ok, tmp_path)
+    assert code == 0 and "Warning" not in stderr, stderr
+    assert document["requests"][-1]["body"]["input"]["media"] == [{"type": "reference_image", "url": IMG}]
+    code, _, stderr = dry(dict(ok, reference_urls=[IMG2] * limit), tmp_path)
+    assert code == 64 and "Error: media: " in stderr

@@ -59,9 +59,10 @@ MEDIA_FIELDS = (
     "mask_video_url", "ref_images_url", "reference_urls", "reference_images",
     "reference_video_urls", "media",
 )
-# Flat alias -> the legacy input field it stands for (when the model takes that field and the
+# Flat alias -> the legacy input fields it may stand for (when the model takes that field and the
 # request does not set it itself): reference_image is the i2v first frame, reference_images the r2v list.
-FIELD_ALIASES = {"reference_image": "img_url", "reference_images": "reference_urls"}
+# A singular reference_image on a legacy r2v model is one more reference_urls entry.
+FIELD_ALIASES = {"reference_image": ("img_url", "reference_urls"), "reference_images": ("reference_urls",)}
 # The shapes those and the other flat fields must have (validate checks, payload normalises).
 MEDIA_SCALAR_FIELDS = tuple(f for f in MEDIA_FIELDS if f not in (
     "ref_images_url", "reference_urls", "reference_images", "reference_video_urls", "media"))
@@ -176,8 +177,7 @@ class Model(NamedTuple):
         """Whether a flat field reaches this model's body (directly, as media, or via an alias)."""
         if field == "media":
             return self.media is not None
-        alias = FIELD_ALIASES.get(field)
-        return field in self.accepted_fields or (alias is not None and alias in self.input_fields)
+        return field in self.accepted_fields or any(t in self.input_fields for t in FIELD_ALIASES.get(field, ()))
 
 
 # ---------------------------------------------------------------------------
@@ -205,14 +205,14 @@ WAN27_I2V_MEDIA = MediaRule(
 )
 WAN27_R2V_MEDIA = MediaRule(
     from_fields=(("reference_urls", "reference"), ("reference_images", "reference_image"),
-                 ("first_frame_url", "first_frame")),
+                 ("reference_image", "reference_image"), ("first_frame_url", "first_frame")),
     counts=(("reference_image", 0, 5), ("reference_video", 0, 5), ("first_frame", 0, 1)),
     total=(("reference_image", "reference_video"), 1, 5),
     voice_types=("reference_image", "reference_video"),
 )
 WAN27_EDIT_MEDIA = MediaRule(
     from_fields=(("video_url", "video"), ("reference_images", "reference_image"),
-                 ("reference_urls", "reference_image")),
+                 ("reference_urls", "reference_image"), ("reference_image", "reference_image")),
     counts=(("video", 1, 1), ("reference_image", 0, 4)),
 )
 HH_I2V_MEDIA = MediaRule(
@@ -221,12 +221,13 @@ HH_I2V_MEDIA = MediaRule(
     counts=(("first_frame", 1, 1),),
 )
 HH_R2V_MEDIA = MediaRule(
-    from_fields=(("reference_urls", "reference_image"), ("reference_images", "reference_image")),
+    from_fields=(("reference_urls", "reference_image"), ("reference_images", "reference_image"),
+                 ("reference_image", "reference_image")),
     counts=(("reference_image", 1, 9),),
 )
 HH_EDIT_MEDIA = MediaRule(
     from_fields=(("video_url", "video"), ("reference_images", "reference_image"),
-                 ("reference_urls", "reference_image")),
+                 ("reference_urls", "reference_image"), ("reference_image", "reference_image")),
     counts=(("video", 1, 1), ("reference_image", 0, 5)),
 )
 

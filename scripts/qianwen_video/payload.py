@@ -53,6 +53,7 @@ def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
         _place_unknown(flat, inp, params)
     else:
         media_fields = dict(spec.media.from_fields) if spec.media else {}
+        extra: Dict[str, List[Any]] = {}  # aliased entries for a list field (reference_images -> reference_urls)
         for key, value in flat.items():
             if key == "media" and spec.media and not isinstance(value, list):
                 inp["media"] = value  # a wrong shape: validation reports it (--no-validate sends it as is)
@@ -64,11 +65,18 @@ def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
                 inp[key] = value
             elif key in spec.param_fields:
                 params[key] = value
-            elif catalog.FIELD_ALIASES.get(key) in spec.input_fields and catalog.FIELD_ALIASES[key] not in flat:
-                inp[catalog.FIELD_ALIASES[key]] = value
-                built.aliases.append("%s -> input.%s" % (key, catalog.FIELD_ALIASES[key]))
+            elif _alias_target(key, spec, flat):
+                target = _alias_target(key, spec, flat)
+                if target in catalog.MEDIA_LIST_FIELDS:  # appended after the field's own entries
+                    extra.setdefault(target, []).extend(value if isinstance(value, list) else [value])
+                else:
+                    inp[target] = value
+                built.aliases.append("%s -> input.%s" % (key, target))
             else:
                 built.unused.append(key)
+        for target, values in extra.items():
+            own = inp.get(target, [])
+            inp[target] = (own if isinstance(own, list) else [own]) + values
         if media:
             inp["media"] = media
 
@@ -87,6 +95,15 @@ def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
     if params:
         built.body["parameters"] = params
     return built
+
+
+def _alias_target(key: str, spec: catalog.Model, flat: Mapping[str, Any]) -> Optional[str]:
+    """The legacy input field a flat alias stands for: one the model takes, and for a single-value
+    field (img_url) one the request does not set itself; a list field collects all its aliases."""
+    for target in catalog.FIELD_ALIASES.get(key, ()):
+        if target in spec.input_fields and (target in catalog.MEDIA_LIST_FIELDS or target not in flat):
+            return target
+    return None
 
 
 def normalised(key: str, value: Any) -> Any:

@@ -77,6 +77,11 @@ def _unused_media(request: Mapping[str, Any], spec: Model, model_id: str, unused
     for name in unused:
         if name not in catalog.MEDIA_FIELDS or request.get(name) in (None, "", [], {}):
             continue
+        both = [t for t in catalog.FIELD_ALIASES.get(name, ()) if t in spec.input_fields and request.get(t)]
+        if both:
+            found.append("%s: stands for %s on %s, which the request also sets; allowed: one of %s, %s"
+                         % (name, both[0], model_id, both[0], name))
+            continue
         others = models_taking(name, spec)
         found.append("%s: %s (%s) takes no %s; allowed: %s" % (
             name, model_id, spec.mode, name,
