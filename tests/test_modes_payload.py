@@ -19,6 +19,8 @@ WAV = "https://example.com/voice.wav"
     ({"prompt": "x", "first_frame_url": IMG, "last_frame_url": IMG2}, "kf2v"),
     ({"prompt": "x", "first_clip_url": VID}, "i2v"),
     ({"prompt": "x", "media": [{"type": "first_frame", "url": IMG}]}, "i2v"),
+    # a driving audio is i2v (wan2.7-i2v), even next to a first_frame_url that alone would mean kf2v
+    ({"prompt": "x", "first_frame_url": IMG, "driving_audio_url": WAV}, "i2v"),
     ({"prompt": "x", "reference_urls": [IMG]}, "r2v"),
     ({"prompt": "x", "function": "image_reference", "ref_images_url": [IMG]}, "vace"),
     # first match wins: function beats everything else
@@ -207,3 +209,55 @@ def test_request_mode_field_acts_like_the_mode_flag():
     assert modes.resolve({"mode": "videoedit"}, None, "t2v") == ("t2v", "wan2.6-t2v")  # the flag wins
     with pytest.raises(UsageError):
         modes.resolve({"mode": "movie"}, None, None)
+
+
+# -- one rule for "is this reference a video" (catalog.is_video_url) ---------------------------
+@pytest.mark.parametrize("value, expected", [
+    (VID, True), ("https://x/CLIP.MOV?Expires=1&sig=a.png", True), ("clip.mp4", True),
+    ({"url": VID, "reference_voice": WAV}, True), (IMG, False), ("https://x/a.png?name=b.mp4", False),
+    ("https://x/a.webm", False), (7, False), (None, False), ({"url": 7}, False),
+])
+def test_is_video_url(value, expected):
+    assert catalog.is_video_url(value) is expected
+
+
+def test_payload_and_validation_share_the_video_rule():
+    from qianwen_video import validate
+
+    for name in ("VIDEO_SUFFIXES", "_looks_like_video"):
+        assert not hasattr(payload, name)
+    assert not hasattr(validate, "_is_video")
+    upper = "https://x/clip.MP4?token=1"
+    built = body({"prompt": "p", "reference_urls": [IMG, upper]}, "wan2.7-r2v")
+    assert [m["type"] for m in built.body["input"]["media"]] == ["reference_image", "reference_video"]
+    legacy = body({"prompt": "p", "reference_urls": [upper] * 4}, "wan2.6-r2v")
+    problems = validate._legacy_required(legacy.spec, legacy.body["input"], {})
+    assert any("4 videos" in p for p in problems)
+
+
+# -- the singular reference_image on r2v (and edit) models ------------------------------------
+@pytest.mark.parametrize("model", ["happyhorse-1.0-r2v", "happyhorse-1.1-r2v", "wan2.7-r2v", "wan2.7-r2v-2026-06-12"])
+def test_r2v_media_models_map_a_singular_reference_image(model):
+    built = body({"prompt": "character1", "reference_image": IMG}, model)
+    assert built.unused == []
+    assert built.body["input"]["media"] == [{"type": "reference_image", "url": IMG}]
+    both = body({"prompt": "character1", "reference_image": IMG, "reference_images": [IMG2]}, model)
+    assert sorted(m["url"] for m in both.body["input"]["media"]) == [IMG, IMG2]
+
+
+@pytest.mark.parametrize("model", ["wan2.7-videoedit", "happyhorse-1.0-video-edit"])
+def test_edit_models_map_a_singular_reference_image(model):
+    built = body({"prompt": "p", "video_url": VID, "reference_image": IMG}, model)
+    assert built.unused == []
+    assert built.body["input"]["media"] == [{"type": "video", "url": VID}, {"type": "reference_image", "url": IMG}]
+
+
+def test_legacy_r2v_collects_reference_aliases_into_reference_urls():
+    built = body({"prompt": "p", "reference_urls": [IMG], "reference_image": VID, "reference_images": IMG2},
+                 "wan2.6-r2v-flash")
+    assert built.unused == []
+    assert built.body["input"]["reference_urls"] == [IMG, VID, IMG2]
+    assert built.aliases == ["reference_image -> input.reference_urls", "reference_images -> input.reference_urls"]
+    # a single-value field keeps its own value; the alias is then left unused
+    i2v = body({"img_url": IMG, "reference_image": IMG2}, "wan2.6-i2v-flash")
+    assert i2v.body["input"] == {"img_url": IMG} and i2v.unused == ["reference_image"]

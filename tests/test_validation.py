@@ -177,11 +177,15 @@ def test_region_twins(tmp_path):
 
 
 def test_all_problems_are_reported_at_once(tmp_path):
-    code, _, stderr = dry({"model": "wan2.6-t2v", "prompt": "x", "size": "1*1", "duration": 99, "seed": "7"}, tmp_path)
+    code, _, stderr = dry({"model": "wan2.6-t2v", "prompt": "x", "size": "1*1", "duration": 99, "seed": -1}, tmp_path)
     assert code == 64
     errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
     assert [e.split(":")[1].strip() for e in errors] == ["seed", "size", "duration"]
     assert all("; allowed: " in e for e in errors)
+    # wrong JSON types are reported together first; the rules that read those fields wait for them
+    code, _, stderr = dry({"model": "wan2.6-t2v", "prompt": "x", "size": 1, "duration": "5", "seed": "7"}, tmp_path)
+    errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+    assert code == 64 and [e.split(":")[1].strip() for e in errors] == ["size", "duration", "seed"]
 
 
 def test_local_file_of_the_wrong_type(tmp_path):
@@ -264,3 +268,167 @@ def test_help_is_generated_from_the_catalog(tmp_path):
         assert flag in result.stdout
     for variable in ("QIANWEN_API_KEY", "DASHSCOPE_API_KEY", "DASHSCOPE_HTTP_BASE_URL", "QWEN_BASE_URL", "QWEN_REGION"):
         assert variable in result.stdout
+
+
+# -- shapes: a wrong JSON type is a validation error, never an internal error ----------------
+SHAPE_CASES = [
+    ('{"reference_urls": 1}', "reference_urls"),
+    ('{"prompt": "p", "reference_urls": [1]}', "reference_urls[0]"),
+    ('{"prompt": "p", "reference_urls": {"url": "https://x/a.png"}}', "reference_urls"),
+    ('{"prompt": "p", "model": "wan2.6-r2v", "reference_urls": [{"url": "https://x/a.png"}]}', "reference_urls[0]"),
+    ('{"prompt": "p", "model": "wan2.7-r2v", "reference_urls": [{"url": 5}]}', "reference_urls[0].url"),
+    ('{"prompt": "p", "model": "wan2.7-r2v", "reference_urls": [{"url": "https://x/a.mp4", "reference_voice": []}]}',
+     "reference_urls[0].reference_voice"),
+    ('{"prompt": "p", "img_url": 7}', "img_url"),
+    ('{"prompt": "p", "img_url": ""}', "img_url"),
+    ('{"prompt": "p", "model": "wan2.7-videoedit", "video_url": ["https://x/a.mp4"]}', "video_url"),
+    ('{"prompt": "p", "model": "wan2.7-i2v", "media": "https://x/a.png"}', "media"),
+    ('{"prompt": "p", "model": "wan2.7-i2v", "media": [3]}', "media[0]"),
+    ('{"prompt": "p", "model": "wan2.7-i2v", "media": [{"url": "https://x/a.png"}]}', "media[0].type"),
+    ('{"prompt": "p", "model": "wan2.7-i2v", "media": [{"type": "first_frame"}]}', "media[0].url"),
+    ('{"prompt": "p", "model": "wan2.7-i2v", "input": {"media": 5}}', "input.media"),
+    ('{"prompt": "p", "model": "wan2.6-r2v", "input": {"reference_urls": "https://x/a.png"}}', "input.reference_urls"),
+    ('{"prompt": "p", "size": 1280}', "size"),
+    ('{"prompt": "p", "model": "wan2.7-t2v", "resolution": ["720P"]}', "resolution"),
+    ('{"prompt": "p", "model": "wan2.7-t2v", "ratio": 1.5}', "ratio"),
+    ('{"prompt": "p", "shot_type": true}', "shot_type"),
+    ('{"prompt": ["p"]}', "prompt"),
+    ('{"prompt": "p", "negative_prompt": 1}', "negative_prompt"),
+    ('{"prompt": "p", "duration": 1e400}', "duration"),
+    ('{"prompt": "p", "duration": -1e400}', "duration"),
+    ('{"prompt": "p", "duration": NaN}', "duration"),
+    ('{"prompt": "p", "parameters": {"duration": Infinity}}', "parameters.duration"),
+    ('{"prompt": "p", "duration": 5.5}', "duration"),
+    ('{"prompt": "p", "duration": "5"}', "duration"),
+    ('{"prompt": "p", "duration": true}', "duration"),
+    ('{"prompt": "p", "seed": 1e400}', "seed"),
+    ('{"prompt": "p", "function": ["video_edit"]}', "function"),
+    ('{"prompt": "p", "function": "video_extension", "first_frame_url": "https://x/a.png", "mask_frame_id": 1.5}',
+     "mask_frame_id"),
+    ('{"prompt": "p", "function": "image_reference", "ref_images_url": ["https://x/a.png"], "strength": NaN}',
+     "strength"),
+    ('{"prompt": "p", "function": "image_reference", "ref_images_url": ["https://x/a.png"], "top_scale": "2"}',
+     "top_scale"),
+    ('{"prompt": "p", "function": "image_reference", "ref_images_url": ["https://x/a.png"], "obj_or_bg": "obj"}',
+     "obj_or_bg"),
+    ('{"prompt": "p", "function": "image_reference", "ref_images_url": ["https://x/a.png"], "obj_or_bg": [1]}',
+     "obj_or_bg"),
+    ('{"prompt": "p", "function": "video_repainting", "video_url": "https://x/a.mp4", "control_condition": 1}',
+     "control_condition"),
+]
+
+
+@pytest.mark.parametrize("raw, field", SHAPE_CASES, ids=[c[0] for c in SHAPE_CASES])
+def test_wrong_shapes_are_validation_errors(raw, field, tmp_path):
+    result = run(["--dry-run", "--request", raw], {"QWEN_REGION": "ap-southeast-1"}, tmp_path)
+    assert result.code == 64, result.stderr
+    assert "unexpected internal error" not in result.stderr and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert any(e.startswith("Error: %s: " % field) and "; allowed: " in e for e in errors), result.stderr
+
+
+@pytest.mark.parametrize("raw, fixed", [
+    # one string in a list field is one reference; a whole-number float is the integer
+    ('{"prompt": "p", "reference_urls": "https://x/a.png", "duration": 5.0}',
+     {"reference_urls": ["https://x/a.png"], "duration": 5}),
+    ('{"prompt": "p", "model": "wan2.7-r2v", "reference_urls": "https://x/a.mp4", "seed": 7.0}',
+     {"media": [{"type": "reference_video", "url": "https://x/a.mp4"}], "seed": 7}),
+])
+def test_accepted_shapes_are_normalised(raw, fixed, tmp_path):
+    result = run(["--dry-run", "--request", raw], {"QWEN_REGION": "ap-southeast-1"}, tmp_path)
+    assert result.code == 0, result.stderr
+    body = json.loads(result.stdout)["requests"][-1]["body"]
+    sent = dict(body["input"], **body.get("parameters", {}))
+    for key, value in fixed.items():
+        assert sent[key] == value and type(sent[key]) is type(value)
+
+
+def test_duration_rule_refuses_non_finite_numbers():
+    rule = catalog.Duration(2, 15)
+    for value in (float("inf"), float("-inf"), float("nan")):
+        assert rule.allows(value) is False
+    assert rule.allows(5.0) and rule.allows(5) and not rule.allows(5.5) and not rule.allows(True)
+
+
+# -- a media field the model does not take stops the request (it would be dropped from a paid task)
+@pytest.mark.parametrize("request_fields, field, model, suggested", [
+    ({"prompt": "p", "video_url": VID}, "video_url", "wan2.6-t2v (t2v)",
+     ["wan2.7-videoedit (videoedit)", "wan2.1-vace-plus (vace)"]),
+    ({"prompt": "p", "reference_images": [IMG]}, "reference_images", "wan2.6-t2v (t2v)",
+     ["wan2.7-videoedit (videoedit)", "wan2.6-r2v-flash (r2v)"]),
+    ({"prompt": "p", "model": "wan2.7-t2v", "img_url": IMG}, "img_url", "wan2.7-t2v (t2v)",
+     ["wan2.6-i2v-flash (i2v)"]),
+    ({"prompt": "p", "model": "wan2.7-i2v", "img_url": IMG, "audio_url": "https://x/a.wav"}, "audio_url",
+     "wan2.7-i2v (i2v)", ["wan2.6-i2v-flash (i2v)"]),
+    ({"prompt": "p", "model": "wan2.6-i2v-flash", "img_url": IMG, "media": [{"type": "first_frame", "url": IMG}]},
+     "media", "wan2.6-i2v-flash (i2v)", ["wan2.7-i2v (i2v)"]),
+])
+def test_unused_media_field_is_an_error_that_names_models_taking_it(request_fields, field, model, suggested, tmp_path):
+    with Emulator(api_keys=(KEY,)) as emu:
+        result = run(["--request", json.dumps(request_fields)], env_for(emu), tmp_path)
+        assert result.code == 64, result.stderr
+        assert emu.requests == [] and not creates(emu)
+    line = next(l for l in result.stderr.splitlines() if l.startswith("Error: %s:" % field))
+    assert line.startswith("Error: %s: %s takes no %s; allowed: a model that does, e.g. --model " % (field, model, field))
+    for name in suggested:
+        assert name in line
+    assert "Warning: %s: not used" % field not in result.stderr
+
+
+def test_unused_non_media_field_and_empty_media_list_stay_warnings(tmp_path):
+    code, document, stderr = dry({"prompt": "p", "reference_urls": [], "negative_prompt": "n",
+                                  "model": "happyhorse-1.0-t2v"}, tmp_path)
+    assert code == 0, stderr
+    assert "Warning: negative_prompt: not used by happyhorse-1.0-t2v; not sent" in stderr
+    assert "Warning: reference_urls: not used by happyhorse-1.0-t2v; not sent" in stderr
+
+
+def test_every_media_field_is_taken_by_some_model():
+    from qianwen_video import validate
+
+    for field in catalog.MEDIA_FIELDS:
+        assert validate.models_taking(field), field
+
+
+# -- media-protocol i2v fields with no model named: wan2.7-i2v, said so ---------------------
+@pytest.mark.parametrize("request_fields, named", [
+    ({"prompt": "p", "first_clip_url": VID}, "first_clip_url"),
+    ({"prompt": "p", "media": [{"type": "first_frame", "url": IMG}]}, "media"),
+    ({"prompt": "p", "img_url": IMG, "driving_audio_url": "https://x/a.wav"}, "driving_audio_url"),
+    ({"prompt": "p", "first_frame_url": IMG, "driving_audio_url": "https://x/a.wav"}, "driving_audio_url"),
+    ({"prompt": "p", "mode": "i2v", "first_clip_url": VID, "media": [{"type": "last_frame", "url": IMG}]},
+     "first_clip_url/media"),
+])
+def test_default_i2v_becomes_wan27_for_media_protocol_fields(request_fields, named, tmp_path):
+    code, document, stderr = dry(request_fields, tmp_path)
+    assert code == 0, stderr
+    assert document["mode"] == "i2v" and document["model"] == "wan2.7-i2v"
+    assert "Note: using wan2.7-i2v: the default i2v model wan2.6-i2v-flash takes no %s\n" % named in stderr
+    assert "img_url" not in stderr and "Warning" not in stderr
+    assert document["requests"][-1]["body"]["input"]["media"]
+
+
+def test_a_named_i2v_model_is_never_switched(tmp_path):
+    for named in ({"model": "wan2.6-i2v-flash"}, {"model": "wan2.6-i2v"}):
+        code, _, stderr = dry(dict(named, prompt="p", first_clip_url=VID), tmp_path)
+        assert code == 64 and "Note: using" not in stderr
+        assert "Error: first_clip_url: %s (i2v) takes no first_clip_url" % named["model"] in stderr
+    code, document, stderr = dry({"prompt": "p", "img_url": IMG}, tmp_path)  # nothing to switch for
+    assert code == 0 and document["model"] == "wan2.6-i2v-flash" and "Note" not in stderr
+
+
+def test_reference_image_with_the_field_it_stands_for_is_an_error(tmp_path):
+    code, _, stderr = dry({"prompt": "p", "img_url": IMG, "reference_image": IMG2}, tmp_path)
+    assert code == 64
+    assert ("Error: reference_image: stands for img_url on wan2.6-i2v-flash, which the request also sets; "
+            "allowed: one of img_url, reference_image") in stderr
+
+
+@pytest.mark.parametrize("model, limit", [("happyhorse-1.0-r2v", 9), ("happyhorse-1.1-r2v", 9), ("wan2.7-r2v", 5)])
+def test_r2v_reference_image_is_counted_with_the_other_references(model, limit, tmp_path):
+    ok = {"model": model, "prompt": "character1", "reference_image": IMG}
+    code, document, stderr = dry(ok, tmp_path)
+    assert code == 0 and "Warning" not in stderr, stderr
+    assert document["requests"][-1]["body"]["input"]["media"] == [{"type": "reference_image", "url": IMG}]
+    code, _, stderr = dry(dict(ok, reference_urls=[IMG2] * limit), tmp_path)
+    assert code == 64 and "Error: media: " in stderr

@@ -6,7 +6,8 @@ Where sources disagree, the entry keeps the looser rule and records the dispute 
 """
 from __future__ import annotations
 
-from typing import Dict, Mapping, NamedTuple, Optional, Tuple
+import math
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 MODES = ("t2v", "i2v", "kf2v", "r2v", "vace", "videoedit")
 
@@ -58,8 +59,32 @@ MEDIA_FIELDS = (
     "mask_video_url", "ref_images_url", "reference_urls", "reference_images",
     "reference_video_urls", "media",
 )
+# Flat alias -> the legacy input fields it may stand for (when the model takes that field and the
+# request does not set it itself): reference_image is the i2v first frame, reference_images the r2v list.
+# A singular reference_image on a legacy r2v model is one more reference_urls entry.
+FIELD_ALIASES = {"reference_image": ("img_url", "reference_urls"), "reference_images": ("reference_urls",)}
+# The shapes those and the other flat fields must have (validate checks, payload normalises).
+MEDIA_SCALAR_FIELDS = tuple(f for f in MEDIA_FIELDS if f not in (
+    "ref_images_url", "reference_urls", "reference_images", "reference_video_urls", "media"))
+MEDIA_LIST_FIELDS = ("reference_urls", "ref_images_url", "reference_images", "reference_video_urls")
+STRING_FIELDS = ("prompt", "negative_prompt", "size", "resolution", "ratio", "shot_type", "function",
+                 "control_condition", "mask_type", "expand_mode", "audio_setting", "template")
+INTEGER_FIELDS = ("duration", "seed", "mask_frame_id")
+NUMBER_FIELDS = ("strength", "expand_ratio", "top_scale", "bottom_scale", "left_scale", "right_scale")
 
+# Output naming: a --output ending in one of these is a file name, not a folder.
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi", ".flv", ".wmv", ".ts")
+# Input references: the video formats the service takes (MP4/MOV, dashscope-api.md §3.5-§3.8).
+REFERENCE_VIDEO_SUFFIXES = (".mp4", ".mov")
+
+
+def is_video_url(value: Any) -> bool:
+    """True when a reference (URL, path or ``{"url": ...}`` item) names a video: .mp4/.mov, query ignored."""
+    if isinstance(value, dict):
+        value = value.get("url")
+    if not isinstance(value, str):
+        return False
+    return value.split("?", 1)[0].lower().endswith(REFERENCE_VIDEO_SUFFIXES)
 
 
 class Duration(NamedTuple):
@@ -73,7 +98,7 @@ class Duration(NamedTuple):
     def allows(self, value: object) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
-        if float(value) != int(value):
+        if not math.isfinite(value) or float(value) != int(value):
             return False
         if self.values:
             return int(value) in self.values
@@ -148,6 +173,12 @@ class Model(NamedTuple):
             extra = tuple(f for f, _ in self.media.from_fields)
         return self.input_fields + self.param_fields + extra
 
+    def takes(self, field: str) -> bool:
+        """Whether a flat field reaches this model's body (directly, as media, or via an alias)."""
+        if field == "media":
+            return self.media is not None
+        return field in self.accepted_fields or any(t in self.input_fields for t in FIELD_ALIASES.get(field, ()))
+
 
 # ---------------------------------------------------------------------------
 # Field sets shared by families (dashscope-api.md §3.2-§3.8)
@@ -174,14 +205,14 @@ WAN27_I2V_MEDIA = MediaRule(
 )
 WAN27_R2V_MEDIA = MediaRule(
     from_fields=(("reference_urls", "reference"), ("reference_images", "reference_image"),
-                 ("first_frame_url", "first_frame")),
+                 ("reference_image", "reference_image"), ("first_frame_url", "first_frame")),
     counts=(("reference_image", 0, 5), ("reference_video", 0, 5), ("first_frame", 0, 1)),
     total=(("reference_image", "reference_video"), 1, 5),
     voice_types=("reference_image", "reference_video"),
 )
 WAN27_EDIT_MEDIA = MediaRule(
     from_fields=(("video_url", "video"), ("reference_images", "reference_image"),
-                 ("reference_urls", "reference_image")),
+                 ("reference_urls", "reference_image"), ("reference_image", "reference_image")),
     counts=(("video", 1, 1), ("reference_image", 0, 4)),
 )
 HH_I2V_MEDIA = MediaRule(
@@ -190,12 +221,13 @@ HH_I2V_MEDIA = MediaRule(
     counts=(("first_frame", 1, 1),),
 )
 HH_R2V_MEDIA = MediaRule(
-    from_fields=(("reference_urls", "reference_image"), ("reference_images", "reference_image")),
+    from_fields=(("reference_urls", "reference_image"), ("reference_images", "reference_image"),
+                 ("reference_image", "reference_image")),
     counts=(("reference_image", 1, 9),),
 )
 HH_EDIT_MEDIA = MediaRule(
     from_fields=(("video_url", "video"), ("reference_images", "reference_image"),
-                 ("reference_urls", "reference_image")),
+                 ("reference_urls", "reference_image"), ("reference_image", "reference_image")),
     counts=(("video", 1, 1), ("reference_image", 0, 5)),
 )
 

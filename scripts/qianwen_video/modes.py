@@ -6,8 +6,13 @@ from typing import Mapping, Optional, Tuple
 from . import catalog
 from .errors import UsageError
 
+# Fields only a media-protocol i2v model takes: they make a request i2v, served by MEDIA_I2V_MODEL
+# when no model is named (the default i2v model is legacy and takes none of them).
+MEDIA_I2V_FIELDS = ("first_clip_url", "driving_audio_url", "media")
+MEDIA_I2V_MODEL = "wan2.7-i2v"
 
-def _has(request: Mapping, key: str) -> bool:
+
+def has(request: Mapping, key: str) -> bool:
     value = request.get(key)
     return value not in (None, "", [], {})
 
@@ -22,15 +27,15 @@ def detect_mode(request: Mapping, model_id: Optional[str] = None) -> str:
     model = _lookup(model_id)
     if model is not None:
         return model.mode
-    if _has(request, "function"):
+    if has(request, "function"):
         return "vace"
-    if _has(request, "reference_urls"):
+    if has(request, "reference_urls"):
         return "r2v"
-    if _has(request, "media") or _has(request, "first_clip_url"):
+    if any(has(request, key) for key in MEDIA_I2V_FIELDS):
         return "i2v"
-    if _has(request, "first_frame_url"):
+    if has(request, "first_frame_url"):
         return "kf2v"
-    if _has(request, "img_url") or _has(request, "reference_image"):
+    if has(request, "img_url") or has(request, "reference_image"):
         return "i2v"
     return "t2v"
 

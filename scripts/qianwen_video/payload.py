@@ -8,6 +8,7 @@ official example body round-trips exactly.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, List, Mapping, Optional
 
 from . import catalog
@@ -15,8 +16,6 @@ from .errors import UsageError
 
 # Keys of the flat request that are not API fields.
 CONTROL_KEYS = frozenset({"model", "mode", "output", "input", "parameters"})
-
-VIDEO_SUFFIXES = (".mp4", ".mov")
 
 
 class Built:
@@ -48,14 +47,17 @@ def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
     params: Dict[str, Any] = {}
     built = Built({"model": model_id}, route_for(model_id), spec=spec)
     media: List[Dict[str, Any]] = []
-    flat = {k: v for k, v in request.items() if k not in CONTROL_KEYS and v is not None}
+    flat = {k: normalised(k, v) for k, v in request.items() if k not in CONTROL_KEYS and v is not None}
 
     if spec is None:
         _place_unknown(flat, inp, params)
     else:
         media_fields = dict(spec.media.from_fields) if spec.media else {}
+        extra: Dict[str, List[Any]] = {}  # aliased entries for a list field (reference_images -> reference_urls)
         for key, value in flat.items():
-            if key == "media" and spec.media:
+            if key == "media" and spec.media and not isinstance(value, list):
+                inp["media"] = value  # a wrong shape: validation reports it (--no-validate sends it as is)
+            elif key == "media" and spec.media:
                 media.extend(_explicit_media(value))
             elif key in media_fields:
                 media.extend(_media_items(key, value, media_fields[key]))
@@ -63,15 +65,18 @@ def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
                 inp[key] = value
             elif key in spec.param_fields:
                 params[key] = value
-            elif key == "reference_image" and "img_url" in spec.input_fields and "img_url" not in flat:
-                inp["img_url"] = value
-                built.aliases.append("reference_image -> input.img_url")
-            elif key in ("reference_images",) and "reference_urls" in spec.input_fields \
-                    and "reference_urls" not in flat:
-                inp["reference_urls"] = value
-                built.aliases.append("reference_images -> input.reference_urls")
+            elif _alias_target(key, spec, flat):
+                target = _alias_target(key, spec, flat)
+                if target in catalog.MEDIA_LIST_FIELDS:  # appended after the field's own entries
+                    extra.setdefault(target, []).extend(value if isinstance(value, list) else [value])
+                else:
+                    inp[target] = value
+                built.aliases.append("%s -> input.%s" % (key, target))
             else:
                 built.unused.append(key)
+        for target, values in extra.items():
+            own = inp.get(target, [])
+            inp[target] = (own if isinstance(own, list) else [own]) + values
         if media:
             inp["media"] = media
 
@@ -92,22 +97,36 @@ def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
     return built
 
 
+def _alias_target(key: str, spec: catalog.Model, flat: Mapping[str, Any]) -> Optional[str]:
+    """The legacy input field a flat alias stands for: one the model takes, and for a single-value
+    field (img_url) one the request does not set itself; a list field collects all its aliases."""
+    for target in catalog.FIELD_ALIASES.get(key, ()):
+        if target in spec.input_fields and (target in catalog.MEDIA_LIST_FIELDS or target not in flat):
+            return target
+    return None
+
+
+def normalised(key: str, value: Any) -> Any:
+    """The value a flat field is sent as: one string in a list field becomes a one-element list,
+    a whole-number float in an integer field (5.0) becomes the int (5). Anything else is unchanged
+    (validation reports wrong shapes)."""
+    if key in catalog.MEDIA_LIST_FIELDS and isinstance(value, str):
+        return [value]
+    if key in catalog.INTEGER_FIELDS and isinstance(value, float) and math.isfinite(value) \
+            and value.is_integer():
+        return int(value)
+    return value
+
+
 def _place_unknown(flat: Mapping[str, Any], inp: Dict[str, Any], params: Dict[str, Any]) -> None:
     """An id the catalog cannot place: split fields by name alone, send them all."""
     for key, value in flat.items():
         (inp if key in catalog.INPUT_FIELDS else params)[key] = value
 
 
-def _explicit_media(value: Any) -> List[Dict[str, Any]]:
-    if not isinstance(value, list):
-        raise UsageError('"media" must be a list of {"type": ..., "url": ...} objects')
-    items = []
-    for index, item in enumerate(value):
-        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-            raise UsageError('media[%d] must be an object with a "type" and a "url"' % index,
-                             hint='for example {"type": "first_frame", "url": "https://..."}')
-        items.append(dict(item))
-    return items
+def _explicit_media(value: List[Any]) -> List[Any]:
+    """The explicit media items, copied; a wrong shape is passed on for validation to report."""
+    return [dict(item) if isinstance(item, dict) else item for item in value]
 
 
 def _media_items(key: str, value: Any, media_type: str) -> List[Dict[str, Any]]:
@@ -116,7 +135,7 @@ def _media_items(key: str, value: Any, media_type: str) -> List[Dict[str, Any]]:
     for url in values:
         kind = media_type
         if kind == "reference":  # wan2.7 r2v: images and videos share reference_urls
-            kind = "reference_video" if _looks_like_video(url) else "reference_image"
+            kind = "reference_video" if catalog.is_video_url(url) else "reference_image"
         if isinstance(url, dict):  # {"url": ..., "reference_voice": ...} inside a list field
             item = dict(url)
             item.setdefault("type", kind)
@@ -124,12 +143,6 @@ def _media_items(key: str, value: Any, media_type: str) -> List[Dict[str, Any]]:
         else:
             items.append({"type": kind, "url": url})
     return items
-
-
-def _looks_like_video(url: Any) -> bool:
-    text = url.get("url", "") if isinstance(url, dict) else str(url)
-    path = text.split("?", 1)[0].lower()
-    return path.endswith(VIDEO_SUFFIXES)
 
 
 def has_oss_url(value: Any) -> bool:

@@ -74,7 +74,9 @@ def make_plan(args, ctx: Context, console: Console) -> Plan:
     config.load_dotenv(ctx)  # .env may set the region, which decides regional model ids
     request = load_request(args, ctx)
     mode, model = modes.resolve(request, args.model, args.mode)
-    model = _regional(model, not (args.model or request.get("model")), ctx, console)
+    defaulted = not (args.model or request.get("model"))
+    model = _media_i2v(request, mode, model, defaulted, console)
+    model = _regional(model, defaulted, ctx, console)
     built = payload.build(request, model, mode)
     if built.spec is None:
         console.warn("model %s is not in the catalog; sending it without model-specific checks "
@@ -85,7 +87,7 @@ def make_plan(args, ctx: Context, console: Console) -> Plan:
     if getattr(args, "no_validate", False):
         problems = media.problems(request, ctx.cwd, home)
     else:
-        problems = validate.check(request, mode, model, built.body, ctx.cwd, home)
+        problems = validate.check(request, mode, model, built.body, ctx.cwd, home, unused=built.unused)
     if problems:
         raise ValidationFailed(problems)
     for note in validate.unused_warnings(built.unused, built.spec, model):
@@ -96,6 +98,19 @@ def make_plan(args, ctx: Context, console: Console) -> Plan:
     if output is not None and not isinstance(output, str):
         raise UsageError('"output" must be a path string')
     return Plan(request, mode, model, built, output, outputs.output_dir(output, ctx.cwd))
+
+
+def _media_i2v(request: Dict[str, Any], mode: str, model_id: str, defaulted: bool, console: Console) -> str:
+    """A defaulted i2v model that cannot take the request's media-protocol fields becomes wan2.7-i2v."""
+    spec = catalog.get(model_id)
+    if not defaulted or mode != "i2v" or spec is None:
+        return model_id
+    wanted = [key for key in modes.MEDIA_I2V_FIELDS if modes.has(request, key) and not spec.takes(key)]
+    if not wanted:
+        return model_id
+    console.info("Note: using %s: the default i2v model %s takes no %s"
+                 % (modes.MEDIA_I2V_MODEL, model_id, "/".join(wanted)))
+    return modes.MEDIA_I2V_MODEL
 
 
 def _regional(model_id: str, defaulted: bool, ctx: Context, console: Console) -> str:

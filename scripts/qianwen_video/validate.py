@@ -6,8 +6,9 @@ problem at once as ``<field>: <what is wrong>; allowed: <values>``.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from . import catalog, media
 from .catalog import Model
@@ -24,7 +25,7 @@ VACE_CONDITIONS = {
 BOOL_FIELDS = ("prompt_extend", "watermark", "audio")
 
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-VIDEO_EXT = (".mp4", ".mov")
+VIDEO_EXT = catalog.REFERENCE_VIDEO_SUFFIXES
 AUDIO_EXT = (".wav", ".mp3")
 # Size caps per kind; the looser figure where sources disagree (§3.3-§3.8, §8.3).
 KIND_LIMITS = {"image": (IMAGE_EXT, 20), "video": (VIDEO_EXT, 100), "audio": (AUDIO_EXT, 15)}
@@ -42,14 +43,21 @@ MEDIA_TYPE_KINDS = {
 
 
 def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[str, Any],
-          cwd: Path, home: Optional[str] = None) -> List[str]:
-    """All problems with a request, as ``field: problem; allowed: ...`` strings."""
+          cwd: Path, home: Optional[str] = None, unused: Sequence[str] = ()) -> List[str]:
+    """All problems with a request, as ``field: problem; allowed: ...`` strings.
+
+    ``unused`` are the flat fields the model does not take (payload.Built.unused): media among
+    them is a problem (a paid task would run without it); the rest are left to warnings.
+    """
     spec = catalog.get(model_id) or catalog.infer(model_id)
-    problems: List[str] = []
+    problems = _shapes(request, spec)
+    if problems:  # the rules below assume these shapes
+        return problems + media.problems(dict(request), cwd, home)
     inp = body.get("input") or {}
     params = body.get("parameters") or {}
     problems += _types(inp, params)
     if spec is not None:
+        problems += _unused_media(request, spec, model_id, unused)
         problems += _resolution(request, spec, params)
         problems += _duration(spec, request, params, inp)
         problems += _prompt(spec, inp, params)
@@ -64,6 +72,37 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
     return problems
 
 
+def _unused_media(request: Mapping[str, Any], spec: Model, model_id: str, unused: Sequence[str]) -> List[str]:
+    found = []
+    for name in unused:
+        if name not in catalog.MEDIA_FIELDS or request.get(name) in (None, "", [], {}):
+            continue
+        both = [t for t in catalog.FIELD_ALIASES.get(name, ()) if t in spec.input_fields and request.get(t)]
+        if both:
+            found.append("%s: stands for %s on %s, which the request also sets; allowed: one of %s, %s"
+                         % (name, both[0], model_id, both[0], name))
+            continue
+        others = models_taking(name, spec)
+        found.append("%s: %s (%s) takes no %s; allowed: %s" % (
+            name, model_id, spec.mode, name,
+            "a model that does, e.g. --model " + ", ".join("%s (%s)" % (m.id, m.mode) for m in others)
+            if others else "(omit it)"))
+    return found
+
+
+def models_taking(field: str, spec: Optional[Model] = None, limit: int = 4) -> List[Model]:
+    """One model per mode that takes ``field`` (the mode's default when it does), the current mode first."""
+    picks: Dict[str, Model] = {}
+    for model in catalog.MODELS.values():
+        if (spec is not None and model.id == spec.id) or not model.takes(field):
+            continue
+        if model.mode not in picks or model.id == catalog.DEFAULT_MODELS.get(model.mode):
+            picks[model.mode] = model
+    order = ([spec.mode] if spec is not None else []) + list(reversed(catalog.MODES))
+    ranked = sorted(picks.values(), key=lambda m: order.index(m.mode))
+    return ranked[:limit]
+
+
 def unused_warnings(unused: List[str], spec: Optional[Model], model_id: str) -> List[str]:
     if not unused:
         return []
@@ -72,6 +111,137 @@ def unused_warnings(unused: List[str], spec: Optional[Model], model_id: str) -> 
 
 
 # ---------------------------------------------------------------------------------------
+CONTROL_KEYS = ("model", "mode", "output", "input", "parameters")
+SHAPE_ALLOWED = {
+    "shot_type": "single, multi", "function": ", ".join(VACE_FUNCTIONS), "mask_type": "tracking, fixed",
+    "expand_mode": "hull, bbox, original", "audio_setting": "auto, origin",
+    "control_condition": "posebodyface, posebody, depth, scribble", "seed": "0-%d" % SEED_MAX,
+    "strength": "0-1", "expand_ratio": "0-1", "top_scale": "1-2", "bottom_scale": "1-2",
+    "left_scale": "1-2", "right_scale": "1-2", "mask_frame_id": "an integer frame number",
+}
+
+
+def _shapes(request: Mapping[str, Any], spec: Optional[Model]) -> List[str]:
+    """Type problems in the flat request and a native input/parameters object, before any rule reads them."""
+    found: List[str] = []
+    # {"url": ..., "reference_voice": ...} items inside list fields belong to the media protocol
+    items_ok = spec is None or spec.protocol == "media"
+    flat = {k: v for k, v in request.items() if k not in CONTROL_KEYS}
+    found += _shapes_of(flat, "", spec, items_ok, wrap_ok=True)
+    for name in ("input", "parameters"):
+        native = request.get(name)
+        if isinstance(native, dict):
+            found += _shapes_of(native, name + ".", spec, items_ok, wrap_ok=False)
+    return found
+
+
+def _shapes_of(fields: Mapping[str, Any], prefix: str, spec: Optional[Model], items_ok: bool,
+               wrap_ok: bool) -> List[str]:
+    found: List[str] = []
+    for key, value in fields.items():
+        if value is None:
+            continue  # treated as absent
+        label = prefix + key
+        if key in catalog.MEDIA_SCALAR_FIELDS:
+            found += _url_shape(label, value)
+        elif key in catalog.MEDIA_LIST_FIELDS:
+            if isinstance(value, str) and wrap_ok:
+                found += _url_shape(label, value)  # one reference: sent as a one-element list
+            elif not isinstance(value, list):
+                found.append("%s: must be a list of URLs/paths, got %s; allowed: %s" % (
+                    label, _kind(value), "a list of strings, or one string" if wrap_ok else "a list of strings"))
+            else:
+                for index, element in enumerate(value):
+                    found += _reference_shape("%s[%d]" % (label, index), element, items_ok)
+        elif key == "media":
+            found += _media_shape(label, value)
+        elif key in catalog.STRING_FIELDS:
+            if not isinstance(value, str):
+                found.append("%s: must be a string, got %s; allowed: %s" % (label, _kind(value), _allowed(key, spec)))
+        elif key in catalog.INTEGER_FIELDS:
+            if not _is_number(value) or float(value) != int(value):
+                found.append("%s: must be a whole number, got %s; allowed: %s" % (label, _kind(value), _allowed(key, spec)))
+        elif key in catalog.NUMBER_FIELDS:
+            if not _is_number(value):
+                found.append("%s: must be a number, got %s; allowed: %s" % (label, _kind(value), _allowed(key, spec)))
+        elif key == "obj_or_bg":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                found.append("%s: must be a list of strings, got %s; allowed: a list of obj, bg" % (label, _kind(value)))
+    return found
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float; not a bool, not inf/nan (JSON 1e400 parses as inf)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        text = repr(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    return {list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _allowed(key: str, spec: Optional[Model]) -> str:
+    if spec is not None:
+        if key == "size" and spec.sizes:
+            return ", ".join(spec.sizes)
+        if key == "resolution" and spec.tiers:
+            return ", ".join(spec.tiers)
+        if key == "ratio" and spec.ratios:
+            return ", ".join(spec.ratios)
+        if key == "duration" and spec.duration is not None:
+            return spec.duration.describe()
+    if key in SHAPE_ALLOWED:
+        return SHAPE_ALLOWED[key]
+    return "a whole number" if key in catalog.INTEGER_FIELDS else "a string"
+
+
+def _url_shape(label: str, value: Any) -> List[str]:
+    if not isinstance(value, str):
+        return ["%s: must be a URL or local path, got %s; allowed: a string" % (label, _kind(value))]
+    if not value.strip():
+        return ["%s: empty; allowed: an http(s)/oss/data URL or a local path (or omit the field)" % label]
+    return []
+
+
+def _reference_shape(label: str, element: Any, items_ok: bool) -> List[str]:
+    if not isinstance(element, dict):
+        return _url_shape(label, element)
+    if not items_ok:
+        return ["%s: an object is not accepted here; allowed: a URL or local path string" % label]
+    found = _url_shape(label + ".url", element.get("url"))
+    if element.get("reference_voice") is not None:
+        found += _url_shape(label + ".reference_voice", element["reference_voice"])
+    if element.get("type") is not None and not isinstance(element["type"], str):
+        found.append("%s.type: must be a string, got %s; allowed: a media type" % (label, _kind(element["type"])))
+    return found
+
+
+def _media_shape(label: str, value: Any) -> List[str]:
+    if not isinstance(value, list):
+        return ["%s: must be a list of {\"type\": ..., \"url\": ...} objects, got %s; allowed: a list"
+                % (label, _kind(value))]
+    found: List[str] = []
+    for index, item in enumerate(value):
+        where = "%s[%d]" % (label, index)
+        if not isinstance(item, dict):
+            found.append("%s: must be an object, got %s; allowed: {\"type\": ..., \"url\": ...}"
+                         % (where, _kind(item)))
+            continue
+        if not isinstance(item.get("type"), str) or not item["type"]:
+            found.append("%s.type: must be a string, got %s; allowed: %s" % (
+                where, _kind(item.get("type")), ", ".join(sorted(MEDIA_TYPE_KINDS))))
+        found += _url_shape(where + ".url", item.get("url"))
+        if item.get("reference_voice") is not None:
+            found += _url_shape(where + ".reference_voice", item["reference_voice"])
+    return found
+
+
 def _types(inp: Mapping[str, Any], params: Mapping[str, Any]) -> List[str]:
     found = []
     for name in ("prompt", "negative_prompt"):
@@ -151,11 +321,6 @@ def _prompt(spec: Model, inp: Mapping[str, Any], params: Mapping[str, Any]) -> L
     return found
 
 
-def _is_video(url: Any) -> bool:
-    text = url.get("url", "") if isinstance(url, dict) else str(url)
-    return text.split("?", 1)[0].lower().endswith(VIDEO_EXT)
-
-
 def _legacy_required(spec: Model, inp: Mapping[str, Any], params: Mapping[str, Any]) -> List[str]:
     found = []
     if spec.mode == "i2v" and not inp.get("img_url"):
@@ -170,7 +335,7 @@ def _legacy_required(spec: Model, inp: Mapping[str, Any], params: Mapping[str, A
         refs = list(inp.get("reference_urls") or []) + list(inp.get("reference_video_urls") or [])
         if not refs:
             found.append("reference_urls: required for %s; allowed: 1-5 image or video URLs/paths" % spec.id)
-        videos = sum(1 for r in refs if _is_video(r))
+        videos = sum(1 for r in refs if catalog.is_video_url(r))
         if len(refs) > 5:
             found.append("reference_urls: %d references; allowed: at most 5 in total" % len(refs))
         if videos > 3:
@@ -318,5 +483,5 @@ def _kind_for(ref: media.MediaRef) -> Optional[str]:
         item = ref.container if isinstance(ref.container, dict) else {}
         return MEDIA_TYPE_KINDS.get(str(item.get("type")))
     if base == "reference_urls":
-        return "video" if ref.value.lower().endswith(VIDEO_EXT) else "image"
+        return "video" if catalog.is_video_url(ref.value) else "image"
     return FIELD_KINDS.get(base)
