@@ -40,8 +40,9 @@ def env_for(emu, **extra: str) -> Dict[str, str]:
 def run(args: List[str], env: Dict[str, str], cwd: Path, max_sleep: float = 0.02) -> Result:
     """In-process: real network to the emulator, sleeps shortened but recorded.
 
-    The CLI's clock runs on virtual time: real time plus every second a shortened sleep skipped,
-    so schedules and timeouts behave as if each sleep had lasted as long as it asked.
+    The CLI's clocks run on virtual time: real time plus every second a shortened sleep skipped,
+    so schedules, timeouts and "wait a minute" rules behave as if each sleep had lasted as long
+    as it asked.
     """
     out, err = io.StringIO(), io.StringIO()
     sleeps: List[float] = []
@@ -54,7 +55,8 @@ def run(args: List[str], env: Dict[str, str], cwd: Path, max_sleep: float = 0.02
         skipped[0] += max(seconds - real, 0.0)
 
     ctx = Context(environ=dict(env), cwd=Path(cwd), stdout=out, stderr=err, sleep=sleep,
-                  clock=lambda: time.monotonic() + skipped[0], stderr_isatty=False)
+                  clock=lambda: time.monotonic() + skipped[0], wall_clock=lambda: time.time() + skipped[0],
+                  stderr_isatty=False)
     code = cli.main(args, ctx)
     return Result(code, out.getvalue(), err.getvalue(), sleeps)
 

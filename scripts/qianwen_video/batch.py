@@ -574,7 +574,10 @@ class Batch:
         wake = min(deadline, now + TICK)
         if self.running:
             wake = min(wake, max(min(i.next_poll for i in self.running), self.bucket.next_time(now)))
-        for model in {i.plan.model for i in self.queue}:
+        for item in self.queue:  # an item waiting to look its task up again wakes at that moment
+            if item.recheck_from is not None:
+                wake = min(wake, item.recheck_at)
+        for model in {i.plan.model for i in self.queue if i.recheck_from is None}:
             if self.inflight[model] < self._limit(model):
                 wake = min(wake, self.pacer.next_time(model, now))
         if self.downloads:
