@@ -21,9 +21,10 @@ LOCK_SUFFIX = ".lock"
 
 def locate(task_id: str, first: Path, cwd: Path, clock=time.time) -> Optional["Journal"]:
     """The journal that recorded `task_id`: the given output directory first, then the default
-    one, then any journal up to three folders below the working directory."""
+    one, then journals in the working directory's direct subfolders and under ./output/ (a
+    shallow look: from a home directory a deep search would be slow and find other projects)."""
     places = [first, cwd / "output" / "qianwen-video-generation"]
-    for pattern in ("*/", "*/*/", "*/*/*/"):
+    for pattern in ("*/", "output/*/", "output/*/*/"):
         places.extend(p.parent for p in sorted(cwd.glob(pattern + JOURNAL_NAME)))
     seen = set()
     for place in places:

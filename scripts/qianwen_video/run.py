@@ -59,8 +59,6 @@ def _refuse_contradictions(args) -> None:
         (args.task_id and args.dry_run, "--dry-run checks a new request; --task-id follows an existing task"),
         (args.cancel and args.poll_once, "--cancel and --poll-once do different things to a task; pick one"),
         (args.list and (has_request or args.task_id), "--list only shows the journal; it takes no request or task"),
-        (args.batch and (has_request or args.task_id),
-         "--batch reads its requests from FILE; it takes no --request/--file/--task-id"),
         (not args.batch and (args.concurrency is not None or args.skip_invalid),
          "--concurrency and --skip-invalid only apply to --batch"),
     ]
