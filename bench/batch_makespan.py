@@ -45,6 +45,8 @@ def main() -> int:
     parser.add_argument("--poll-interval", type=float, default=0.05)
     parser.add_argument("--model", default="happyhorse-1.0-t2v")
     parser.add_argument("--header", action="store_true", help="print the table header first")
+    parser.add_argument("--summary", action="store_true",
+                        help="print one row in bench/run.py's columns (metric, ours, peer, ratio, target, result)")
     args = parser.parse_args()
 
     spec = catalog.get(args.model)
@@ -76,12 +78,19 @@ def main() -> int:
         seen = emu.max_concurrent_seen.get(args.model, 0)
         startup = min(r.t for r in emu.requests_to("POST", r"/video-synthesis$")) - started
 
+    ok = measured <= target and seen <= args.concurrency
+    verdict = "pass" if ok else "FAIL (max running %d)" % seen if seen > args.concurrency else "FAIL"
+    if args.summary:
+        print("| 5. Batch makespan: %d tasks at concurrency %d, tasks of %.2f s | %.2f s (start-up %.2f s; "
+              "max %d running) | ideal %.2f s (%d waves) | %.2f× ideal | ≤ 1.15 × ideal + %d × %.2f s poll "
+              "period = %.2f s | %s |" % (args.tasks, args.concurrency, duration, measured, startup, seen, ideal,
+                                         waves, measured / ideal, waves, period, target, verdict))
+        return 0 if ok else 1
     if args.header:
         print(HEADER)
-    ok = measured <= target and seen <= args.concurrency
     print("| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s |" % (
         args.tasks, args.concurrency, duration, ideal, measured, startup, measured / ideal, period, target,
-        "pass" if ok else "FAIL (max running %d)" % seen if seen > args.concurrency else "FAIL"))
+        verdict))
     return 0 if ok else 1
 
 

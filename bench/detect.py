@@ -16,7 +16,7 @@ the fixed poller until its GET answered with the terminal status. Poll counts ar
 emulator's log of GET /tasks/{id} for each task.
 
 schedule_table() adds a simulation over many task durations, from the CLI's own
-qianwen_video.poll.delays, the SDK's wait() rule and a proposed grid-aligned schedule.
+qianwen_video.poll.delays, the SDK's wait() rule and a fixed 15 s poller.
 """
 from __future__ import annotations
 
@@ -247,21 +247,8 @@ def _fixed() -> Iterator[float]:
         yield FIXED_INTERVAL
 
 
-def _grid(poll_interval: float = 15.0, fast=(1.0, 3.0, 6.0, 10.0)) -> Iterator[float]:
-    """Proposal: fast checks at 1, 3, 6, 10 s, then every multiple of poll_interval since submit."""
-    t = 0.0
-    for at in fast:
-        if at < poll_interval:
-            yield at - t
-            t = at
-    yield poll_interval - t
-    while True:
-        yield poll_interval
-
-
 SCHEDULES = [
-    ("ours now: `poll.delays(15)` (1,2,3,5,8,12, then 15)", _ours),
-    ("proposal: 1,2,3,4,5, then 15 (polls at 1,3,6,10 s and every 15 s multiple)", _grid),
+    ("ours: `poll.delays(15)` (1,2,3,4,5, then 15: checks at 1,3,6,10,15 s, then every 15 s multiple)", _ours),
     ("dashscope SDK `wait()` (1,1,2,2,2,4,4,4,5,5…)", _sdk_delays),
     ("fixed 15 s poller", _fixed),
 ]
