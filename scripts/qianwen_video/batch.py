@@ -43,7 +43,7 @@ from . import session as tasks
 from .api import AmbiguousSubmit
 from .console import Console
 from .context import Context
-from .errors import (EXIT_FAILED, EXIT_OK, EXIT_PENDING, ApiError, CliError, UsageError,
+from .errors import (EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE, ApiError, CliError, UsageError,
                      ValidationFailed)
 from .upload_router import uploader_for
 
@@ -111,8 +111,8 @@ def read_items(path: Path) -> List[Tuple[Any, Optional[str]]]:
     else:
         found = []
         for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue  # blank lines and # comments
             try:
                 found.append((json.loads(line), None))
             except ValueError as exc:
@@ -164,8 +164,8 @@ def plan_item(args, ctx: Context, console: Console, index: int, raw: Any, proble
         paid_for = {k: v for k, v in raw.items() if k != "output"}
         files = [f.path for f in media.local_files(paid_for, ctx.cwd, media.home_of(ctx.environ))]
         item.digest = journal.request_digest(item.plan.mode, item.plan.model, paid_for, files)
-        item.output = _item_output(item.plan.output, out_dir)
         try:
+            item.output = _item_output(item.plan.output, out_dir)
             outputs.check_writable_location(Path(item.output).parent)
         except UsageError as exc:
             item.problems.append("output: " + exc.message)
@@ -180,8 +180,10 @@ def _item_output(name: Optional[str], out_dir: Path) -> str:
     """An item's "output" names a file inside the batch's output directory (.mp4 added)."""
     if not name:
         return str(out_dir)
-    path = Path(name).expanduser()
-    path = path if path.is_absolute() else out_dir / path
+    path = (out_dir / Path(name)).resolve()
+    if out_dir.resolve() not in path.parents:
+        raise UsageError("output %r leaves the batch's --output directory" % name,
+                         hint='give a file name such as "clip_01.mp4"; --output chooses the directory')
     if not outputs.names_file(str(path)):
         path = path.with_name(path.name + ".mp4")
     return str(path)
@@ -364,7 +366,7 @@ def run(args, ctx: Context, console: Console) -> int:
             {"index": item.index, "mode": item.mode, "model": item.model, "route": item.plan.built.route,
              "body": item.plan.built.body, "output": item.output} if item.plan else
             {"index": item.index, "error": item.error} for item in items]})
-        return EXIT_OK if not invalid else EXIT_FAILED
+        return EXIT_OK if not invalid else EXIT_USAGE
     outputs.check_writable_location(out_dir)
     manifest = Manifest(out_dir / (batch_path.stem + MANIFEST_SUFFIX), ctx.wall_clock)
     session_args = argparse.Namespace(**vars(args))
@@ -616,8 +618,9 @@ class Batch:
         plan = item.plan
         try:
             request = plan.request
-            if media.local_files(request, self.ctx.cwd):
-                request = media.resolved(request, self.ctx.cwd, self._uploader(plan.model))
+            home = media.home_of(self.ctx.environ)  # the same files validation and the digest saw
+            if media.local_files(request, self.ctx.cwd, home):
+                request = media.resolved(request, self.ctx.cwd, self._uploader(plan.model), home)
             body = payload.build(request, plan.model, plan.mode).body
         except CliError as exc:  # nothing was created: a later run tries again
             self.queue.remove(item)
@@ -670,7 +673,11 @@ class Batch:
         if item in self.queue:
             self.queue.remove(item)
         self._start_polling(item, task_id, "PENDING", soon=False)
-        self._changed(item, "%s task %s (%s)" % ("found" if adopted else "submitted", task_id, plan.model))
+        line = "item %d: %s task %s (%s)" % (item.index, "found" if adopted else "submitted", task_id, plan.model)
+        if self.ctx.interactive:
+            self._changed(item, line)
+        else:
+            self.console.always(line)  # a paid task's id is printed even with --quiet
 
     def _resolve(self, item: Item, started: float, until: Optional[float]) -> None:
         """A create call may have made a task: adopt it if the task list shows exactly one."""
@@ -773,6 +780,10 @@ class Batch:
     def _observe(self, item: Item, task: Dict[str, Any], status: str) -> None:
         if status != item.status:
             self.manifest.append("status", item, task_id=item.task_id, status=status)
+            try:  # the task journal too: single runs and --list read it
+                self.book.append("status", item.task_id, status=status)
+            except OSError:
+                pass
             item.status = status
             if status not in poll.TERMINAL:
                 self._changed(item, status)

@@ -137,6 +137,7 @@ class Journal:
             elif record.get("event") == "saved":
                 entry["local_path"] = record.get("local_path")
                 entry["response_path"] = record.get("response_path")
+                entry["status"] = record.get("status") or "SUCCEEDED"
                 entry.pop("downloading", None)
             elif record.get("event") == "adopted":
                 entry.update({k: v for k, v in record.items() if k not in ("event", "at")})

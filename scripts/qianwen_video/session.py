@@ -218,7 +218,7 @@ class Session:
                           "following that task instead of paying for a new video. Use --force to "
                           "submit a new one." % (task_id, earlier.get("status", "?")))
         saved = earlier.get("local_path")
-        if saved and Path(saved).exists() and earlier.get("status") == "SUCCEEDED":
+        if saved and Path(saved).exists():  # only a saved video sets local_path
             self.console.always("Video already saved: %s" % saved)
             if self.args.print_response:
                 self.console.result({"task_id": task_id, "mode": plan.mode, "model": plan.model,
@@ -336,7 +336,8 @@ class Session:
         except ApiError as exc:
             if exc.api_code == "UnsupportedOperation":
                 raise CliError("task %s cannot be canceled: %s" % (task_id, exc.message.split(": ", 2)[-1]),
-                               hint="only PENDING tasks can be canceled; a RUNNING task will finish and be billed",
+                               hint="only PENDING tasks can be canceled: a RUNNING one finishes (and is billed), and a "
+                                    "finished or canceled one has nothing left to cancel",
                                task_id=task_id) from None
             raise
         self._record_status(book, task_id, "CANCELED", None)
@@ -382,7 +383,8 @@ class Session:
         return self._finish(task, task_id, mode, model, output, book)
 
     def _record_status(self, book: journal.Journal, task_id: str, status: str, previous: Optional[str]) -> None:
-        if status != previous:
+        """Status changes of tasks the journal knows (an unknown or mistyped id leaves no row)."""
+        if status != previous and book.find(task_id) is not None:
             try:
                 book.append("status", task_id, status=status)
             except OSError:

@@ -1,0 +1,78 @@
+"""A batch and single runs share one task journal; batch input rules; nothing paid twice."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qianwen_video import journal
+from tests.emulator import Emulator
+from tests.harness import KEY, creates, env_for, run
+from tests.test_batch import batch_args, prompts, write_batch
+
+OUT = "out"
+
+
+@pytest.fixture()
+def emu():
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.05) as server:
+        yield server
+
+
+def test_batch_statuses_reach_the_journal_and_a_single_run_reuses_the_saved_video(emu, tmp_path):
+    items = prompts(2)
+    write_batch(tmp_path, items)
+    assert run(batch_args(), env_for(emu), tmp_path).code == 0
+    tasks = journal.Journal(tmp_path / OUT).tasks()
+    assert sorted(t["status"] for t in tasks.values()) == ["SUCCEEDED", "SUCCEEDED"]
+
+    listed = run(["--list", "--output", OUT, "--print-response"], env_for(emu), tmp_path)
+    assert [t["status"] for t in listed.json()["tasks"]] == ["SUCCEEDED", "SUCCEEDED"]
+
+    # The same request as a single run: the saved video is pointed at, nothing is fetched again.
+    downloads = len(emu.requests_to("GET", r"^/results/"))
+    again = run(["--request", json.dumps(items[0]), "--output", OUT, "--print-response"], env_for(emu), tmp_path)
+    assert again.code == 0, again.stderr
+    assert "Video already saved: " in again.stderr
+    assert len(emu.requests_to("GET", r"^/results/")) == downloads and len(creates(emu)) == 2
+    assert len(list((tmp_path / OUT).glob("*.mp4"))) == 2
+
+
+def test_task_ids_are_printed_even_with_quiet(emu, tmp_path):
+    write_batch(tmp_path, prompts(2))
+    result = run(batch_args("--quiet"), env_for(emu), tmp_path)
+    assert result.code == 0
+    for task_id in emu.tasks:
+        assert task_id in result.stderr
+
+
+def test_comments_and_blank_lines_are_skipped(emu, tmp_path):
+    (tmp_path / "b.jsonl").write_text('# shots for the launch\n\n{"prompt": "one", "model": "happyhorse-1.0-t2v"}\n'
+                                      '  # two is on hold\n{"prompt": "three", "model": "happyhorse-1.0-t2v"}\n',
+                                      encoding="utf-8")
+    result = run(batch_args(), env_for(emu), tmp_path)
+    assert result.code == 0, result.stderr
+    assert len(creates(emu)) == 2
+
+
+@pytest.mark.parametrize("name", ["../escape.mp4", "/tmp/elsewhere.mp4", "a/../../b.mp4"])
+def test_an_item_output_outside_the_output_directory_is_invalid(emu, tmp_path, name):
+    write_batch(tmp_path, [{"prompt": "x", "model": "happyhorse-1.0-t2v", "output": name}])
+    result = run(batch_args(), env_for(emu), tmp_path)
+    assert result.code == 64 and "leaves the batch's --output directory" in result.stderr
+    assert emu.requests == []
+
+
+def test_dry_run_with_invalid_items_is_a_usage_error_even_when_skipping(emu, tmp_path):
+    write_batch(tmp_path, [{"prompt": "x", "model": "happyhorse-1.0-t2v"}, {"prompt": "x", "duration": 99}])
+    for extra in ((), ("--skip-invalid",)):
+        result = run(batch_args("--dry-run", *extra), env_for(emu), tmp_path)
+        assert result.code == 64, (extra, result.stderr)
+    assert emu.requests == []
+
+
+def test_checking_an_unknown_task_id_leaves_no_row_in_the_journal(emu, tmp_path):
+    result = run(["--task-id", "00000000-0000-0000-0000-000000000000", "--poll-once"], env_for(emu), tmp_path)
+    assert result.code == 1 and "expired or not found" in result.stderr
+    listed = run(["--list", "--print-response"], env_for(emu), tmp_path)
+    assert listed.json()["tasks"] == []
