@@ -176,6 +176,26 @@ def test_region_twins(tmp_path):
     assert "use wanx2.1-vace-plus there" in stderr
 
 
+@pytest.mark.parametrize("region, request_fields, expected", [
+    ("ap-southeast-1", {"first_frame_url": IMG, "last_frame_url": IMG2}, "wan2.1-kf2v-plus"),
+    ("us-east-1", {"img_url": IMG}, "wan2.6-i2v"),
+    ("us-east-1", {"reference_urls": [IMG]}, "wan2.6-r2v"),
+    ("us-east-1", {}, "wan2.6-t2v"),
+])
+def test_a_default_model_the_region_does_not_offer_is_replaced_by_one_it_does(region, request_fields, expected,
+                                                                              tmp_path):
+    code, document, stderr = dry(dict(request_fields, prompt="character1 waves"), tmp_path, region=region)
+    assert code == 0, stderr
+    assert document["model"] == expected
+    assert region in catalog.get(expected).regions
+
+
+def test_a_mode_the_region_does_not_offer_is_flagged(tmp_path):
+    code, document, stderr = dry({"prompt": "p", "first_frame_url": IMG, "last_frame_url": IMG2}, tmp_path,
+                                 region="us-east-1")
+    assert code == 0 and "no kf2v model is listed there" in stderr
+
+
 def test_all_problems_are_reported_at_once(tmp_path):
     code, _, stderr = dry({"model": "wan2.6-t2v", "prompt": "x", "size": "1*1", "duration": 99, "seed": -1}, tmp_path)
     assert code == 64

@@ -121,8 +121,15 @@ def _regional(model_id: str, defaulted: bool, ctx: Context, console: Console) ->
     if defaulted and twin:
         console.info("Note: using %s, the %s id of the default model %s" % (twin, region, model_id))
         return twin
+    served = [m.id for m in catalog.models_for_mode(spec.mode) if region in m.regions]
+    if defaulted and served:
+        console.info("Note: using %s: the default %s model %s is not offered in %s"
+                     % (served[0], spec.mode, model_id, region))
+        return served[0]
+    alternative = twin or (served[0] if served else None)
     console.warn("%s is listed for %s, not %s: that endpoint may reject it%s" % (
-        model_id, ", ".join(spec.regions), region, " (use %s there)" % twin if twin else ""))
+        model_id, ", ".join(spec.regions), region,
+        " (use %s there)" % alternative if alternative else " (no %s model is listed there)" % spec.mode))
     return model_id
 
 
