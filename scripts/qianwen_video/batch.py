@@ -444,10 +444,10 @@ def _same_output_problems(items: List[Item]) -> None:
 
 
 def resume_command(ctx: Context, args) -> str:
-    from .cli import build_parser
+    from .cli import build_parser, command_prefix
 
     defaults = build_parser()
-    parts = ["python3", str(ctx.script_path), "--batch", args.batch]
+    parts = command_prefix(ctx) + ["--batch", args.batch]
     for flag, name in (("--output", "output"), ("--model", "model"), ("--mode", "mode"),
                        ("--concurrency", "concurrency"), ("--poll-interval", "poll_interval"),
                        ("--timeout", "timeout")):

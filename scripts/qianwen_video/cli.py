@@ -142,12 +142,16 @@ def build_parser(stream=None) -> argparse.ArgumentParser:
     return parser
 
 
-def resume_command(ctx: Context, task_id: str, output: Optional[str] = None, poll_once: bool = False) -> str:
-    """The exact command that picks this task up again (the console script when installed)."""
+def command_prefix(ctx: Context) -> List[str]:
+    """How to run this CLI again: the script by absolute path, or the console script when installed."""
     if ctx.script_path.exists():
-        parts = ["python3", str(ctx.script_path), "--task-id", task_id]
-    else:  # `pip install .` puts the package in site-packages without video.py
-        parts = ["qianwen-video", "--task-id", task_id]
+        return ["python3", str(ctx.script_path)]
+    return ["qianwen-video"]  # `pip install .` puts the package in site-packages without video.py
+
+
+def resume_command(ctx: Context, task_id: str, output: Optional[str] = None, poll_once: bool = False) -> str:
+    """The exact command that picks this task up again."""
+    parts = command_prefix(ctx) + ["--task-id", task_id]
     if output:
         parts += ["--output", output]
     if poll_once:
