@@ -20,6 +20,8 @@ from .run import Plan, _when, make_plan
 SUBMIT_SPAN = 180.0  # seconds: a create call is answered (or abandoned) within this after it starts
 CLOCK_SLACK = 60.0  # seconds of clock difference tolerated between this machine and the service
 LOOKUP_TRIES = 3
+LIST_MARGIN = 120.0  # seconds added on each side of the submit when reading the task list
+LIST_ZONE_SHIFTS = (0.0, 8 * 3600.0)  # the list's times read as UTC, then as Beijing time (UTC+8)
 SETTLE = 60.0  # seconds after a submit before "the task list shows nothing" is believed
 LOCK_WAIT = 120.0  # seconds a run waits for another run of the same output directory to submit
 TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
@@ -281,9 +283,8 @@ class Session:
         candidates: List[Dict[str, Any]] = []
         for attempt_no in range(LOOKUP_TRIES):
             window_end = max(until or 0.0, min(self.ctx.wall_clock(), started + SUBMIT_SPAN))
-            try:  # the service's zone is not documented: widen by 8 h so UTC and UTC+8 both fit
-                listed = self.api.list_tasks(model, _stamp(started - 120 - 8 * 3600),
-                                             _stamp(window_end + 120 + 8 * 3600))
+            try:
+                listed = self._list_both_zones(model, started - LIST_MARGIN, window_end + LIST_MARGIN)
             except CliError as exc:
                 raise CliError("the submit may have created a task, and the task list could not be read: %s"
                                % exc.message,
@@ -297,6 +298,16 @@ class Session:
             if attempt_no + 1 < LOOKUP_TRIES:
                 self.ctx.sleep(2.0)
         return candidates
+
+    def _list_both_zones(self, model: str, start: float, end: float) -> List[Dict[str, Any]]:
+        """Tasks listed for [start, end], read as UTC and as UTC+8 (the service's zone is not
+        documented), merged by task id: two narrow windows, not one 16-hour window that a busy
+        account fills past the page cap. The gmt_create filter afterwards is exact either way."""
+        merged: Dict[str, Dict[str, Any]] = {}
+        for shift in LIST_ZONE_SHIFTS:
+            for task in self.api.list_tasks(model, _stamp(start + shift), _stamp(end + shift)):
+                merged.setdefault(task["task_id"], task)
+        return list(merged.values())
 
     # -- existing task ------------------------------------------------------------------
     def resume(self, task_id: str) -> int:
