@@ -248,3 +248,100 @@ def test_an_unanswered_submit_is_resolved_through_the_task_list(tmp_path):
     assert all(len(v) == 1 for v in ids.values()) and len({v[0] for v in ids.values()}) == 4
     adopted = [r["index"] for r in records if r.get("event") == "submitted" and r.get("adopted")]
     assert adopted == [3]
+
+
+def _run_interrupting(args, env, cwd: Path, when):
+    """In-process run whose sleep raises KeyboardInterrupt (Ctrl-C) the first time when() holds;
+    returns (exit code, stderr, seconds from the interrupt to the return)."""
+    import io
+
+    from qianwen_video import cli
+    from qianwen_video.context import Context
+
+    fired = []
+
+    def sleep(seconds: float) -> None:
+        if not fired and when():
+            fired.append(time.monotonic())
+            raise KeyboardInterrupt
+        time.sleep(min(seconds, 0.02))
+
+    err = io.StringIO()
+    ctx = Context(environ=dict(env), cwd=Path(cwd), stdout=io.StringIO(), stderr=err, sleep=sleep,
+                  clock=time.monotonic, wall_clock=time.time, stderr_isatty=False)
+    code = cli.main(args, ctx)
+    assert fired, "the interrupt never fired"
+    return code, err.getvalue(), time.monotonic() - fired[0]
+
+
+def test_ctrl_c_stops_a_batch_download_promptly_and_the_rerun_downloads_it(tmp_path):
+    size = 6_000_000
+    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=0.2, video_size=size,
+                  serve_rate=600_000) as emu:
+        write_batch(tmp_path, prompts(1))
+        out = tmp_path / "out"
+
+        def downloading() -> bool:
+            return any(p.stat().st_size > 500_000 for p in out.glob("*.part"))
+
+        code, stderr, took = _run_interrupting(batch_args(), env_for(emu), tmp_path, downloading)
+        assert code == 130, stderr
+        assert took < 3.0, took
+        time.sleep(0.3)  # a stopped worker has nothing left to write
+        assert list(out.glob("*.part")) == [] and list(out.glob("*.mp4")) == [], sorted(out.iterdir())
+        assert not any(r.get("event") == "saved" for r in manifest_records(tmp_path))
+        results_before = len(emu.requests_to("GET", r"^/results/"))
+        emu.serve_rate = None  # the rerun need not be slow
+        again = run(batch_args("--print-response"), env_for(emu), tmp_path)
+        assert again.code == 0, again.stderr
+        [video] = list(out.glob("*.mp4"))
+        assert video.stat().st_size == size
+        assert len(emu.requests_to("GET", r"^/results/")) == results_before + 1
+        assert emu.created_count() == 1
+
+
+def test_a_video_saved_before_the_manifest_recorded_it_is_not_downloaded_again(tmp_path):
+    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=0.1) as emu:
+        write_batch(tmp_path, prompts(2))
+        first = run(batch_args(), env_for(emu), tmp_path)
+        assert first.code == 0, first.stderr
+        # Ctrl-C after the journal said "saved" but before the manifest did
+        manifest = tmp_path / "out" / ("b" + batch.MANIFEST_SUFFIX)
+        lines = manifest.read_text(encoding="utf-8").splitlines(True)
+        manifest.write_text("".join(l for l in lines if json.loads(l).get("event") != "saved"), encoding="utf-8")
+        emu.clear_requests()
+        again = run(batch_args("--print-response"), env_for(emu), tmp_path)
+        assert again.code == 0, again.stderr
+        assert emu.requests == []  # neither polled nor downloaded again
+        document = again.json()
+        assert document["succeeded"] == 2
+        assert sorted(i["local_path"] for i in document["items"]) == sorted(str(p) for p in (tmp_path / "out").glob("*.mp4"))
+        assert len(list((tmp_path / "out").glob("*.mp4"))) == 2
+
+
+def test_sigint_during_a_batch_download_exits_130_promptly(tmp_path):
+    if not hasattr(signal, "SIGINT") or os.name == "nt":
+        return
+    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=0.2, video_size=6_000_000,
+                  serve_rate=600_000) as emu:
+        write_batch(tmp_path, prompts(1))
+        out = tmp_path / "out"
+        proc = subprocess.Popen([sys.executable, str(VIDEO_PY)] + batch_args(), cwd=str(tmp_path),
+                                env=_subprocess_env(emu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            deadline = time.monotonic() + 20
+            while not any(p.stat().st_size > 500_000 for p in out.glob("*.part")):
+                assert time.monotonic() < deadline, "the download never started"
+                time.sleep(0.01)
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=10)
+            took = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        assert proc.returncode == 130, stderr
+        assert took < 3.0, took  # the worker stopped too: interpreter exit did not wait for the download
+        assert list(out.glob("*.part")) == [] and list(out.glob("*.mp4")) == []

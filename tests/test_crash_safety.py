@@ -94,9 +94,9 @@ def test_kill_mid_download(tmp_path):
                   serve_rate=3 * 1024 * 1024) as emu:
         proc = start(emu, tmp_path)
         out = tmp_path / OUT
-        wait_for(lambda: any(p.stat().st_size > 0 for p in out.glob("*.part")) if out.exists() else False)
+        wait_for(lambda: any(p.stat().st_size > 0 for p in out.glob("*.mp4.part")) if out.exists() else False)
         kill(proc)
-        part = next(out.glob("*.part"))
+        part = next(out.glob("*.mp4.part"))
         assert 0 < part.stat().st_size < emu.video_length
         final = part.with_name(part.name[:-len(".part")])
         assert not final.exists(), "the final name never holds a partial file"

@@ -174,7 +174,7 @@ def test_reset_before_the_body_is_processed_is_looked_up_again_before_a_rerun_su
     emu.script("POST", CREATE, Reset(after_body=False))
     result = generate(emu, tmp_path)
     assert result.code == 1
-    assert_log(emu, ["POST create [Reset]", "GET list x3"])
+    assert_log(emu, ["POST create [Reset]", "GET list x6"])
     # The list may lag behind the create: "nothing listed" after 4 s is no proof.
     assert "no task is listed yet; run the same command again in a minute" in result.stderr
     assert "safe" not in result.stderr
@@ -183,14 +183,14 @@ def test_reset_before_the_body_is_processed_is_looked_up_again_before_a_rerun_su
     emu.clear_requests()
     soon = generate(emu, tmp_path)
     assert soon.code == 1
-    assert_log(emu, ["GET list x3"])
+    assert_log(emu, ["GET list x6"])
     assert "no task is listed yet" in soon.stderr
     # a minute after the unanswered submit, the rerun looks once more, then submits
     age_unanswered_submits(tmp_path, 90)
     emu.clear_requests()
     again = generate(emu, tmp_path)
     assert again.code == 0, again.stderr
-    assert_log(emu, ["GET list x3", "POST create", "GET task+", "GET result"])
+    assert_log(emu, ["GET list x6", "POST create", "GET task+", "GET result"])
     assert "created no task; submitting now" in again.stderr
     assert emu.created_count() == 1
 
@@ -199,14 +199,32 @@ def test_reset_after_the_body_adopts_the_one_task_via_the_task_list(emu, tmp_pat
     emu.script("POST", CREATE, Reset(after_body=True))
     result = generate(emu, tmp_path)
     assert result.code == 0, result.stderr
-    assert_log(emu, ["POST create [Reset]", "GET list", "GET task+", "GET result"])
+    assert_log(emu, ["POST create [Reset]", "GET list x2", "GET task+", "GET result"])
     task_id = next(iter(emu.tasks))
     assert "Found the task the submit created: " + task_id in result.stderr
     assert result.json()["task_id"] == task_id
     list_query = emu.requests_to("GET", r"/api/v1/tasks$")[0].query
     assert list_query["model_name"] == "wan2.6-t2v" and list_query["start_time"] and list_query["end_time"]
+    assert_narrow_list_windows(emu)
     assert emu.created_count() == 1
     assert_intact(emu, tmp_path)
+
+
+def assert_narrow_list_windows(emu):
+    """The task list is read in two narrow windows (the submit's moment as UTC, and as UTC+8),
+    never one 16-hour window that a busy account fills past the page cap."""
+    import calendar
+
+    def epoch(stamp):
+        return calendar.timegm(time.strptime(stamp, "%Y%m%d%H%M%S"))
+
+    windows = sorted({(r.query["start_time"], r.query["end_time"])
+                      for r in emu.requests_to("GET", r"/api/v1/tasks$")})
+    assert len(windows) == 2, windows
+    for start, end in windows:
+        assert 0 < epoch(end) - epoch(start) <= 30 * 60, (start, end)
+    assert abs(epoch(windows[1][0]) - epoch(windows[0][0]) - 8 * 3600) <= 5, windows
+    assert abs(epoch(windows[0][0]) - time.time()) < 30 * 60, windows  # the UTC one is now
 
 
 def test_read_timeout_on_submit_is_ambiguous_and_adopted(emu, tmp_path):
@@ -216,7 +234,8 @@ def test_read_timeout_on_submit_is_ambiguous_and_adopted(emu, tmp_path):
     assert result.code == 0, result.stderr
     assert time.monotonic() - started < 3.0, "the injected timeout, not the 60 s default"
     assert "timed out" in result.stderr
-    assert_log(emu, ["POST create [Stall]", "GET list", "GET task+", "GET result"])
+    assert_log(emu, ["POST create [Stall]", "GET list x2", "GET task+", "GET result"])
+    assert_narrow_list_windows(emu)
     assert emu.created_count() == 1
 
 
@@ -302,7 +321,7 @@ def test_proxy_html_502_on_create_is_ambiguous_and_never_resubmitted(emu, tmp_pa
     emu.script("POST", CREATE, Reply(502, body=HTML_502))
     result = generate(emu, tmp_path)
     assert result.code == 1
-    assert_log(emu, ["POST create [Reply]", "GET list x3"])
+    assert_log(emu, ["POST create [Reply]", "GET list x6"])
     assert "from a gateway" in result.stderr
     assert emu.created_count() == 0
 
@@ -326,7 +345,7 @@ def test_invalid_json_200_on_create_is_looked_up_not_reported_as_failed(emu, tmp
     emu.script("POST", CREATE, Reply(200, body="<html>captive portal</html>"))
     result = generate(emu, tmp_path)
     assert result.code == 1
-    assert_log(emu, ["POST create [Reply]", "GET list x3"])
+    assert_log(emu, ["POST create [Reply]", "GET list x6"])
     assert "carries no task_id" in result.stderr and "run the same command again in a minute" in result.stderr
     assert emu.created_count() == 0
 

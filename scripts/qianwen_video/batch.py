@@ -32,7 +32,7 @@ import json
 import os
 import shlex
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple
@@ -43,6 +43,7 @@ from . import session as tasks
 from .api import AmbiguousSubmit
 from .console import Console
 from .context import Context
+from .download import DownloadStopped
 from .errors import (EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE, ApiError, CliError, UsageError,
                      ValidationFailed)
 from .upload_router import uploader_for
@@ -54,6 +55,7 @@ WINDOW_MARGIN = 0.05  # seconds kept clear of the window's edge (network jitter)
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0  # submit pause after a 429, doubled while they last
 MIN_SCALE = 0.05  # a model's submit rate never drops below 5 % of the catalog's
 DOWNLOAD_WORKERS = 2
+STOP_WAIT = 2.0  # seconds (real) Ctrl-C waits for the downloads to notice the stop flag
 TICK = 0.25  # longest nap of the main loop (live line refresh)
 MANIFEST_SUFFIX = ".manifest.jsonl"
 
@@ -480,6 +482,7 @@ class Batch:
         self.bucket = TokenBucket(QUERY_RATE, QUERY_BURST, ctx.clock())
         self.downloads: Dict[Future, Item] = {}
         self.pool: Optional[ThreadPoolExecutor] = None
+        self.stop = threading.Event()  # set on Ctrl-C: every download removes its .part and ends
         self.uploaders: Dict[str, Callable[[List[media.LocalFile]], List[str]]] = {}
         self.uploaded: Dict[Tuple[Any, ...], str] = {}
         self.known_ids: Set[str] = set()
@@ -516,6 +519,8 @@ class Batch:
             if len(entry["task_ids"]) > 1:
                 self.console.warn("item %d has several tasks in the manifest (%s); following the last"
                                   % (item.index, ", ".join(entry["task_ids"])))
+            if not entry.get("finished") and self._saved_in_journal(item, entry):
+                continue
             if entry.get("finished"):
                 self.queue.remove(item)
                 item.task_id, item.status = entry.get("task_id"), entry.get("status")
@@ -547,6 +552,7 @@ class Batch:
     def go(self) -> None:
         deadline = self.started + max(self.args.timeout, 0.0)
         self.pool = ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS)
+        interrupted = False
         try:
             while True:
                 self._collect_downloads()
@@ -564,12 +570,47 @@ class Batch:
                 self._collect_downloads()
                 if self.downloads:
                     self.ctx.sleep(0.05)
+        except KeyboardInterrupt:
+            interrupted = True
+            self._stop_downloads()
+            raise
         finally:
-            self.pool.shutdown(wait=False)  # after Ctrl-C a running download still completes
+            if not interrupted:
+                self.pool.shutdown(wait=False)
             self.console.end_live()
         for item in self.queue + self.running:
             item.state = "left"
             item.status = item.status or "NOT_SUBMITTED"
+
+    def _stop_downloads(self) -> None:
+        """Ctrl-C: stop the downloads (each removes its `.part`), wait briefly for them, and
+        record the ones that had already finished; the stopped ones are downloaded next run."""
+        self.stop.set()
+        pending = list(self.downloads)
+        if pending:
+            wait(pending, timeout=STOP_WAIT)
+        for future in pending:
+            if future.done() and isinstance(future.exception(), DownloadStopped):
+                item = self.downloads.pop(future)
+                item.state = "left"
+        try:
+            self._collect_downloads()  # the ones saved before the stop
+        except Exception:  # noqa: BLE001 - the interrupt is what gets reported
+            pass
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _saved_in_journal(self, item: Item, entry: Dict[str, Any]) -> bool:
+        """The journal has this item's video (saved, then the run stopped before the manifest
+        said so): the item is done, nothing is downloaded again."""
+        task_id = entry.get("task_id")
+        saved = (self.book.find(task_id) or {}).get("local_path") if task_id else None
+        if not saved or not Path(saved).is_file():
+            return False
+        self.queue.remove(item)
+        item.task_id, item.status, item.state, item.local_path = task_id, "SUCCEEDED", "done", saved
+        self.manifest.append("saved", item, task_id=task_id, local_path=saved,
+                             response_path=(self.book.find(task_id) or {}).get("response_path"))
+        return True
 
     def _nap(self, deadline: float) -> None:
         now = self.ctx.clock()
@@ -805,9 +846,11 @@ class Batch:
         self._fail(item, status, message, hint)
 
     def _download(self, item: Item, task: Dict[str, Any]) -> Tuple[bool, Optional[str], Optional[str]]:
-        """In a worker thread: save the video and response with run.py's _finish."""
+        """In a worker thread: save the video and response with run.py's _finish (raises
+        DownloadStopped once Ctrl-C set the stop flag)."""
         try:
-            self.finisher._finish(task, item.task_id, item.plan.mode, item.plan.model, item.output, self.book)
+            self.finisher._finish(task, item.task_id, item.plan.mode, item.plan.model, item.output, self.book,
+                                  stop=self.stop)
         except CliError as exc:
             return False, exc.message, exc.hint
         saved = self.book.find(item.task_id) or {}

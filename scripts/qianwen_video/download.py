@@ -32,20 +32,28 @@ class UrlExpired(Exception):
     pass
 
 
-def download(ctx: Context, console: Console, transport: Transport, url: str, dest: Path,
-             refresh_url: Optional[Callable[[], str]] = None, resume: bool = False) -> int:
-    """Fetch url into dest; return the byte count. Raises DownloadFailed.
+class DownloadStopped(Exception):
+    """The caller's stop flag was set (a batch's Ctrl-C): the `.part` is removed, nothing saved."""
 
-    On failure or Ctrl-C the `.part` file is removed, so the name stays free for the retry
-    (`--task-id`). Only a kill leaves a `.part` behind, never a partial file at ``dest``;
-    with `resume` the next run continues that `.part` with a Range request.
+
+def download(ctx: Context, console: Console, transport: Transport, url: str, dest: Path,
+             refresh_url: Optional[Callable[[], str]] = None, resume: bool = False,
+             stop: Optional[threading.Event] = None) -> int:
+    """Fetch url into dest; return the byte count. Raises DownloadFailed, or DownloadStopped
+    once `stop` is set (it is checked between chunks).
+
+    On failure, stop or Ctrl-C the `.part` file is removed, so the name stays free for the
+    retry (`--task-id`). Only a kill leaves a `.part` behind, never a partial file at ``dest``;
+    with `resume` the next run continues that `.part` with a Range request. `resume` is also
+    how a caller downloads into the empty `.part` it claimed (outputs.claim): an empty `.part`
+    is a fresh download. Without `resume` an old `.part` is overwritten.
     """
     part = dest.with_name(dest.name + ".part")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         if part.exists() and not resume:
             part.unlink()
-        return _download(ctx, console, transport, url, dest, part, refresh_url)
+        return _download(ctx, console, transport, url, dest, part, refresh_url, stop)
     except OSError as exc:
         _discard(part)
         raise DownloadFailed("could not write %s: %s" % (dest, exc.strerror or exc),
@@ -63,14 +71,15 @@ def _discard(part: Path) -> None:
 
 
 def _download(ctx: Context, console: Console, transport: Transport, url: str, dest: Path, part: Path,
-              refresh_url: Optional[Callable[[], str]]) -> int:
+              refresh_url: Optional[Callable[[], str]], stop: Optional[threading.Event] = None) -> int:
     policy = retry.POLICIES["download"]
     refreshed = False
     attempt, waited = 0, 0.0
     while True:
         attempt += 1
+        _check(stop)
         try:
-            total = _fetch(ctx, console, transport, url, part)
+            total = _fetch(ctx, console, transport, url, part, stop)
             break
         except UrlExpired:
             if refreshed or refresh_url is None:
@@ -89,6 +98,7 @@ def _download(ctx: Context, console: Console, transport: Transport, url: str, de
                 exc, delay, " (resuming at byte %d)" % have if have else ""))
             ctx.sleep(delay)
             waited += delay
+    _check(stop)
     _replace(part, dest, ctx)
     return total
 
@@ -99,7 +109,13 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-def _fetch(ctx: Context, console: Console, transport: Transport, url: str, part: Path) -> int:
+def _check(stop: Optional[threading.Event]) -> None:
+    if stop is not None and stop.is_set():
+        raise DownloadStopped()
+
+
+def _fetch(ctx: Context, console: Console, transport: Transport, url: str, part: Path,
+           stop: Optional[threading.Event] = None) -> int:
     have = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
     if have:
@@ -133,6 +149,7 @@ def _fetch(ctx: Context, console: Console, transport: Transport, url: str, part:
             flusher = _Writeback(handle) if (total or 0) - start >= _Writeback.MIN_SIZE else None
             try:
                 while True:
+                    _check(stop)
                     try:
                         chunk = stream.read(CHUNK)
                     except TransportError as exc:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Optional, Tuple
 from urllib.parse import unquote, urlsplit
@@ -41,9 +42,9 @@ def ensure_writable(directory: Path) -> None:
     """Create the output directory and prove it takes files, before anything is paid for."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / (".write-test-%d" % os.getpid())
-        probe.write_bytes(b"")
-        probe.unlink()
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=str(directory))  # unique per call
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
         raise UsageError("cannot write results to %s: %s" % (directory, exc.strerror or exc),
                          hint="choose a writable directory with --output") from None
@@ -57,29 +58,53 @@ def video_name(video_url: str, task_id: str) -> str:
 
 
 def plan(output: Optional[str], cwd: Path, video_url: str, task_id: str) -> Tuple[Path, Path]:
-    """(video path, response path), both unused so far: _1, _2... are added as needed."""
+    """(video path, response path), both unused so far and the video's name claimed (see
+    ``claim``): _1, _2... are added as needed."""
     if names_file(output):
         wanted = _absolute(output, cwd)
     else:
         wanted = output_dir(output, cwd) / video_name(video_url, task_id)
-    return unique(wanted)
+    return claim(wanted)
 
 
 def response_path_for(video: Path) -> Path:
     return video.with_name(video.stem + ".response.json")
 
 
-def unique(wanted: Path) -> Tuple[Path, Path]:
+def part_path_for(video: Path) -> Path:
+    return video.with_name(video.name + ".part")
+
+
+def claim(wanted: Path) -> Tuple[Path, Path]:
+    """The first free name among wanted, wanted_1, wanted_2..., claimed atomically.
+
+    The claim is an empty ``<video>.part`` created with O_CREAT|O_EXCL: of two runs (or
+    threads) picking names at the same moment, only one can create it, and the other moves
+    on to the next number. The caller downloads into that `.part` (an empty `.part` is a
+    fresh download) or removes it if it gives up.
+    """
+    wanted.parent.mkdir(parents=True, exist_ok=True)
     candidate, number = wanted, 0
-    while _taken(candidate):
+    while True:
+        if not (candidate.exists() or response_path_for(candidate).exists()):
+            try:
+                fd = os.open(str(part_path_for(candidate)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pass
+            else:
+                os.close(fd)
+                if not (candidate.exists() or response_path_for(candidate).exists()):
+                    return candidate, response_path_for(candidate)
+                _remove(part_path_for(candidate))  # finished by another run in the meantime
         number += 1
         candidate = wanted.with_name("%s_%d%s" % (wanted.stem, number, wanted.suffix))
-    return candidate, response_path_for(candidate)
 
 
-def _taken(video: Path) -> bool:
-    part = video.with_name(video.name + ".part")
-    return video.exists() or part.exists() or response_path_for(video).exists()
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
 
 
 def _absolute(path: str, cwd: Path) -> Path:

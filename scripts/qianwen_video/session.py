@@ -13,14 +13,17 @@ from .api import AmbiguousSubmit, DashScope
 from .cli import resume_command
 from .console import Console
 from .context import Context
-from .download import DownloadFailed, download
+from .download import DownloadFailed, DownloadStopped, download
 from .errors import EXIT_OK, EXIT_PENDING, CliError, StillRunning, UsageError
 from .run import Plan, _when, make_plan
 
 SUBMIT_SPAN = 180.0  # seconds: a create call is answered (or abandoned) within this after it starts
 CLOCK_SLACK = 60.0  # seconds of clock difference tolerated between this machine and the service
 LOOKUP_TRIES = 3
+LIST_MARGIN = 120.0  # seconds added on each side of the submit when reading the task list
+LIST_ZONE_SHIFTS = (0.0, 8 * 3600.0)  # the list's times read as UTC, then as Beijing time (UTC+8)
 SETTLE = 60.0  # seconds after a submit before "the task list shows nothing" is believed
+DOWNLOAD_LOCK_WAIT = 1800.0  # seconds a run waits for another run downloading the same task
 LOCK_WAIT = 120.0  # seconds a run waits for another run of the same output directory to submit
 TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 NOT_LISTED_YET = ("no task is listed yet; run the same command again in a minute: it checks once more "
@@ -281,9 +284,8 @@ class Session:
         candidates: List[Dict[str, Any]] = []
         for attempt_no in range(LOOKUP_TRIES):
             window_end = max(until or 0.0, min(self.ctx.wall_clock(), started + SUBMIT_SPAN))
-            try:  # the service's zone is not documented: widen by 8 h so UTC and UTC+8 both fit
-                listed = self.api.list_tasks(model, _stamp(started - 120 - 8 * 3600),
-                                             _stamp(window_end + 120 + 8 * 3600))
+            try:
+                listed = self._list_both_zones(model, started - LIST_MARGIN, window_end + LIST_MARGIN)
             except CliError as exc:
                 raise CliError("the submit may have created a task, and the task list could not be read: %s"
                                % exc.message,
@@ -297,6 +299,16 @@ class Session:
             if attempt_no + 1 < LOOKUP_TRIES:
                 self.ctx.sleep(2.0)
         return candidates
+
+    def _list_both_zones(self, model: str, start: float, end: float) -> List[Dict[str, Any]]:
+        """Tasks listed for [start, end], read as UTC and as UTC+8 (the service's zone is not
+        documented), merged by task id: two narrow windows, not one 16-hour window that a busy
+        account fills past the page cap. The gmt_create filter afterwards is exact either way."""
+        merged: Dict[str, Dict[str, Any]] = {}
+        for shift in LIST_ZONE_SHIFTS:
+            for task in self.api.list_tasks(model, _stamp(start + shift), _stamp(end + shift)):
+                merged.setdefault(task["task_id"], task)
+        return list(merged.values())
 
     # -- existing task ------------------------------------------------------------------
     def resume(self, task_id: str) -> int:
@@ -391,17 +403,50 @@ class Session:
                 pass  # the journal is a convenience; never fail a paid task over it
 
     def _download_target(self, book: journal.Journal, task_id: str, output: Optional[str],
-                         video_url: str):
-        """(video path, response path, resume?): the path a killed download of this task left a
-        `.part` at, so it continues there; otherwise fresh, never-used names."""
+                         video_url: str, held: bool = True):
+        """(video path, response path, continuing?): the path a killed download of this task left
+        a `.part` at, so it continues there (only while this run holds the task's download lock:
+        otherwise that `.part` may be another run's live download); otherwise fresh names, the
+        video's claimed with an empty `.part` (outputs.claim) that the download then fills."""
         earlier = (book.find(task_id) or {}).get("downloading")
-        if earlier:
+        if earlier and held:
             path = Path(earlier)
-            if path.with_name(path.name + ".part").exists() and not path.exists():
+            if outputs.part_path_for(path).exists() and not path.exists():
                 self.console.info("Continuing the interrupted download into %s" % path)
                 return path, outputs.response_path_for(path), True
+        outputs.check_writable_location(outputs.output_dir(output, self.ctx.cwd))  # before claiming a name
         video_path, response_path = outputs.plan(output, self.ctx.cwd, video_url, task_id)
         return video_path, response_path, False
+
+    def _lock_download(self, book: journal.Journal, task_id: str, stop=None) -> Optional[journal.FileLock]:
+        """The task's download lock (None if it could not be had): two runs following the same
+        task download it one after the other, and the second finds the first one's video."""
+        lock = journal.FileLock(book.path.parent / (".download-%s" % task_id))
+        try:
+            if lock.try_acquire():
+                return lock
+            self.console.always("Another run is downloading task %s; waiting for it..." % task_id)
+            deadline = self.ctx.clock() + DOWNLOAD_LOCK_WAIT
+            while self.ctx.clock() < deadline:
+                if stop is not None and stop.is_set():
+                    raise DownloadStopped()
+                self.ctx.sleep(0.2)
+                if lock.try_acquire():
+                    return lock
+        except OSError:
+            return None
+        self.console.warn("another run has been downloading task %s for %ds; downloading it again under "
+                          "another name" % (task_id, DOWNLOAD_LOCK_WAIT))
+        return None
+
+    def _unlock_download(self, lock: Optional[journal.FileLock]) -> None:
+        if lock is None:
+            return
+        try:  # a run waiting on the removed file re-reads the journal once it has the lock
+            lock.path.unlink()
+        except OSError:
+            pass
+        lock.release()
 
     def _document(self, task: Dict[str, Any], task_id: str, mode: str, model: str, **extra) -> Dict[str, Any]:
         document = dict(task)
@@ -410,7 +455,9 @@ class Session:
         return document
 
     def _finish(self, task: Dict[str, Any], task_id: str, mode: str, model: str,
-                output: Optional[str], book: journal.Journal) -> int:
+                output: Optional[str], book: journal.Journal, stop=None) -> int:
+        """Report a failed task, or save a finished one's response and video (`stop`: a
+        threading.Event that ends the download early, raising DownloadStopped)."""
         status = poll.status_of(task)
         out = task.get("output") or {}
         if status != "SUCCEEDED":
@@ -430,15 +477,38 @@ class Session:
             raise CliError("task %s SUCCEEDED but the answer has no video URL" % task_id,
                            hint="re-read it later with: %s" % resume_command(self.ctx, task_id, output),
                            task_id=task_id)
-        video_path, response_path, resuming = self._download_target(book, task_id, output, video_url)
-        outputs.check_writable_location(video_path.parent)
+        lock = self._lock_download(book, task_id, stop)
         try:
+            return self._save(task, task_id, mode, model, output, book, video_url, lock is not None, stop)
+        finally:
+            self._unlock_download(lock)
+
+    def _save(self, task: Dict[str, Any], task_id: str, mode: str, model: str, output: Optional[str],
+              book: journal.Journal, video_url: str, held: bool, stop) -> int:
+        known = book.find(task_id) or {}
+        saved = known.get("local_path")
+        if saved and Path(saved).is_file():
+            # Another run following this task (or an earlier one) already saved it: no second copy.
+            self.console.always("Video already saved: %s" % saved)
+            if self.args.print_response:
+                self.console.result(self._document(task, task_id, mode, model, video_url=video_url,
+                                                   local_path=saved, response_path=known.get("response_path")))
+            return EXIT_OK
+        video_path, response_path, resuming = self._download_target(book, task_id, output, video_url, held)
+        try:
+            outputs.check_writable_location(video_path.parent)
             _write_json(response_path, task, self.console)
         except OSError as exc:
+            if not resuming:
+                _remove(outputs.part_path_for(video_path))
             raise CliError("task %s SUCCEEDED but %s could not be written: %s" % (task_id, response_path,
                                                                                   exc.strerror or exc),
                            hint="free some space or fix permissions, then: %s"
                                 % resume_command(self.ctx, task_id, output), task_id=task_id) from None
+        except BaseException:
+            if not resuming:
+                _remove(outputs.part_path_for(video_path))
+            raise
         self.console.info("Response saved to %s" % response_path)
 
         def fresh_url() -> str:
@@ -452,8 +522,9 @@ class Session:
         except OSError:
             pass  # only the resume of a killed download depends on it
         try:
+            # resume=True: either a killed run's `.part`, or the empty one claimed for this run
             size = download(self.ctx, self.console, self.api.transport, video_url, video_path, fresh_url,
-                            resume=resuming)
+                            resume=True, stop=stop)
         except KeyboardInterrupt:
             self.console.end_live()
             self.console.always("Stopped the download; nothing was saved at %s. Task %s is done: download it "
@@ -525,15 +596,29 @@ def _failure_hint(code: str, message: str, model: str) -> str:
 
 
 def _write_json(path: Path, document: Dict[str, Any], console: Console) -> None:
-    """Write beside the video via a temporary file, so the name never holds half a file."""
+    """Write beside the video via a temporary file of this run's own (two runs may write the
+    same name), so the name never holds half a file."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
     text = console.redactor.secrets(json.dumps(document, ensure_ascii=False, indent=2))
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    fd, temporary = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=str(path.parent))
+    try:
+        with open(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, str(path))
+    except BaseException:
+        _remove(Path(temporary))
+        raise
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
 
 
 def _stamp(epoch: float) -> str:
