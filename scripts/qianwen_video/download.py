@@ -37,22 +37,19 @@ class DownloadStopped(Exception):
 
 
 def download(ctx: Context, console: Console, transport: Transport, url: str, dest: Path,
-             refresh_url: Optional[Callable[[], str]] = None, resume: bool = False,
+             refresh_url: Optional[Callable[[], str]] = None,
              stop: Optional[threading.Event] = None) -> int:
     """Fetch url into dest; return the byte count. Raises DownloadFailed, or DownloadStopped
     once `stop` is set (it is checked between chunks).
 
     On failure, stop or Ctrl-C the `.part` file is removed, so the name stays free for the
-    retry (`--task-id`). Only a kill leaves a `.part` behind, never a partial file at ``dest``;
-    with `resume` the next run continues that `.part` with a Range request. `resume` is also
-    how a caller downloads into the empty `.part` it claimed (outputs.claim): an empty `.part`
-    is a fresh download. Without `resume` an old `.part` is overwritten.
+    retry (`--task-id`). Only a kill leaves a `.part` behind, never a partial file at ``dest``.
+    The caller owns `<dest>.part` before calling: either the empty one it just claimed
+    (outputs.claim; a fresh download) or a killed run's, which is continued with a Range request.
     """
     part = dest.with_name(dest.name + ".part")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if part.exists() and not resume:
-            part.unlink()
         return _download(ctx, console, transport, url, dest, part, refresh_url, stop)
     except OSError as exc:
         _discard(part)

@@ -522,9 +522,9 @@ class Session:
         except OSError:
             pass  # only the resume of a killed download depends on it
         try:
-            # resume=True: either a killed run's `.part`, or the empty one claimed for this run
+            # into a killed run's `.part`, or the empty one claimed for this run
             size = download(self.ctx, self.console, self.api.transport, video_url, video_path, fresh_url,
-                            resume=True, stop=stop)
+                            stop=stop)
         except KeyboardInterrupt:
             self.console.end_live()
             self.console.always("Stopped the download; nothing was saved at %s. Task %s is done: download it "
