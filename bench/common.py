@@ -14,7 +14,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import signal
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -105,13 +107,19 @@ def run_measured(argv: Sequence[str], env: Optional[Dict[str, str]] = None, cwd:
         else:
             full = argv
         started = time.monotonic()
+        proc = subprocess.Popen(full, env=env, cwd=str(cwd) if cwd else None, stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL)
+        # A blocking wait(), with a timer as the time limit: wait(timeout=...) polls with sleeps
+        # of up to 50 ms, which quantized short runs into 64 ms / 115 ms buckets.
+        watchdog = threading.Timer(timeout, proc.kill)
+        watchdog.start()
         try:
-            proc = subprocess.run(full, env=env, cwd=str(cwd) if cwd else None, stdout=out, stderr=err,
-                                  stdin=subprocess.DEVNULL, timeout=timeout)
-            code = proc.returncode
-        except subprocess.TimeoutExpired:
-            code = -9
+            code = proc.wait()
+        finally:
+            watchdog.cancel()
         ended = time.monotonic()
+        if code == -signal.SIGKILL and ended - started >= timeout:
+            code = -9
         maxrss = 0
         if rss:
             rss_file.seek(0)
