@@ -49,8 +49,7 @@ def main() -> int:
                         help="print one row in bench/run.py's columns (metric, ours, peer, ratio, target, result)")
     args = parser.parse_args()
 
-    spec = catalog.get(args.model)
-    rps = spec.submit_rps if spec else catalog.Model.submit_rps
+    rps = catalog.limits(args.model)[0]
     duration = args.pending + args.run
     waves = math.ceil(args.tasks / args.concurrency)
     ideal = max(waves * duration, math.floor((args.tasks - 1) / rps) + duration)

@@ -76,3 +76,16 @@ def test_checking_an_unknown_task_id_leaves_no_row_in_the_journal(emu, tmp_path)
     assert result.code == 1 and "expired or not found" in result.stderr
     listed = run(["--list", "--print-response"], env_for(emu), tmp_path)
     assert listed.json()["tasks"] == []
+
+
+def test_a_model_the_catalog_does_not_know_gets_the_strictest_documented_limits(emu, tmp_path):
+    from qianwen_video import catalog
+
+    assert catalog.limits("wan9.9-t2v-future") == (2, 2)
+    assert catalog.limits("wan2.7-t2v-2099-01-01") == (5, 5)  # a snapshot inherits its base model's
+    write_batch(tmp_path, [{"prompt": "x %d" % i, "model": "happyhorse-9-t2v", "resolution": "720P"}
+                           for i in range(3)])
+    emu.activated_models = None
+    result = run(batch_args("--no-validate"), env_for(emu), tmp_path)
+    assert "unexpected internal error" not in result.stderr, result.stderr
+    assert result.code in (0, 1)  # the emulator may not know the id; the batch itself must not crash

@@ -299,8 +299,7 @@ class SubmitPacer:
         self.paused_until = 0.0
 
     def rate(self, model: str) -> float:
-        spec = payload.spec_for(model)
-        return (spec.submit_rps if spec else catalog.Model.submit_rps) * self._scale[model]
+        return catalog.limits(model)[0] * self._scale[model]
 
     def next_time(self, model: str, now: float) -> float:
         ready = max(now, self.paused_until)
@@ -630,8 +629,7 @@ class Batch:
 
     # -- submitting ---------------------------------------------------------------------
     def _limit(self, model: str) -> int:
-        spec = payload.spec_for(model)
-        documented = spec.concurrency if spec else catalog.Model.concurrency
+        documented = catalog.limits(model)[1]
         if self.args.concurrency is None:
             return documented
         if self.args.concurrency > documented and model not in self._warned_limits:

@@ -151,7 +151,7 @@ class Model(NamedTuple):
     media: Optional[MediaRule] = None
     regions: Tuple[str, ...] = ("cn-beijing",)
     default_watermark: bool = False
-    submit_rps: int = 2
+    submit_rps: int = 2  # the strictest documented limits (wan2.1/2.2, §6): also used for unknown ids
     concurrency: int = 2
     disputed: Mapping[str, str] = {}  # never mutated
     notes: str = ""
@@ -385,6 +385,19 @@ def get(model_id: str) -> Optional[Model]:
 
 def models_for_mode(mode: str):
     return [m for m in _MODELS if m.mode == mode]
+
+
+def limits(model_id: str) -> Tuple[int, int]:
+    """(submits per second, running tasks) for an id; an unknown id gets the strictest documented."""
+    spec = lookup(model_id)
+    if spec is None:
+        return Model._field_defaults["submit_rps"], Model._field_defaults["concurrency"]
+    return spec.submit_rps, spec.concurrency
+
+
+def lookup(model_id: str) -> Optional[Model]:
+    """The spec an id is checked as: its own entry, else its inferred base model (or None)."""
+    return MODELS.get(model_id) or infer(model_id)
 
 
 def regional_twin(model_id: str, region: str) -> Optional[str]:

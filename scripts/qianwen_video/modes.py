@@ -24,7 +24,7 @@ def detect_mode(request: Mapping, model_id: Optional[str] = None) -> str:
     the "model-aware" rule: a videoedit model forces videoedit, an r2v model forces r2v,
     a media-protocol i2v model turns `first_frame_url` into i2v rather than kf2v).
     """
-    model = _lookup(model_id)
+    model = catalog.lookup(model_id) if model_id else None
     if model is not None:
         return model.mode
     if has(request, "function"):
@@ -40,12 +40,6 @@ def detect_mode(request: Mapping, model_id: Optional[str] = None) -> str:
     return "t2v"
 
 
-def _lookup(model_id: Optional[str]) -> Optional[catalog.Model]:
-    if not model_id:
-        return None
-    return catalog.get(model_id) or catalog.infer(model_id)
-
-
 def resolve(request: Mapping, cli_model: Optional[str], cli_mode: Optional[str]) -> Tuple[str, str]:
     """Return (mode, model_id): `--model` > request "model" > the mode's default.
 
@@ -58,7 +52,7 @@ def resolve(request: Mapping, cli_model: Optional[str], cli_mode: Optional[str])
     cli_mode = wanted_mode
     if requested is not None and not isinstance(requested, str):
         raise UsageError('"model" must be a string', hint="for example \"model\": \"wan2.6-t2v\"")
-    model = _lookup(requested)
+    model = catalog.lookup(requested) if requested else None
     if cli_mode:
         if model is not None and model.mode != cli_mode:
             raise UsageError(

@@ -29,12 +29,8 @@ class Built:
         self.aliases: List[str] = []  # "reference_image -> img_url" style notes
 
 
-def spec_for(model_id: str) -> Optional[catalog.Model]:
-    return catalog.get(model_id) or catalog.infer(model_id)
-
-
 def route_for(model_id: str) -> str:
-    spec = spec_for(model_id)
+    spec = catalog.lookup(model_id)
     if spec is not None:
         return spec.endpoint
     # The SDK's rule for ids it does not know: "kf2v" in the name means the image2video route.
@@ -42,7 +38,7 @@ def route_for(model_id: str) -> str:
 
 
 def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
-    spec = spec_for(model_id)
+    spec = catalog.lookup(model_id)
     inp: Dict[str, Any] = {}
     params: Dict[str, Any] = {}
     built = Built({"model": model_id}, route_for(model_id), spec=spec)

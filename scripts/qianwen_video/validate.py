@@ -49,7 +49,7 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
     ``unused`` are the flat fields the model does not take (payload.Built.unused): media among
     them is a problem (a paid task would run without it); the rest are left to warnings.
     """
-    spec = catalog.get(model_id) or catalog.infer(model_id)
+    spec = catalog.lookup(model_id)
     problems = _shapes(request, spec)
     if problems:  # the rules below assume these shapes
         return problems + media.problems(dict(request), cwd, home)
