@@ -1,7 +1,7 @@
 """Child process: upload one local file with the CLI's own upload code, print one JSON line.
 
 Runs exactly what `video.py` runs for a local `img_url` before it submits: the
-qianwen_video.upload.TempStorage path (GET /uploads?action=getPolicy, then the streamed
+qianwen_video.upload.temp_storage.TempStorage path (GET /uploads?action=getPolicy, then the streamed
 multipart POST to the policy's upload_host) over the CLI's Transport. Nothing else of the
 generation (submit, poll, download) is run, so the timing and the peak RSS are the upload's.
 
@@ -16,11 +16,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 from qianwen_video import config  # noqa: E402
-from qianwen_video.api import DashScope  # noqa: E402
+from qianwen_video.net.api import DashScope  # noqa: E402
 from qianwen_video.console import Console  # noqa: E402
 from qianwen_video.context import Context  # noqa: E402
 from qianwen_video.media import LocalFile, MediaRef  # noqa: E402
-from qianwen_video.upload import TempStorage  # noqa: E402
+from qianwen_video.upload.temp_storage import TempStorage  # noqa: E402
 
 
 def main() -> None:

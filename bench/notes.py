@@ -20,7 +20,7 @@ def method(args) -> List[str]:
         "run interleaved, %d timed rounds after one warm-up round; medians. Bytecode caches are allowed "
         "(a user's second run has them). Re-run alone: `python3 bench/run.py --only startup`." % args.startup_runs,
         "- **2. Upload**: a %d MiB file of random bytes. *Ours* is `bench/child_client_upload.py`: the CLI's own "
-        "`qianwen_video.upload.TempStorage.upload_all()` (getPolicy + the streamed multipart POST to the "
+        "`qianwen_video.upload.temp_storage.TempStorage.upload_all()` (getPolicy + the streamed multipart POST to the "
         "policy's `upload_host`, over the CLI's `Transport`) in a fresh process; the timed span is getPolicy "
         "+ POST, so neither side pays interpreter start-up (whole-process time is shown too). This is "
         "exactly what `video.py` runs for a local `img_url` before it submits; the full CLI was not used "

@@ -3,7 +3,7 @@
 It checks V4 signatures the way OSS does, from the documented algorithm
 (help.aliyun.com/zh/oss/developer-reference/recommend-to-use-signature-version-4
 and .../add-signatures-to-urls).  The verifier is written here from the spec on
-purpose and shares no code with ``qianwen_video.oss_sign``: a test that signed
+purpose and shares no code with ``qianwen_video.upload.oss_sign``: a test that signed
 and verified with the same functions would pass whatever they computed.
 
 Supported: ``PUT /<bucket>/<key>`` signed with an Authorization header, and

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from qianwen_video import journal
+from qianwen_video.store import journal
 from tests.emulator import Emulator
 from tests.harness import KEY, creates, env_for, run
 from tests.test_batch import batch_args, prompts, write_batch

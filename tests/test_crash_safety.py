@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from qianwen_video import journal
+from qianwen_video.store import journal
 from tests.emulator import Emulator, Stall
 from tests.harness import KEY, VIDEO_PY, env_for, run
 

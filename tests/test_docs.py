@@ -176,7 +176,7 @@ def test_messages_quoted_in_skill_md_are_real():
     strings = _source_strings()
     for quoted in ("Warning: Token Plan key detected (sk-sp-...)", "refusing to write output inside"):
         assert _pattern_in_sources(quoted, strings), quoted
-    from qianwen_video import journal, outputs
+    from qianwen_video.store import journal, outputs
 
     text = SKILL_MD.read_text(encoding="utf-8")
     assert journal.JOURNAL_NAME in text and "./%s/" % outputs.DEFAULT_OUTPUT.as_posix() in text

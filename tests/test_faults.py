@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from qianwen_video import cli, retry
+from qianwen_video import cli
+from qianwen_video.net import retry
 from qianwen_video.context import Context
 from tests.emulator import Emulator, Reply, Reset, Stall, Truncate
 from tests.faultlog import assert_log, sequence
@@ -158,7 +159,7 @@ def test_a_poll_that_keeps_failing_ends_with_the_task_id_and_resume_command(emu,
 # -- connection reset before / after the submit body; read timeout on submit ------------------
 def age_unanswered_submits(tmp_path, seconds: float) -> None:
     """Move the journal's unanswered submits `seconds` into the past (as if a minute went by)."""
-    from qianwen_video import journal
+    from qianwen_video.store import journal
 
     path = tmp_path / OUT / journal.JOURNAL_NAME
     lines = []
@@ -495,7 +496,7 @@ def test_submit_only_on_a_repeated_request_prints_the_earlier_task_id(tmp_path):
 
 
 def test_a_task_list_too_long_to_read_whole_is_not_taken_for_no_task(emu, tmp_path):
-    from qianwen_video import journal
+    from qianwen_video.store import journal
 
     emu.script("POST", CREATE, Reset(after_body=False))
     page = {"request_id": "r", "total": 1000, "total_page": 20, "page_size": 50,
@@ -534,7 +535,7 @@ def test_a_task_id_that_is_not_one_is_refused_before_any_request(emu, tmp_path, 
 
 
 def test_task_ids_are_one_quoted_path_segment(emu):
-    from qianwen_video.api import DashScope
+    from qianwen_video.net.api import DashScope
     from qianwen_video.console import Console
 
     ctx = Context(environ=env_for(emu), stdout=io.StringIO(), stderr=io.StringIO())
@@ -545,7 +546,7 @@ def test_task_ids_are_one_quoted_path_segment(emu):
 
 
 def test_a_port_out_of_range_is_a_usage_error_and_leaves_no_open_submit(emu, tmp_path):
-    from qianwen_video import journal
+    from qianwen_video.store import journal
 
     result = generate(emu, tmp_path, env=env_for(emu, DASHSCOPE_HTTP_BASE_URL="http://127.0.0.1:99999/api/v1"))
     assert result.code == 64, result.stderr
@@ -554,7 +555,8 @@ def test_a_port_out_of_range_is_a_usage_error_and_leaves_no_open_submit(emu, tmp
 
 
 def test_an_unexpected_failure_while_submitting_closes_the_intent(emu, tmp_path, monkeypatch):
-    from qianwen_video import api, journal
+    from qianwen_video.net import api
+    from qianwen_video.store import journal
 
     def broken(self, route, body, oss_resolve):
         raise RuntimeError("a bug before anything was sent")
@@ -571,7 +573,7 @@ def test_an_unexpected_failure_while_submitting_closes_the_intent(emu, tmp_path,
 
 
 def test_a_request_line_or_header_http_refuses_is_not_sent(emu):
-    from qianwen_video.transport import NotSent, Transport, Unsendable
+    from qianwen_video.net.transport import NotSent, Transport, Unsendable
 
     ctx = Context(environ={}, stdout=io.StringIO(), stderr=io.StringIO())
     transport = Transport(ctx)
@@ -589,7 +591,7 @@ def test_a_redirected_video_url_is_followed(tmp_path):
     with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.05) as emu:
         task_id = run(["--request", json.dumps({"prompt": "x"}), "--submit-only"], env_for(emu), tmp_path).stdout.strip()
         time.sleep(0.3)
-        from qianwen_video.api import DashScope
+        from qianwen_video.net.api import DashScope
         from qianwen_video.console import Console
 
         ctx = Context(environ=env_for(emu), stdout=io.StringIO(), stderr=io.StringIO())

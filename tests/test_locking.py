@@ -12,7 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qianwen_video import batch, journal
+from qianwen_video import batch
+from qianwen_video.store import journal
+from qianwen_video.store.lock import FileLock
 from tests.emulator import Emulator, Stall
 from tests.harness import KEY, VIDEO_PY, env_for, run
 
@@ -35,7 +37,7 @@ def finish(proc: subprocess.Popen):
 
 
 def test_lock_is_exclusive_and_released(tmp_path):
-    first, second = journal.FileLock(tmp_path / "x.jsonl"), journal.FileLock(tmp_path / "x.jsonl")
+    first, second = FileLock(tmp_path / "x.jsonl"), FileLock(tmp_path / "x.jsonl")
     assert first.try_acquire()
     assert not second.try_acquire()
     assert not second.acquire(0.2)
@@ -63,7 +65,7 @@ def test_two_identical_requests_started_together_create_one_task(tmp_path):
 
 def test_a_run_waits_for_the_submit_lock_then_gives_up_without_sending(tmp_path):
     with Emulator(api_keys=(KEY,)) as emu:
-        held = journal.FileLock(tmp_path / OUT / journal.JOURNAL_NAME)
+        held = FileLock(tmp_path / OUT / journal.JOURNAL_NAME)
         assert held.try_acquire()
         try:
             result = run(["--request", json.dumps({"prompt": "x"})], env_for(emu), tmp_path, max_sleep=0.005)
@@ -84,7 +86,7 @@ def write_batch(directory: Path, n: int) -> None:
 def test_a_batch_in_use_by_another_run_stops_with_64(tmp_path):
     write_batch(tmp_path, 2)
     with Emulator(api_keys=(KEY,)) as emu:
-        held = journal.FileLock(tmp_path / "o" / ("dup" + batch.MANIFEST_SUFFIX))
+        held = FileLock(tmp_path / "o" / ("dup" + batch.MANIFEST_SUFFIX))
         assert held.try_acquire()
         try:
             result = run(["--batch", "dup.jsonl", "--output", "o"], env_for(emu), tmp_path)

@@ -104,7 +104,7 @@ def test_a_dead_proxy_fails_the_create_as_not_sent(emu, tmp_path):
 
 
 def test_ssl_cert_file_is_used_and_verification_stays_on(tmp_path):
-    from qianwen_video.transport import Transport
+    from qianwen_video.net.transport import Transport
 
     bogus = tmp_path / "ca.pem"
     bogus.write_text("not a certificate")

@@ -1,4 +1,4 @@
-"""Tests for qianwen_video.oss_sign: published vectors, encoding, and a round trip
+"""Tests for qianwen_video.upload.oss_sign: published vectors, encoding, and a round trip
 against the independent verifier in tests/own_bucket.py."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from qianwen_video.oss_sign import (  # noqa: E402
+from qianwen_video.upload.oss_sign import (  # noqa: E402
     default_endpoint,
     object_url,
     presign_v1_url,

@@ -12,12 +12,12 @@ from typing import List
 
 import pytest
 
-from qianwen_video import own_bucket
-from qianwen_video.api import DashScope
+from qianwen_video.upload import own_bucket
+from qianwen_video.net.api import DashScope
 from qianwen_video.console import Console
 from qianwen_video.context import Context
 from qianwen_video.media import local_files
-from qianwen_video.transport import NotSent, Transport
+from qianwen_video.net.transport import NotSent, Transport
 from tests.emulator import Emulator
 from tests.harness import KEY, creates, env_for, run
 from tests.own_bucket import OwnBucket
@@ -204,7 +204,7 @@ class FlakyTransport(Transport):
             kind = self.failures.pop(0)
             if kind == "notsent":
                 raise NotSent("could not connect: connection refused", url)
-            from qianwen_video.transport import Response
+            from qianwen_video.net.transport import Response
             return Response(503, "Service Unavailable", {"content-type": "application/xml"},
                             b"<Error><Code>ServiceUnavailable</Code></Error>", url)
         return super().request(method, url, headers, body, length, timeout, progress)

@@ -11,7 +11,7 @@ import json
 import threading
 from pathlib import Path
 
-from qianwen_video import outputs
+from qianwen_video.store import outputs
 from tests.emulator import Emulator
 from tests.harness import KEY, env_for, run
 

@@ -15,7 +15,7 @@ import pytest
 
 from qianwen_video import cli, media, modes, payload
 from qianwen_video.context import Context
-from qianwen_video.upload import MAX_PARALLEL, run_bounded, safe_name
+from qianwen_video.upload.temp_storage import MAX_PARALLEL, run_bounded, safe_name
 from tests.emulator import Emulator, Reply, Reset, Stall
 from tests.harness import KEY, Result, creates, env_for, run
 

@@ -37,16 +37,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple
 
-from . import catalog, journal, media, outputs, payload, poll
+from . import catalog, media, payload, poll
+from .store import journal, outputs
+from .store.lock import FileLock
 from . import run as single
 from . import session as tasks
-from .api import AmbiguousSubmit
+from .net.api import AmbiguousSubmit
 from .console import Console
 from .context import Context
-from .download import DownloadStopped
-from .errors import (EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE, ApiError, CliError, UsageError,
-                     ValidationFailed)
-from .upload_router import uploader_for
+from .net.download import DownloadStopped
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE, ApiError, CliError, UsageError, ValidationFailed
+from .upload.router import uploader_for
 
 QUERY_RATE = 18.0  # task queries per second; the account allows 20 (dashscope-api.md §6)
 QUERY_BURST = 2.0  # a bucket of 2 refilled at 18/s never sends more than 20 in any second
@@ -379,7 +380,7 @@ def run(args, ctx: Context, console: Console) -> int:
     runner = Batch(args, ctx, console, session, finisher, items, manifest, out_dir)
     # One run per manifest: two runs of the same batch would each submit the items the
     # other has not recorded yet, and pay twice for them.
-    lock = journal.FileLock(manifest.path)
+    lock = FileLock(manifest.path)
     try:
         held = lock.try_acquire()
     except OSError as exc:

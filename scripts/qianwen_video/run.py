@@ -5,7 +5,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, NamedTuple, Optional
 
-from . import catalog, config, media, modes, outputs, payload, validate
+from . import catalog, config, media, modes, payload, validate
+from .store import outputs
 from .cli import load_request
 from .console import Console
 from .context import Context
@@ -141,7 +142,7 @@ def dry_run(args, ctx: Context, console: Console) -> int:
     requests = []
     bucket = None
     if files:
-        from . import oss_sign, own_bucket
+        from .upload import oss_sign, own_bucket
 
         bucket = own_bucket.settings(ctx)
     if bucket is not None:
@@ -194,7 +195,7 @@ def list_models(args, console: Console) -> int:
 
 
 def list_journal(args, ctx: Context, console: Console) -> int:
-    from . import journal
+    from .store import journal
 
     directory = outputs.output_dir(args.output, ctx.cwd)
     book = journal.Journal(directory, ctx.wall_clock)

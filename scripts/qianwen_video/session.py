@@ -8,12 +8,14 @@ import time
 from pathlib import Path
 from typing import Any, Collection, Dict, List, Optional
 
-from . import config, journal, media, outputs, payload, poll
-from .api import AmbiguousSubmit, DashScope
+from . import config, media, payload, poll
+from .store import journal, outputs
+from .store.lock import FileLock
+from .net.api import AmbiguousSubmit, DashScope
 from .cli import resume_command
 from .console import Console
 from .context import Context
-from .download import DownloadFailed, DownloadStopped, download
+from .net.download import DownloadFailed, DownloadStopped, download
 from .errors import EXIT_OK, EXIT_PENDING, CliError, StillRunning, UsageError
 from .run import Plan, _when, make_plan
 
@@ -77,7 +79,7 @@ class Session:
                           "https://platform.qianwenai.com/docs/developer-guides/getting-started/pricing")
         request = plan.request
         if files:
-            from .upload_router import uploader_for
+            from .upload.router import uploader_for
 
             request = media.resolved(plan.request, self.ctx.cwd,
                                      uploader_for(self.ctx, self.console, api, plan.model), home)
@@ -121,9 +123,9 @@ class Session:
             return EXIT_OK
         return self._follow(task_id, plan.mode, plan.model, plan.output, book)
 
-    def _lock_journal(self, book: journal.Journal) -> journal.FileLock:
+    def _lock_journal(self, book: journal.Journal) -> FileLock:
         """The output directory's submit lock, waited for up to LOCK_WAIT seconds."""
-        lock = journal.FileLock(book.path)
+        lock = FileLock(book.path)
         try:
             if lock.try_acquire():
                 return lock
@@ -418,10 +420,10 @@ class Session:
         video_path, response_path = outputs.plan(output, self.ctx.cwd, video_url, task_id)
         return video_path, response_path, False
 
-    def _lock_download(self, book: journal.Journal, task_id: str, stop=None) -> Optional[journal.FileLock]:
+    def _lock_download(self, book: journal.Journal, task_id: str, stop=None) -> Optional[FileLock]:
         """The task's download lock (None if it could not be had): two runs following the same
         task download it one after the other, and the second finds the first one's video."""
-        lock = journal.FileLock(book.path.parent / (".download-%s" % task_id))
+        lock = FileLock(book.path.parent / (".download-%s" % task_id))
         try:
             if lock.try_acquire():
                 return lock
@@ -439,7 +441,7 @@ class Session:
                           "another name" % (task_id, DOWNLOAD_LOCK_WAIT))
         return None
 
-    def _unlock_download(self, lock: Optional[journal.FileLock]) -> None:
+    def _unlock_download(self, lock: Optional[FileLock]) -> None:
         if lock is None:
             return
         try:  # a run waiting on the removed file re-reads the journal once it has the lock
@@ -582,7 +584,7 @@ def _video_url(output: Dict[str, Any]) -> Optional[str]:
 
 
 def _failure_hint(code: str, message: str, model: str) -> str:
-    from .api import error_hint
+    from .net.api import error_hint
 
     specific = error_hint(400, code, message, model)
     if specific:

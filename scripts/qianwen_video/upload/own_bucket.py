@@ -29,13 +29,13 @@ from typing import Iterator, List, Optional
 from urllib.parse import quote, urlsplit
 
 from . import oss_sign
-from .api import DashScope
-from .console import Console
-from .context import Context
-from .errors import ApiError, UsageError
-from .media import LocalFile
-from .transport import TransportError
-from .upload import Progress, _oss_message, file_chunks, run_bounded, safe_name
+from ..net.api import DashScope
+from ..console import Console
+from ..context import Context
+from ..errors import ApiError, UsageError
+from ..media import LocalFile
+from ..net.transport import TransportError
+from .temp_storage import Progress, oss_message, file_chunks, run_bounded, safe_name
 
 DEFAULT_PREFIX = "qianwen-skill-uploads"
 DEFAULT_EXPIRES = 86400
@@ -184,7 +184,7 @@ class OwnBucket:
                 hint="check QWEN_TMP_OSS_ENDPOINT and the network") from None
         if resp.status not in (200, 201, 204):
             raise ApiError("upload of %s (%s) to OSS bucket %s failed: HTTP %d %s" % (
-                item.path.name, item.ref.label, cfg.bucket, resp.status, _oss_message(resp.text)),
+                item.path.name, item.ref.label, cfg.bucket, resp.status, oss_message(resp.text)),
                 hint=_hint(resp.text, cfg), status=resp.status)
         signed = oss_sign.presign_v4_url("GET", cfg.endpoint, cfg.bucket, key, cfg.region, cfg.access_key_id,
                                          cfg.access_key_secret, now=self._now(), expires_seconds=cfg.expires,

@@ -5,7 +5,6 @@ journal still has it, with the model and the output path needed to resume.
 """
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -16,7 +15,6 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 JOURNAL_NAME = "qianwen-video-tasks.jsonl"
 DUPLICATE_WINDOW = 24 * 3600  # task ids live 24 h on the service
-LOCK_SUFFIX = ".lock"
 
 
 def locate(task_id: str, first: Path, cwd: Path, clock=time.time) -> Optional["Journal"]:
@@ -164,107 +162,3 @@ def _number(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return 0.0
-
-
-class FileLock:
-    """An exclusive lock on ``<path>.lock``, held by one process at a time.
-
-    Two runs of the same request (or batch) started together would both find "no task yet"
-    and both pay. The lock makes the check-then-submit step one at a time. POSIX uses flock,
-    Windows msvcrt.locking; the OS releases either when the process dies, so a killed run
-    never leaves a stale lock. Elsewhere (no locking available) it is a no-op.
-    The lock file itself stays: deleting it would let a third process lock a different file.
-    """
-
-    def __init__(self, path: Path):
-        self.path = path.with_name(path.name + LOCK_SUFFIX)
-        self._handle = None
-
-    def try_acquire(self) -> bool:
-        """Take the lock if it is free; True when held (also when locking is unavailable)."""
-        if self._handle is not None:
-            return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+b")
-        try:
-            if not _lock(handle):
-                handle.close()
-                return False
-        except BaseException:
-            handle.close()
-            raise
-        self._handle = handle
-        return True
-
-    def acquire(self, timeout: float, clock=time.monotonic, sleep=time.sleep) -> bool:
-        """Wait up to `timeout` seconds for the lock; False if another process still holds it."""
-        deadline = clock() + timeout
-        pause = 0.05
-        while not self.try_acquire():
-            if clock() >= deadline:
-                return False
-            sleep(pause)
-            pause = min(pause * 2, 1.0)
-        return True
-
-    def release(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is None:
-            return
-        try:
-            _unlock(handle)
-        except OSError:
-            pass
-        finally:
-            handle.close()
-
-    def __enter__(self) -> "FileLock":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.release()
-
-
-def _lock(handle) -> bool:
-    try:
-        import fcntl
-    except ImportError:
-        fcntl = None
-    if fcntl is not None:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return False
-            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
-                return True  # a file system without locks (some network mounts): best effort
-            raise
-        return True
-    try:
-        import msvcrt
-    except ImportError:
-        return True  # no locking on this platform: best effort
-    try:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-    except OSError as exc:
-        if exc.errno in (errno.EACCES, errno.EDEADLK):
-            return False
-        raise
-    return True
-
-
-def _unlock(handle) -> None:
-    try:
-        import fcntl
-    except ImportError:
-        fcntl = None
-    if fcntl is not None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        return
-    try:
-        import msvcrt
-    except ImportError:
-        return
-    handle.seek(0)
-    msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)

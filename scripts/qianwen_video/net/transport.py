@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterable, Optional, Union
 from urllib.parse import urlsplit
 from urllib.request import proxy_bypass_environment
 
-from .context import Context
+from ..context import Context
 
 USER_AGENT = "qianwen-video-generation/0.4 (python; stdlib)"
 CHUNK = 1024 * 1024
@@ -119,7 +119,7 @@ def timeout_override(ctx: Context) -> Optional[float]:
     except ValueError:
         value = float("nan")
     if not value > 0 or value == float("inf"):
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError("%s=%r is not a positive number of seconds" % (TIMEOUT_ENV, raw),
                          hint="unset it, or set e.g. %s=120" % TIMEOUT_ENV)

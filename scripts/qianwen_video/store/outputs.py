@@ -7,9 +7,9 @@ from pathlib import Path, PurePosixPath
 from typing import Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
-from . import catalog
-from .context import SKILL_DIR
-from .errors import UsageError
+from .. import catalog
+from ..context import SKILL_DIR
+from ..errors import UsageError
 
 DEFAULT_OUTPUT = Path("output") / "qianwen-video-generation"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Callable, List
 
 from . import own_bucket
-from .api import DashScope
-from .console import Console
-from .context import Context
-from .media import LocalFile
-from .upload import TempStorage
+from ..net.api import DashScope
+from ..console import Console
+from ..context import Context
+from ..media import LocalFile
+from .temp_storage import TempStorage
 
 
 def uploader_for(ctx: Context, console: Console, api: DashScope, model: str) -> Callable[[List[LocalFile]], List[str]]:

@@ -5,9 +5,9 @@ import json
 from typing import Any, Callable, Dict, List, Optional
 
 from . import retry
-from .console import Console
-from .context import Context
-from .errors import ApiError
+from ..console import Console
+from ..context import Context
+from ..errors import ApiError
 from .transport import NoResponse, NotSent, Response, Transport, TransportError, Unsendable, proxy_secrets
 
 MODEL_MARKET_URL = "https://www.qianwenai.com/models"

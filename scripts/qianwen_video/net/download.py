@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import retry
-from .console import Console
-from .context import Context
-from .errors import CliError
+from ..console import Console
+from ..context import Context
+from ..errors import CliError
 from .transport import CHUNK, Transport, TransportError, USER_AGENT
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")

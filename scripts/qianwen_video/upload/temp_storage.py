@@ -16,11 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from .api import DashScope
-from .console import Console
-from .errors import ApiError, UsageError
-from .media import LocalFile
-from .transport import CHUNK, TransportError
+from ..net.api import DashScope
+from ..console import Console
+from ..errors import ApiError, UsageError
+from ..media import LocalFile
+from ..net.transport import CHUNK, TransportError
 
 MAX_PARALLEL = 4
 POLICY_MARGIN = 30.0  # seconds: do not start an upload on a policy about to expire
@@ -166,7 +166,7 @@ class TempStorage:
         landed = resp.status == 409 and "alreadyexist" in resp.text.lower().replace(" ", "")
         if resp.status not in (200, 201, 204) and not landed:
             raise ApiError("upload of %s (%s) failed: HTTP %d %s" % (
-                item.path.name, item.ref.label, resp.status, _oss_message(resp.text)),
+                item.path.name, item.ref.label, resp.status, oss_message(resp.text)),
                 hint="the temporary-storage upload host refused the file")
         url = "oss://" + key
         self.console.info("Uploaded %s -> %s (%s)" % (item.path.name, url, TEMP_TTL_NOTE))
@@ -216,7 +216,7 @@ def _number(value: Any, default: float) -> float:
         return default
 
 
-def _oss_message(text: str) -> str:
+def oss_message(text: str) -> str:
     code = re.search(r"<Code>(.*?)</Code>", text or "")
     message = re.search(r"<Message>(.*?)</Message>", text or "")
     if code or message:

@@ -1,0 +1,1 @@
+"""The network: HTTP with explicit failure phases, retry policies, DashScope calls, downloads."""

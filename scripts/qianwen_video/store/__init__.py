@@ -1,0 +1,1 @@
+"""What lasts on disk: the task journal, output naming, locks."""
