@@ -1,0 +1,58 @@
+"""safe_json: untrusted JSON never raises anything but Invalid, and files are read bounded."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from qianwen_video import safe_json
+
+
+@pytest.mark.parametrize("text, depth", [
+    ('{}', 1), ('[[[]]]', 3), ('{"a": "[[[["}', 1), ('"\\"[["', 0), ('{"a": [1, {"b": []}]}', 4), ('5', 0),
+])
+def test_nesting_skips_strings_and_escapes(text, depth):
+    assert safe_json.nesting(text) == depth
+
+
+def test_deep_nesting_is_invalid_not_a_recursion_error():
+    for opener, closer in (("[", "]"), ('{"a":', "}")):
+        text = opener * 100000 + "1" + closer * 100000
+        with pytest.raises(safe_json.Invalid, match="nested more than"):
+            safe_json.loads(text)
+
+
+def test_bytes_must_be_utf8():
+    assert safe_json.loads(b'{"a": "\xe4\xbd\xa0"}') == {"a": "\u4f60"}
+    with pytest.raises(safe_json.Invalid, match="not UTF-8"):
+        safe_json.loads(b'{"a": "\xff"}')
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet='[]{}":,0123456789abc\\ \n', max_size=300))
+def test_any_text_parses_or_is_invalid(text):
+    try:
+        safe_json.loads(text)
+    except safe_json.Invalid:
+        pass
+
+
+def test_read_text_limits_size_and_refuses_fifos_and_devices(tmp_path):
+    small = tmp_path / "r.json"
+    small.write_bytes(b'\xef\xbb\xbf{"prompt": "x"}')
+    assert safe_json.read_text(small, 100) == '{"prompt": "x"}'
+    with pytest.raises(safe_json.Invalid, match="more than the 5 allowed"):
+        safe_json.read_text(small, 5)
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "pipe"
+        os.mkfifo(str(fifo))
+        with pytest.raises(safe_json.Invalid, match="not a regular file"):
+            safe_json.read_text(fifo, 100)  # returns at once: opened non-blocking
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(safe_json.Invalid, match="not a regular file"):
+            safe_json.read_text("/dev/zero", 100)
+    latin = tmp_path / "l.json"
+    latin.write_bytes(b'{"a": "caf\xe9"}')
+    with pytest.raises(safe_json.Invalid, match="not UTF-8"):
+        safe_json.read_text(latin, 100)
