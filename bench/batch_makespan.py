@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from qianwen_video import batch, catalog  # noqa: E402
+from qianwen_video import catalog  # noqa: E402
+from qianwen_video.tasks import pacing  # noqa: E402
 from tests.emulator import Emulator  # noqa: E402
 
 KEY = "sk-bench-0123456789abcdef"
@@ -53,7 +54,7 @@ def main() -> int:
     duration = args.pending + args.run
     waves = math.ceil(args.tasks / args.concurrency)
     ideal = max(waves * duration, math.floor((args.tasks - 1) / rps) + duration)
-    period = max(args.poll_interval, args.concurrency / batch.QUERY_RATE)
+    period = max(args.poll_interval, args.concurrency / pacing.QUERY_RATE)
     target = 1.15 * ideal + waves * period
 
     with tempfile.TemporaryDirectory() as work, \

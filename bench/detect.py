@@ -16,7 +16,7 @@ the fixed poller until its GET answered with the terminal status. Poll counts ar
 emulator's log of GET /tasks/{id} for each task.
 
 schedule_table() adds a simulation over many task durations, from the CLI's own
-qianwen_video.poll.delays, the SDK's wait() rule and a fixed 15 s poller.
+qianwen_video.tasks.follow.delays, the SDK's wait() rule and a fixed 15 s poller.
 """
 from __future__ import annotations
 
@@ -228,7 +228,7 @@ def _rows(o: Dict, task_seconds: float, fail_seconds: float) -> List[Row]:
 
 # -- simulation over task durations ---------------------------------------------------------
 def _ours(poll_interval: float = 15.0) -> Iterator[float]:
-    from qianwen_video import poll
+    from qianwen_video.tasks import follow as poll
     return poll.delays(poll_interval)
 
 

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 
-from qianwen_video import batch
+from qianwen_video.commands import batch
+from qianwen_video.tasks import pacing
 from tests.emulator import Emulator
 from tests.harness import KEY, VIDEO_PY, creates, env_for, run
 
@@ -67,7 +68,7 @@ def test_twenty_requests_run_in_waves_close_to_ideal(tmp_path):
     ideal = waves * (pending + running)
     # One poll of each running task every `granularity` s (the 18 GET/s bucket shared by
     # `limit` tasks, or --poll-interval if slower); each wave's end is seen up to that late.
-    granularity = max(float(POLL), limit / batch.QUERY_RATE)
+    granularity = max(float(POLL), limit / pacing.QUERY_RATE)
     assert makespan <= 1.15 * ideal + waves * granularity, (makespan, ideal)
     assert makespan >= ideal
     document = result.json()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from qianwen_video import cli
+from qianwen_video import hints
 from qianwen_video.context import Context
 from tests.harness import ROOT, run
 
@@ -39,9 +39,9 @@ def test_contradictions_and_bad_numbers_are_usage_errors(args, says, tmp_path):
 def test_resume_command_names_the_console_script_when_video_py_is_not_there(tmp_path):
     installed = Context(environ={}, cwd=tmp_path, stdout=io.StringIO(), stderr=io.StringIO(),
                         script_path=tmp_path / "site-packages" / "video.py")
-    assert cli.resume_command(installed, "abc-123", poll_once=True) == "qianwen-video --task-id abc-123 --poll-once"
+    assert hints.resume_command(installed, "abc-123", poll_once=True) == "qianwen-video --task-id abc-123 --poll-once"
     here = Context(environ={}, cwd=tmp_path, stdout=io.StringIO(), stderr=io.StringIO())
-    assert cli.resume_command(here, "abc-123", "my clips") == \
+    assert hints.resume_command(here, "abc-123", "my clips") == \
         "python3 %s --task-id abc-123 --output 'my clips'" % (ROOT / "scripts" / "video.py")
 
 

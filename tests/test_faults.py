@@ -384,7 +384,7 @@ def test_waiting_statuses_keep_polling(emu, tmp_path):
 
 
 def test_poll_schedule_starts_quick_and_grows_to_the_interval():
-    from qianwen_video import poll
+    from qianwen_video.tasks import follow as poll
 
     schedule = poll.delays(15.0)
     assert [next(schedule) for _ in range(8)] == [1, 2, 3, 4, 5, 15, 15, 15]
@@ -392,7 +392,7 @@ def test_poll_schedule_starts_quick_and_grows_to_the_interval():
 
 def test_checks_land_on_the_submit_grid_even_when_each_check_is_slow():
     """1, 3, 6, 10, 15 s, then 30, 45, 60 s: a slow check does not push later checks back."""
-    from qianwen_video import poll
+    from qianwen_video.tasks import follow as poll
 
     now = [0.0]
     checks = []

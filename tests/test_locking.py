@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qianwen_video import batch
+from qianwen_video.commands import batch
 from qianwen_video.store import journal
 from qianwen_video.store.lock import FileLock
 from tests.emulator import Emulator, Stall

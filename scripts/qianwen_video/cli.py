@@ -1,17 +1,16 @@
-"""Command line: argparse and dispatch; every path returns an exit code."""
+"""The command line: argv to Options, one command run, its outcome rendered once, exceptions to exit codes."""
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import shlex
 import sys
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from . import catalog, errors
 from .context import Context
 from .errors import CliError, UsageError, ValidationFailed
+from .options import DEFAULTS, Options
+from .outcome import Outcome
 
 ENV_HELP = """\
 environment:
@@ -111,10 +110,10 @@ def build_parser(stream=None) -> argparse.ArgumentParser:
     task.add_argument("--task-id", metavar="ID", help="resume an existing task: poll it and download the video")
     task.add_argument("--poll-once", action="store_true",
                       help="with --task-id: check once; exit 2 if it is still running")
-    task.add_argument("--poll-interval", type=_seconds, default=15.0, metavar="N",
+    task.add_argument("--poll-interval", type=_seconds, default=DEFAULTS.poll_interval, metavar="N",
                       help="longest wait between status checks, seconds (default: 15; the first checks "
                            "come sooner)")
-    task.add_argument("--timeout", type=_seconds, default=600.0, metavar="N",
+    task.add_argument("--timeout", type=_seconds, default=DEFAULTS.timeout, metavar="N",
                       help="stop waiting after N seconds and print the resume command, exit 2 (default: 600)")
     task.add_argument("--cancel", action="store_true", help="with --task-id: cancel a PENDING task")
     task.add_argument("--list", action="store_true", help="list the tasks recorded in the output directory's journal")
@@ -142,48 +141,79 @@ def build_parser(stream=None) -> argparse.ArgumentParser:
     return parser
 
 
-def command_prefix(ctx: Context) -> List[str]:
-    """How to run this CLI again: the script by absolute path, or the console script when installed."""
-    if ctx.script_path.exists():
-        return ["python3", str(ctx.script_path)]
-    return ["qianwen-video"]  # `pip install .` puts the package in site-packages without video.py
+def parse(argv: Optional[List[str]], ctx: Context) -> Options:
+    """argv as an Options record (argparse's own errors are UsageError; --help raises SystemExit)."""
+    namespace = build_parser(ctx.stdout).parse_args(argv)
+    return Options(**{name: getattr(namespace, name) for name in Options._fields})
 
 
-def resume_command(ctx: Context, task_id: str, output: Optional[str] = None, poll_once: bool = False) -> str:
-    """The exact command that picks this task up again."""
-    parts = command_prefix(ctx) + ["--task-id", task_id]
-    if output:
-        parts += ["--output", output]
-    if poll_once:
-        parts += ["--poll-once"]
-    return " ".join(shlex.quote(p) for p in parts)
+def refuse_contradictions(options: Options) -> None:
+    """Flag combinations that cannot both be honoured: say so instead of ignoring one."""
+    has_request = options.request is not None or options.file is not None
+    pairs = [
+        (options.poll_once and not options.task_id, "--poll-once needs --task-id", "video.py --task-id ID --poll-once"),
+        (options.cancel and not options.task_id, "--cancel needs --task-id", "video.py --cancel --task-id ID"),
+        (options.task_id and options.submit_only,
+         "--submit-only submits a new task; --task-id follows an existing one", None),
+        (options.task_id and options.dry_run, "--dry-run checks a new request; --task-id follows an existing task", None),
+        (options.cancel and options.poll_once, "--cancel and --poll-once do different things to a task; pick one", None),
+        (options.list and (has_request or options.task_id),
+         "--list only shows the journal; it takes no request or task", None),
+        (not options.batch and (options.concurrency is not None or options.skip_invalid),
+         "--concurrency and --skip-invalid only apply to --batch", None),
+        (options.task_id and has_request and not options.batch,
+         "--task-id resumes an existing task; it takes no --request/--file",
+         "drop --request/--file, or drop --task-id to submit a new task"),
+    ]
+    for contradicted, message, hint in pairs:
+        if contradicted:
+            raise UsageError(message, hint=hint or "see `video.py --help`")
 
 
-def load_request(args, ctx: Context) -> Dict[str, Any]:
-    if args.request is not None:
-        text, origin = args.request, "--request"
-    elif args.file is not None:
-        path = Path(args.file).expanduser()
-        path = path if path.is_absolute() else ctx.cwd / path
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise UsageError("--file %s: no such file" % args.file, hint="check the path") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError("--file %s: cannot read it (%s)" % (args.file, exc)) from None
-        origin = "--file " + args.file
-    else:
-        raise UsageError("no request given", hint="pass --request '{\"prompt\": \"...\"}' or --file request.json "
-                                                  "(or --task-id ID to resume a task)")
-    try:
-        request = json.loads(text)
-    except ValueError as exc:
-        raise UsageError("%s is not valid JSON: %s" % (origin, exc),
-                         hint="quote the JSON in single quotes in the shell: --request '{\"prompt\": \"a cat\"}'") from None
-    if not isinstance(request, dict):
-        raise UsageError("%s must be a JSON object, got %s" % (origin, type(request).__name__),
-                         hint='for example {"prompt": "a cat surfing"}')
-    return request
+def dispatch(options: Options, ctx: Context, console) -> Outcome:
+    """Run the one command the options ask for (imported on demand: --help and --dry-run stay light)."""
+    if options.list_models:
+        from .commands import offline
+
+        return offline.list_models(options, console)
+    refuse_contradictions(options)
+    if options.batch:
+        from .commands import batch
+
+        return batch.run(options, ctx, console)
+    if options.list:
+        from .commands import offline
+
+        return offline.list_journal(options, ctx, console)
+    if options.dry_run:
+        from .commands import offline
+
+        return offline.dry_run(options, ctx, console)
+    if options.task_id:
+        from .commands import task
+
+        return task.run(options, ctx, console)
+    from .commands import generate
+
+    return generate.run(options, ctx, console)
+
+
+def render(outcome: Outcome, options: Options, console) -> int:
+    if outcome.document is not None and (options.print_response or outcome.always_json):
+        console.result(outcome.document)
+    elif outcome.stdout_line is not None:
+        console.plain(outcome.stdout_line)
+    return outcome.code
+
+
+def error_document(exc: CliError) -> Dict[str, Any]:
+    """--print-response's one JSON document for a failure: what is known of the task, and the error."""
+    document = dict(exc.document) if isinstance(exc.document, dict) else {}
+    document["error"] = {"code": getattr(exc, "api_code", None), "message": exc.message, "hint": exc.hint,
+                         "exit_code": exc.code}
+    if isinstance(exc, ValidationFailed):
+        document["error"]["problems"] = exc.problems
+    return document
 
 
 def main(argv: Optional[List[str]] = None, ctx: Optional[Context] = None) -> int:
@@ -191,22 +221,24 @@ def main(argv: Optional[List[str]] = None, ctx: Optional[Context] = None) -> int
     from .console import Console
 
     console = Console(ctx)
+    options = None
     try:
         try:
-            args = build_parser(ctx.stdout).parse_args(argv)
+            options = parse(argv, ctx)
         except SystemExit as exc:  # --help
             return int(exc.code or 0)
-        console.quiet = args.quiet
-        from . import run
-
-        return run.dispatch(args, ctx, console)
+        console.quiet = options.quiet
+        return render(dispatch(options, ctx, console), options, console)
     except ValidationFailed as exc:
         for problem in exc.problems:
             console.error(problem)
         console.always("Hint: nothing was sent; fix the fields above (see `video.py --list-models`)")
+        _error_json(exc, options, console)
         return exc.code
     except CliError as exc:
+        console.end_live()
         console.error(exc.message, exc.hint)
+        _error_json(exc, options, console)
         return exc.code
     except KeyboardInterrupt:
         console.end_live()
@@ -225,6 +257,11 @@ def main(argv: Optional[List[str]] = None, ctx: Optional[Context] = None) -> int
                       "please report this (QWEN_DEBUG=1 shows the traceback); any task id printed above "
                       "can be resumed with --task-id, and `video.py --list` shows the tasks recorded so far")
         return errors.EXIT_FAILED
+
+
+def _error_json(exc: CliError, options: Optional[Options], console) -> None:
+    if options is not None and options.print_response:
+        console.result(error_document(exc))
 
 
 def entry() -> None:

@@ -4,7 +4,7 @@ Every failure a user can cause ends as one ``Error:`` line plus a hint, never a 
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # API error, task FAILED/CANCELED/UNKNOWN, download failed, missing key
@@ -28,11 +28,12 @@ class CliError(Exception):
     code = EXIT_FAILED
 
     def __init__(self, message: str, hint: Optional[str] = None, code: Optional[int] = None,
-                 task_id: Optional[str] = None):
+                 task_id: Optional[str] = None, document: Optional[Any] = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.task_id = task_id
+        self.document = document  # what --print-response shows beside the error (a task's answer)
         if code is not None:
             self.code = code
 

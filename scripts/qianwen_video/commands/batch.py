@@ -1,16 +1,17 @@
-"""Batch generation (``--batch FILE``): many requests in one resumable run.
+"""The batch command (``--batch FILE``): many requests in one resumable run; scheduling only, each
+task's life is the tasks package's.
 
 FILE is JSONL (one flat request per line) or a JSON array of them. Each request may name
 its own ``model``, ``mode`` and ``output`` (a file name inside ``--output``).
 
 - Every item is planned and validated up front with the single-request code
-  (``run.make_plan``); one invalid item stops the batch before anything is sent, unless
+  (``tasks.plan.make_plan``); one invalid item stops the batch before anything is sent, unless
   ``--skip-invalid``.
 - Submissions follow each model's submit rate and concurrency limit from the catalog
   (dashscope-api.md §6; ``--concurrency`` overrides the limit). A 429 pauses every submit
   and halves that model's rate, which then earns its way back; the item is never failed
   for it (a 429 proves no task was created).
-- One poller checks all running tasks, each on the ``poll.delays`` schedule, through a
+- One poller checks all running tasks, each on the ``tasks.follow.delays`` schedule, through a
   token bucket that keeps task queries under the account's 20 per second.
 - Local files are uploaded once per (model, file): temporary oss:// URLs are bound to
   the model they were uploaded for.
@@ -19,42 +20,38 @@ its own ``model``, ``mode`` and ``output`` (a file name inside ``--output``).
   it exists, then its status, local file or error. Running the same command again
   resumes: finished items are skipped, running ones polled, only never-created ones
   submitted. An interrupted or unanswered submit is resolved through the task list
-  (``Session._ambiguous_candidates``), never resubmitted blindly.
+  (``tasks.recover``), never resubmitted blindly.
 - Item identity is its position plus a digest of the item (its mode, model and fields,
   "output" aside), so an edited item is treated as a new request (with a warning).
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import hashlib
 import json
 import os
-import shlex
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
-from . import catalog, media, payload, poll
-from .store import journal, outputs
-from .store.lock import FileLock
-from . import run as single
-from . import session as tasks
-from .net.api import AmbiguousSubmit
-from .console import Console
-from .context import Context
-from .net.download import DownloadStopped
-from .errors import EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE, ApiError, CliError, UsageError, ValidationFailed
-from .upload.router import uploader_for
+from .. import catalog, config, media, payload
+from ..console import Console
+from ..context import Context
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE, ApiError, CliError, UsageError, ValidationFailed
+from ..hints import batch_resume_command
+from ..options import Options
+from ..outcome import Outcome
+from ..store import journal, outputs
+from ..store.lock import FileLock
+from ..tasks import Runtime, TaskRef, recover
+from ..tasks.finish import describe_failure, finish, video_url_of
+from ..tasks.follow import TERMINAL, delays, status_of
+from ..tasks.pacing import BACKOFF_FIRST, QUERY_BURST, QUERY_RATE, SubmitPacer, TokenBucket
+from ..tasks.plan import Plan, make_plan, sent_prompt
+from .common import connect, update_check
 
-QUERY_RATE = 18.0  # task queries per second; the account allows 20 (dashscope-api.md §6)
-QUERY_BURST = 2.0  # a bucket of 2 refilled at 18/s never sends more than 20 in any second
-WINDOW = 1.0  # the service counts submits per model in a sliding one-second window
-WINDOW_MARGIN = 0.05  # seconds kept clear of the window's edge (network jitter)
-BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0  # submit pause after a 429, doubled while they last
-MIN_SCALE = 0.05  # a model's submit rate never drops below 5 % of the catalog's
 DOWNLOAD_WORKERS = 2
 STOP_WAIT = 2.0  # seconds (real) Ctrl-C waits for the downloads to notice the stop flag
 TICK = 0.25  # longest nap of the main loop (live line refresh)
@@ -67,7 +64,7 @@ class Item:
     index: int  # 1-based position in the batch file
     raw: Any
     digest: str = ""
-    plan: Optional[single.Plan] = None
+    plan: Optional[Plan] = None
     output: Optional[str] = None  # file or directory handed to the download
     problems: List[str] = field(default_factory=list)
     state: str = "queued"  # invalid, queued, running, downloading, done, failed, left
@@ -81,6 +78,7 @@ class Item:
     ambiguous: int = 0
     recheck_from: Optional[float] = None  # an unanswered submit's start (wall clock), to look up again
     recheck_at: float = 0.0  # when (ctx.clock) that second look is due
+    unconfirmed: Optional[recover.Decision] = None  # listed tasks that may be this item's, read again then
 
     @property
     def model(self) -> Optional[str]:
@@ -140,24 +138,20 @@ class _Prefixed:
         self._console.info(self._prefix + text)
 
 
-def plan_item(args, ctx: Context, console: Console, index: int, raw: Any, problem: Optional[str],
+def plan_item(options: Options, ctx: Context, console: Console, index: int, raw: Any, problem: Optional[str],
               out_dir: Path) -> Item:
     item = Item(index, raw)
     if problem or not isinstance(raw, dict):
         item.problems = [problem or "must be a JSON object, got %s" % type(raw).__name__]
         item.digest = _digest(raw)
         return item
-    mode = raw.get("mode") or args.mode
+    mode = raw.get("mode") or options.mode
     if mode is not None and mode not in catalog.MODES:
         item.problems.append("mode: %r is not a mode; allowed: %s" % (mode, ", ".join(catalog.MODES)))
         mode = None
-    item_args = argparse.Namespace(**vars(args))
-    item_args.request, item_args.file = json.dumps(raw), None
-    item_args.model = raw.get("model") or args.model  # the item's own model wins over --model
-    item_args.mode = mode
-    item_args.output = None
-    try:
-        item.plan = single.make_plan(item_args, ctx, _Prefixed(console, "item %d: " % index))
+    try:  # the item's own model wins over --model
+        item.plan = make_plan(raw, ctx, _Prefixed(console, "item %d: " % index), model=raw.get("model") or options.model,
+                              mode=mode, check=not options.no_validate)
     except ValidationFailed as exc:
         item.problems += exc.problems
     except UsageError as exc:
@@ -264,70 +258,6 @@ class Manifest:
         return merged
 
 
-# -- pacing -------------------------------------------------------------------------------
-class TokenBucket:
-    def __init__(self, rate: float, burst: float, now: float):
-        self.rate, self.burst = rate, burst
-        self.tokens, self.last = burst, now
-        self.paused_until = 0.0
-
-    def _refill(self, now: float) -> None:
-        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.last) * self.rate)
-        self.last = max(self.last, now)
-
-    def take(self, now: float) -> bool:
-        if now < self.paused_until:
-            return False
-        self._refill(now)
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-    def next_time(self, now: float) -> float:
-        self._refill(now)
-        ready = now if self.tokens >= 1.0 else now + (1.0 - self.tokens) / self.rate
-        return max(ready, self.paused_until)
-
-
-class SubmitPacer:
-    """Per-model submit rate as the service counts it (a sliding window), shared back-off on 429."""
-
-    def __init__(self) -> None:
-        self._sent: Dict[str, Deque[float]] = collections.defaultdict(lambda: collections.deque(maxlen=64))
-        self._scale: Dict[str, float] = collections.defaultdict(lambda: 1.0)
-        self._backoff = 0.0
-        self.paused_until = 0.0
-
-    def rate(self, model: str) -> float:
-        return catalog.limits(model)[0] * self._scale[model]
-
-    def next_time(self, model: str, now: float) -> float:
-        ready = max(now, self.paused_until)
-        sent = self._sent[model]
-        rate = self.rate(model)
-        if rate >= 1.0:
-            per_window = int(rate)
-            if len(sent) >= per_window:
-                ready = max(ready, sent[-per_window] + WINDOW + WINDOW_MARGIN)
-        elif sent:
-            ready = max(ready, sent[-1] + 1.0 / rate)
-        return ready
-
-    def record(self, model: str, now: float) -> None:
-        self._sent[model].append(now)
-
-    def throttled(self, model: str, now: float) -> float:
-        self._backoff = min(max(self._backoff * 2, BACKOFF_FIRST), BACKOFF_MAX)
-        self.paused_until = max(self.paused_until, now + self._backoff)
-        self._scale[model] = max(self._scale[model] / 2, MIN_SCALE)
-        return self._backoff
-
-    def accepted(self, model: str) -> None:
-        self._backoff = 0.0
-        self._scale[model] = min(1.0, self._scale[model] * 1.1)
-
-
 class _Observed:
     """The API's transport, reporting each 429 the moment it arrives (before any retry)."""
 
@@ -346,16 +276,17 @@ class _Observed:
 
 
 # -- the run ------------------------------------------------------------------------------
-def run(args, ctx: Context, console: Console) -> int:
-    _check_flags(args)
-    batch_path = Path(args.batch).expanduser()
+def run(options: Options, ctx: Context, console: Console) -> Outcome:
+    check_flags(options)
+    config.load_dotenv(ctx)  # .env may set the region, which decides regional model ids
+    batch_path = Path(options.batch or "").expanduser()
     batch_path = batch_path if batch_path.is_absolute() else ctx.cwd / batch_path
-    out_dir = outputs.output_dir(args.output, ctx.cwd)
-    items = [plan_item(args, ctx, console, index, raw, problem, out_dir)
+    out_dir = outputs.output_dir(options.output, ctx.cwd)
+    items = [plan_item(options, ctx, console, index, raw, problem, out_dir)
              for index, (raw, problem) in enumerate(read_items(batch_path), 1)]
     _same_output_problems(items)
     invalid = [item for item in items if item.problems]
-    if invalid and not args.skip_invalid:
+    if invalid and not options.skip_invalid:
         console.always("Nothing was sent: %d of %d requests are invalid (pass --skip-invalid to submit the "
                        "valid ones)" % (len(invalid), len(items)))
         raise ValidationFailed(["item %d: %s" % (item.index, p) for item in invalid for p in item.problems])
@@ -363,21 +294,13 @@ def run(args, ctx: Context, console: Console) -> int:
         item.state, item.status = "failed", "INVALID"
         item.error = "; ".join(item.problems)
         console.warn("item %d is invalid and will not be submitted: %s" % (item.index, item.error))
-    if args.dry_run:
-        console.result({"batch": str(batch_path), "items": [
+    if options.dry_run:
+        return Outcome(EXIT_OK if not invalid else EXIT_USAGE, {"batch": str(batch_path), "items": [
             {"index": item.index, "mode": item.mode, "model": item.model, "route": item.plan.built.route,
              "body": item.plan.built.body, "output": item.output} if item.plan else
-            {"index": item.index, "error": item.error} for item in items]})
-        return EXIT_OK if not invalid else EXIT_USAGE
+            {"index": item.index, "error": item.error} for item in items]}, always_json=True)
     outputs.check_writable_location(out_dir)
     manifest = Manifest(out_dir / (batch_path.stem + MANIFEST_SUFFIX), ctx.wall_clock)
-    session_args = argparse.Namespace(**vars(args))
-    session_args.print_response = False  # one JSON document for the whole batch, not one per item
-    session = tasks.Session(session_args, ctx, console)
-    # Saving a result: run.py's _finish, minus its per-task info lines (the batch reports
-    # each item itself); the API client, and so its retry notices, keep the real console.
-    finisher = tasks.Session(session_args, ctx, Console(ctx, quiet=True, redactor=console.redactor))
-    runner = Batch(args, ctx, console, session, finisher, items, manifest, out_dir)
     # One run per manifest: two runs of the same batch would each submit the items the
     # other has not recorded yet, and pay twice for them.
     lock = FileLock(manifest.path)
@@ -390,16 +313,17 @@ def run(args, ctx: Context, console: Console) -> int:
         raise UsageError("another run is using %s; nothing was sent" % manifest.path,
                          hint="let it finish (or stop it), then run the same command again to resume")
     try:
-        return _run_locked(args, ctx, console, runner, session, finisher, manifest, items, batch_path)
+        return _run_locked(options, ctx, console, items, manifest, out_dir, batch_path)
     finally:
         lock.release()
 
 
-def _run_locked(args, ctx: Context, console: Console, runner: "Batch", session: tasks.Session,
-                finisher: tasks.Session, manifest: Manifest, items: List[Item], batch_path: Path) -> int:
+def _run_locked(options: Options, ctx: Context, console: Console, items: List[Item], manifest: Manifest,
+                out_dir: Path, batch_path: Path) -> Outcome:
+    runner = Batch(options, ctx, console, items, manifest, out_dir)
     if any(item.plan for item in items):
-        finisher._api = session.api  # a missing key fails here, before anything is sent
-        session._update_check()
+        runner.connect()  # a missing key fails here, before anything is sent
+        update_check(ctx)
         manifest.append("run", file=str(batch_path), items=len(items))
         runner.restore()
     try:
@@ -407,29 +331,30 @@ def _run_locked(args, ctx: Context, console: Console, runner: "Batch", session: 
     except KeyboardInterrupt:
         console.end_live()
         console.always("Stopped. Submitted tasks keep running (they are not canceled).\nResume with: %s"
-                       % resume_command(ctx, args))
+                       % batch_resume_command(ctx, options))
         raise
     except CliError as exc:
         console.end_live()
         raise CliError(exc.message, hint=(exc.hint + "; " if exc.hint else "") + "then resume with: "
-                       + resume_command(ctx, args), code=exc.code) from None
+                       + batch_resume_command(ctx, options), code=exc.code) from None
     return runner.report(batch_path)
 
 
-def _check_flags(args) -> None:
-    for flag, value in (("--request", args.request), ("--file", args.file), ("--task-id", args.task_id)):
+def check_flags(options: Options) -> None:
+    """The flags --batch cannot honour, refused before anything is read."""
+    for flag, value in (("--request", options.request), ("--file", options.file), ("--task-id", options.task_id)):
         if value is not None:
             raise UsageError("--batch reads its requests from FILE; it takes no %s" % flag,
                              hint="put each request on its own line of the batch file")
-    for flag, value in (("--submit-only", args.submit_only), ("--poll-once", args.poll_once),
-                        ("--cancel", args.cancel), ("--list", args.list)):
+    for flag, value in (("--submit-only", options.submit_only), ("--poll-once", options.poll_once),
+                        ("--cancel", options.cancel), ("--list", options.list)):
         if value:
             raise UsageError("%s does not work with --batch" % flag,
                              hint="a batch is resumable: run the same --batch command again to continue it")
-    if args.output and outputs.names_file(args.output):
-        raise UsageError("with --batch, --output is a directory, not a file name: %s" % args.output,
+    if options.output and outputs.names_file(options.output):
+        raise UsageError("with --batch, --output is a directory, not a file name: %s" % options.output,
                          hint='name each item\'s file with its own "output" field')
-    if args.concurrency is not None and args.concurrency < 1:
+    if options.concurrency is not None and options.concurrency < 1:
         raise UsageError("--concurrency must be 1 or more", hint="for example --concurrency 2")
 
 
@@ -445,32 +370,12 @@ def _same_output_problems(items: List[Item]) -> None:
             taken[item.output] = item.index
 
 
-def resume_command(ctx: Context, args) -> str:
-    from .cli import build_parser, command_prefix
-
-    defaults = build_parser()
-    parts = command_prefix(ctx) + ["--batch", args.batch]
-    for flag, name in (("--output", "output"), ("--model", "model"), ("--mode", "mode"),
-                       ("--concurrency", "concurrency"), ("--poll-interval", "poll_interval"),
-                       ("--timeout", "timeout")):
-        value = getattr(args, name)
-        if value is not None and value != defaults.get_default(name):
-            parts += [flag, "%g" % value if isinstance(value, float) else str(value)]
-    for flag, name in (("--skip-invalid", "skip_invalid"), ("--no-validate", "no_validate"),
-                       ("--print-response", "print_response"), ("--quiet", "quiet")):
-        if getattr(args, name):
-            parts.append(flag)
-    return " ".join(shlex.quote(p) for p in parts)
-
-
 class Batch:
-    def __init__(self, args, ctx: Context, console: Console, session: tasks.Session, finisher: tasks.Session,
-                 items: List[Item], manifest: Manifest, out_dir: Path):
-        self.args = args
+    def __init__(self, options: Options, ctx: Context, console: Console, items: List[Item], manifest: Manifest,
+                 out_dir: Path):
+        self.options = options
         self.ctx = ctx
         self.console = console
-        self.session = session
-        self.finisher = finisher
         self.items = items
         self.manifest = manifest
         self.out_dir = out_dir
@@ -492,18 +397,23 @@ class Batch:
         self.timed_out = False
         self._live_at = 0.0
         self._warned_limits: Set[str] = set()
-        self._api = None
+        self.api = None
+        self.journal_tasks: Dict[str, Dict[str, Any]] = {}
+        self.rt: Optional[Runtime] = None
+        self.quiet_rt: Optional[Runtime] = None  # saving a result without per-task info lines
 
-    @property
-    def api(self):
-        if self._api is None:
-            self._api = self.session.api
-            self._api.transport = _Observed(self._api.transport, self._saw_429)
-        return self._api
+    def connect(self) -> None:
+        """The API client (the key is checked here), reporting each 429 to the pacer."""
+        self.api = connect(self.ctx, self.console)
+        self.api.transport = _Observed(self.api.transport, self._saw_429)
+        self.rt = Runtime(self.ctx, self.console, self.api, self.book)
+        # The batch reports each item itself; the API client, and so its retry notices, keep the real console.
+        self.quiet_rt = self.rt._replace(console=Console(self.ctx, quiet=True, redactor=self.console.redactor))
 
     # -- resuming from the manifest -----------------------------------------------------
     def restore(self) -> None:
         entries = self.manifest.entries()
+        self.journal_tasks = self.book.tasks()  # read once, not once per item
         for entry in entries.values():
             self.known_ids.update(t for t in entry["task_ids"] if t)
         unresolved: List[Tuple[Item, Dict[str, Any]]] = []
@@ -546,11 +456,11 @@ class Batch:
             started = float(entry["intent_at"])
             self.console.always("item %d: an earlier run was stopped while submitting it; checking the task "
                                 "list before submitting anything" % item.index)
-            self._resolve(item, started, until=started + tasks.SUBMIT_SPAN)
+            self._resolve(item, started, until=started + recover.SUBMIT_SPAN)
 
     # -- the main loop ------------------------------------------------------------------
     def go(self) -> None:
-        deadline = self.started + max(self.args.timeout, 0.0)
+        deadline = self.started + max(self.options.timeout, 0.0)
         self.pool = ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS)
         interrupted = False
         try:
@@ -590,7 +500,7 @@ class Batch:
         if pending:
             wait(pending, timeout=STOP_WAIT)
         for future in pending:
-            if future.done() and isinstance(future.exception(), DownloadStopped):
+            if future.done() and _stopped(future.exception()):
                 item = self.downloads.pop(future)
                 item.state = "left"
         try:
@@ -603,13 +513,13 @@ class Batch:
         """The journal has this item's video (saved, then the run stopped before the manifest
         said so): the item is done, nothing is downloaded again."""
         task_id = entry.get("task_id")
-        saved = (self.book.find(task_id) or {}).get("local_path") if task_id else None
+        known = self.journal_tasks.get(task_id) or {} if task_id else {}
+        saved = known.get("local_path")
         if not saved or not Path(saved).is_file():
             return False
         self.queue.remove(item)
         item.task_id, item.status, item.state, item.local_path = task_id, "SUCCEEDED", "done", saved
-        self.manifest.append("saved", item, task_id=task_id, local_path=saved,
-                             response_path=(self.book.find(task_id) or {}).get("response_path"))
+        self.manifest.append("saved", item, task_id=task_id, local_path=saved, response_path=known.get("response_path"))
         return True
 
     def _nap(self, deadline: float) -> None:
@@ -631,20 +541,20 @@ class Batch:
     # -- submitting ---------------------------------------------------------------------
     def _limit(self, model: str) -> int:
         documented = catalog.limits(model)[1]
-        if self.args.concurrency is None:
+        wanted = self.options.concurrency
+        if wanted is None:
             return documented
-        if self.args.concurrency > documented and model not in self._warned_limits:
+        if wanted > documented and model not in self._warned_limits:
             self._warned_limits.add(model)
             self.console.warn("--concurrency %d is above %s's documented limit of %d running tasks; the "
-                              "extra tasks wait PENDING on the service" % (self.args.concurrency, model, documented))
-        return self.args.concurrency
+                              "extra tasks wait PENDING on the service" % (wanted, model, documented))
+        return wanted
 
     def _submit_ready(self) -> None:
         for item in list(self.queue):
             if item.recheck_from is not None:
                 if self.ctx.clock() >= item.recheck_at:
-                    started, item.recheck_from = item.recheck_from, None
-                    self._resolve(item, started, until=started + tasks.SUBMIT_SPAN)
+                    self._look_again(item)
                 continue  # submitted (if still queued) on a later pass, after the pacer's say
             model = item.plan.model
             if self.inflight[model] >= self._limit(model):
@@ -666,6 +576,8 @@ class Batch:
             self.queue.remove(item)
             self._fail(item, "NOT_SUBMITTED", "upload failed: " + exc.message, exc.hint)
             return
+        from ..net.api import AmbiguousSubmit
+
         started = self.ctx.wall_clock()
         self.manifest.append("intent", item, model=plan.model, mode=plan.mode, started=round(started, 3))
         self.pacer.record(plan.model, self.ctx.clock())
@@ -720,20 +632,47 @@ class Batch:
             self.console.always(line)  # a paid task's id is printed even with --quiet
 
     def _resolve(self, item: Item, started: float, until: Optional[float]) -> None:
-        """A create call may have made a task: adopt it if the task list shows exactly one."""
-        model = item.plan.model
+        """A create call may have made a task: adopt the listed task that shows this item's prompt."""
         try:
-            candidates = self.session._ambiguous_candidates(model, started, until=until, exclude=self.known_ids)
+            decision = recover.lookup(self.api, self.ctx, item.plan.model, sent_prompt(item.plan), started,
+                                      until, exclude=self.known_ids)
         except CliError as exc:
             self.queue.remove(item)
             self._fail(item, "AMBIGUOUS", exc.message, exc.hint)
             return
-        foreign = len(candidates) == 1 and self.session.others_task(candidates[0]["task_id"], item.plan)
-        if len(candidates) == 1 and not foreign:
-            self._adopt(item, candidates[0]["task_id"], started, adopted=True)
+        self._decided(item, decision, started)
+
+    def _look_again(self, item: Item) -> None:
+        """The second look an unanswered submit was waiting for."""
+        started, item.recheck_from = item.recheck_from, None
+        pending, item.unconfirmed = item.unconfirmed, None
+        if pending is None:
+            self._resolve(item, started, until=started + recover.SUBMIT_SPAN)
             return
-        if not candidates and item.ambiguous <= 1:
-            young = tasks.SETTLE - (self.ctx.wall_clock() - started)
+        try:
+            decision = recover.recheck(self.api, pending, sent_prompt(item.plan), self.ctx.wall_clock() - started)
+        except CliError as exc:
+            self.queue.remove(item)
+            self._fail(item, "AMBIGUOUS", exc.message, exc.hint)
+            return
+        self._decided(item, decision, started)
+
+    def _decided(self, item: Item, decision: recover.Decision, started: float) -> None:
+        model = item.plan.model
+        if decision.kind == recover.ADOPT:
+            self._adopt(item, decision.task_id, started, adopted=True)
+            return
+        if decision.kind == recover.WAIT and decision.candidates:
+            # Listed, but it shows no prompt until it finishes: never adopted unconfirmed.
+            delay = self.options.poll_interval
+            item.recheck_from, item.recheck_at, item.unconfirmed = started, self.ctx.clock() + delay, decision
+            self.console.info("item %d: task %s may be this item's; it is confirmed once the service shows its "
+                              "prompt: checking again in %.0fs"
+                              % (item.index, ", ".join(c.task_id for c in decision.candidates), delay))
+            return
+        nothing = decision.kind in (recover.WAIT, recover.NONE, recover.FOREIGN)
+        if nothing and item.ambiguous <= 1:
+            young = recover.SETTLE - (self.ctx.wall_clock() - started)
             if young > 0:
                 # A new task can take a while to be listed: look once more before paying again.
                 item.recheck_from, item.recheck_at = started, self.ctx.clock() + young
@@ -744,24 +683,21 @@ class Batch:
             self.console.info("item %d: no task was created; it goes back in the queue" % item.index)
             return
         self.queue.remove(item)
-        if not candidates:
+        if nothing:
             self._fail(item, "NOT_SUBMITTED", "the submit got no answer twice and no task was created",
                        "check the network, then run the same command again")
             return
-        ids = ", ".join("%s (%s)" % (t.get("task_id"), t.get("status")) for t in candidates)
-        if foreign:
-            self._fail(item, "AMBIGUOUS", "the submit got no answer; the one task of %s created around then, %s, "
-                       "has another prompt (another client's?)" % (model, ids),
-                       "if it is this item's, follow it with --task-id ID; otherwise run the same command again")
-            return
-        self._fail(item, "AMBIGUOUS", "the submit got no answer and %d tasks of %s were created around then: %s"
-                   % (len(candidates), model, ids),
+        ids = ", ".join("%s (%s)" % (c.task_id, c.status) for c in decision.candidates)
+        self._fail(item, "AMBIGUOUS", "the submit got no answer and %d task(s) of %s created around then may be "
+                   "this item's, with nothing that proves which: %s" % (len(decision.candidates), model, ids),
                    "one of them may be this item's: follow it with --task-id ID; the batch will not resubmit "
                    "this item while the question stands")
 
     def _uploader(self, model: str) -> Callable[[List[media.LocalFile]], List[str]]:
         """Upload each (model, file) once for the whole batch."""
         if model not in self.uploaders:
+            from ..upload.router import uploader_for
+
             self.uploaders[model] = uploader_for(self.ctx, self.console, self.api, model)
         upload_all = self.uploaders[model]
 
@@ -796,7 +732,7 @@ class Batch:
     # -- polling ------------------------------------------------------------------------
     def _start_polling(self, item: Item, task_id: str, status: str, soon: bool) -> None:
         item.task_id, item.status, item.state = task_id, status, "running"
-        item.schedule = poll.delays(max(self.args.poll_interval, 0.01))
+        item.schedule = delays(max(self.options.poll_interval, 0.01))
         item.next_poll = self.ctx.clock() + (0.0 if soon else next(item.schedule))
         self.running.append(item)
         self.inflight[item.plan.model] += 1
@@ -814,7 +750,7 @@ class Batch:
                 self.console.info("item %d: status check failed (%s); trying again later" % (item.index, exc.message))
                 item.next_poll = self.ctx.clock() + next(item.schedule)
                 continue
-            self._observe(item, task, poll.status_of(task))
+            self._observe(item, task, status_of(task))
             item.next_poll = self.ctx.clock() + next(item.schedule)
 
     def _observe(self, item: Item, task: Dict[str, Any], status: str) -> None:
@@ -825,35 +761,30 @@ class Batch:
             except OSError:
                 pass
             item.status = status
-            if status not in poll.TERMINAL:
+            if status not in TERMINAL:
                 self._changed(item, status)
-        if status not in poll.TERMINAL:
+        if status not in TERMINAL:
             return
         self.running.remove(item)
         self.inflight[item.plan.model] -= 1
         if status == "SUCCEEDED":
             item.state = "downloading"
-            item.video_url = tasks._video_url(task.get("output") or {})
+            item.video_url = video_url_of(task.get("output") or {})
             self.downloads[self.pool.submit(self._download, item, task)] = item
             return
-        try:  # _finish explains a failed task (message and hint) by raising
-            self.finisher._finish(task, item.task_id, item.plan.mode, item.plan.model, item.output, self.book)
-            message, hint = "task %s ended %s" % (item.task_id, status), None
-        except CliError as exc:
-            message, hint = exc.message, exc.hint
+        message, hint = describe_failure(task, item.task_id, item.plan.model)
         self.manifest.append("failed", item, task_id=item.task_id, status=status, error=message)
         self._fail(item, status, message, hint)
 
     def _download(self, item: Item, task: Dict[str, Any]) -> Tuple[bool, Optional[str], Optional[str]]:
-        """In a worker thread: save the video and response with run.py's _finish (raises
-        DownloadStopped once Ctrl-C set the stop flag)."""
+        """In a worker thread: save the video and response (raises DownloadStopped once Ctrl-C set
+        the stop flag)."""
+        ref = TaskRef(item.task_id, item.plan.mode, item.plan.model, item.output)
         try:
-            self.finisher._finish(task, item.task_id, item.plan.mode, item.plan.model, item.output, self.book,
-                                  stop=self.stop)
+            saved = finish(self.quiet_rt, task, ref, stop=self.stop)
         except CliError as exc:
             return False, exc.message, exc.hint
-        saved = self.book.find(item.task_id) or {}
-        return True, saved.get("local_path"), saved.get("response_path")
+        return True, saved.local_path, saved.response_path
 
     def _collect_downloads(self) -> None:
         for future in [f for f in self.downloads if f.done()]:
@@ -898,7 +829,7 @@ class Batch:
         self.console.live("Batch [%ds]: queued %d | running %d | done %d | failed %d"
                           % (now - self.started, len(self.queue), c["running"], c["done"], c["failed"]))
 
-    def report(self, batch_path: Path) -> int:
+    def report(self, batch_path: Path) -> Outcome:
         elapsed = self.ctx.clock() - self.started
         done = [i for i in self.items if i.state == "done"]
         failed = [i for i in self.items if i.state == "failed"]
@@ -914,17 +845,20 @@ class Batch:
                             % (batch_path.name, len(done), len(failed), len(left), elapsed, self.manifest.path))
         if left:
             self.console.always("%s; resume with: %s" % (
-                "--timeout reached" if self.timed_out else "not finished", resume_command(self.ctx, self.args)))
-        if self.args.print_response:
-            self.console.result({"batch": str(batch_path), "manifest": str(self.manifest.path),
-                                 "output_dir": str(self.out_dir), "succeeded": len(done), "failed": len(failed),
-                                 "unfinished": len(left), "elapsed_seconds": round(elapsed, 3),
-                                 "items": [i.result() for i in self.items]})
-        if left:
-            return EXIT_PENDING
-        return EXIT_FAILED if failed else EXIT_OK
+                "--timeout reached" if self.timed_out else "not finished",
+                batch_resume_command(self.ctx, self.options)))
+        document = {"batch": str(batch_path), "manifest": str(self.manifest.path), "output_dir": str(self.out_dir),
+                    "succeeded": len(done), "failed": len(failed), "unfinished": len(left),
+                    "elapsed_seconds": round(elapsed, 3), "items": [i.result() for i in self.items]}
+        return Outcome(EXIT_PENDING if left else EXIT_FAILED if failed else EXIT_OK, document)
 
 
 def _short(text: str, limit: int = 100) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _stopped(exc: Optional[BaseException]) -> bool:
+    from ..net.download import DownloadStopped
+
+    return isinstance(exc, DownloadStopped)

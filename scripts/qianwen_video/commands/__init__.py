@@ -1,0 +1,1 @@
+"""One module per user command; each takes the Options and returns an Outcome."""

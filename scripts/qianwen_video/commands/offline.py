@@ -1,0 +1,95 @@
+"""The commands that send nothing: --dry-run, --list-models, --list."""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from .. import catalog, config, media, payload
+from ..console import Console
+from ..context import Context
+from ..errors import EXIT_OK
+from ..hints import when
+from ..options import Options
+from ..outcome import Outcome
+from ..store import outputs
+from ..tasks.plan import make_plan
+from .common import load_request
+
+
+def dry_run(options: Options, ctx: Context, console: Console) -> Outcome:
+    """The exact requests a run would send, without a key or the network."""
+    config.load_dotenv(ctx)  # .env may set the region, which decides regional model ids
+    plan = make_plan(load_request(options, ctx), ctx, console, model=options.model, mode=options.mode,
+                     output=options.output, check=not options.no_validate)
+    base = config.endpoint(ctx).base_url
+    files = media.local_files(plan.request, ctx.cwd, media.home_of(ctx.environ))
+    uploads = [{"field": f.ref.label, "path": str(f.path), "bytes": f.path.stat().st_size} for f in files]
+    requests: List[Dict[str, Any]] = []
+    bucket = None
+    if files:
+        from ..upload import oss_sign, own_bucket
+
+        bucket = own_bucket.settings(ctx)
+    if bucket is not None:
+        requests.append({"method": "PUT", "url": oss_sign.object_url(
+                             bucket.endpoint, bucket.bucket, "%s/<YYYYMMDD>/<random>_<name>" % bucket.prefix),
+                         "headers": {"Authorization": "OSS4-HMAC-SHA256 ***", "Content-Type": "<file type>"},
+                         "uploads": uploads,
+                         "note": "each file is PUT to your bucket %s (%s) and replaced by a presigned GET "
+                                 "URL valid %d s in the body below" % (bucket.bucket, bucket.region, bucket.expires)})
+    elif files:
+        requests.append({"method": "GET", "url": "%s/uploads?action=getPolicy&model=%s" % (base, plan.model),
+                         "headers": {"Authorization": "Bearer ***"},
+                         "uploads": uploads,
+                         "note": "each file is then POSTed to the policy's upload_host and replaced by "
+                                 "its oss:// URL in the body below"})
+    headers = {"Authorization": "Bearer ***", "Content-Type": "application/json",
+               "X-DashScope-Async": "enable"}
+    if (files and bucket is None) or payload.has_oss_url(plan.built.body):
+        headers["X-DashScope-OssResourceResolve"] = "enable"
+    requests.append({"method": "POST", "url": base + plan.built.route, "headers": headers,
+                     "body": plan.built.body})
+    document = {"mode": plan.mode, "model": plan.model, "requests": requests}
+    return Outcome(EXIT_OK, document, always_json=True)
+
+
+def list_models(options: Options, console: Console) -> Outcome:
+    rows = []
+    for model in catalog.MODELS.values():
+        if options.mode and model.mode != options.mode:
+            continue
+        rows.append({
+            "id": model.id, "mode": model.mode, "family": model.family, "protocol": model.protocol,
+            "endpoint": model.endpoint, "resolution_field": model.resolution_field,
+            "resolutions": list(model.tiers), "sizes": list(model.sizes), "ratios": list(model.ratios),
+            "durations": model.duration.describe() if model.duration else None,
+            "audio": model.audio, "prompt_max": model.prompt_max, "regions": list(model.regions),
+            "default": catalog.DEFAULT_MODELS.get(model.mode) == model.id,
+            "disputed": dict(model.disputed),
+        })
+    table = console.table(
+        ([r["id"] + (" *" if r["default"] else ""), r["mode"], r["family"],
+          "%s %s" % (r["resolution_field"], "/".join(r["resolutions"])),
+          r["durations"] or "-", r["audio"]] for r in rows),
+        ("model (* default)", "mode", "family", "resolution", "duration (s)", "audio"))
+    return Outcome(EXIT_OK, rows, table)
+
+
+def list_journal(options: Options, ctx: Context, console: Console) -> Outcome:
+    from ..store import journal
+
+    directory = outputs.output_dir(options.output, ctx.cwd)
+    book = journal.Journal(directory, ctx.wall_clock)
+    tasks = list(book.tasks().values())
+    for intent in book.unresolved():  # a submit whose answer never arrived (killed or ambiguous)
+        tasks.append({"task_id": None, "submitted_at": intent.get("submitted_at"), "mode": intent.get("mode"),
+                      "model": intent.get("model"), "status": "SUBMIT-UNANSWERED",
+                      "request_digest": intent.get("request_digest"), "output": intent.get("output")})
+    document = {"journal": str(directory / journal.JOURNAL_NAME), "tasks": tasks}
+    if not tasks:
+        console.always("No tasks recorded in %s" % (directory / journal.JOURNAL_NAME))
+        return Outcome(EXIT_OK, document)
+    table = console.table(
+        ([t.get("task_id") or "(unknown: rerun the request)", when(t.get("submitted_at")), t.get("mode", "?"),
+          t.get("model", "?"), t.get("status", "?"), t.get("local_path") or ""] for t in tasks),
+        ("task id", "submitted", "mode", "model", "status", "local file"))
+    return Outcome(EXIT_OK, document, table)

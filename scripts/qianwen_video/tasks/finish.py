@@ -1,0 +1,234 @@
+"""Finish a task that ended: say why a failed one failed, or save a succeeded one's answer and video
+(one download per task even when two runs follow it; a killed download continues)."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, NamedTuple, Optional, Tuple
+
+from ..errors import CliError
+from ..hints import resume_command
+from ..outcome import task_document
+from ..store import outputs
+from ..store.lock import FileLock
+from . import Runtime, TaskRef
+from .follow import status_of
+
+DOWNLOAD_LOCK_WAIT = 1800.0  # seconds a run waits for another run downloading the same task
+
+
+class Saved(NamedTuple):
+    local_path: str
+    response_path: Optional[str]
+    video_url: Optional[str]
+    size: Optional[int]  # bytes downloaded now; None when an earlier run had saved it
+
+
+def finish(rt: Runtime, task: Dict[str, Any], ref: TaskRef, stop=None) -> Saved:
+    """Save a SUCCEEDED task's response and video; raise CliError (with the task as its document)
+    for any other final status. `stop`: a threading.Event that ends the download early."""
+    status = status_of(task)
+    out = task.get("output") or {}
+    if status != "SUCCEEDED":
+        message, hint = describe_failure(task, ref.task_id, ref.model)
+        raise CliError(message, hint=hint, task_id=ref.task_id,
+                       document=task_document(task, ref.task_id, ref.mode, ref.model, video_url=None,
+                                              local_path=None, response_path=None))
+    video_url = video_url_of(out)
+    if not video_url:
+        raise CliError("task %s SUCCEEDED but the answer has no video URL" % ref.task_id,
+                       hint="re-read it later with: %s" % resume_command(rt.ctx, ref.task_id, ref.output),
+                       task_id=ref.task_id)
+    lock = _lock_download(rt, ref.task_id, stop)
+    try:
+        return _save(rt, task, ref, video_url, lock is not None, stop)
+    finally:
+        _unlock_download(lock)
+
+
+def describe_failure(task: Dict[str, Any], task_id: str, model: str) -> Tuple[str, str]:
+    """(message, hint) for a task that ended without a video."""
+    status = status_of(task)
+    out = task.get("output") or {}
+    if status == "UNKNOWN":
+        return ("task %s expired or not found (status UNKNOWN)" % task_id,
+                "task ids can be queried for 24 h; check the id, or submit again")
+    detail = ": ".join(str(x) for x in (out.get("code"), out.get("message")) if x)
+    return ("task %s %s%s" % (task_id, status, ": " + detail if detail else ""),
+            _failure_hint(str(out.get("code") or ""), str(out.get("message") or ""), model))
+
+
+def video_url_of(output: Dict[str, Any]) -> Optional[str]:
+    """The video URL in a SUCCEEDED answer, whichever of the documented shapes it has."""
+    url = output.get("video_url")
+    if isinstance(url, str) and url:
+        return url
+    results = output.get("results")
+    if isinstance(results, list) and results and isinstance(results[0], dict):
+        return results[0].get("url") or results[0].get("video_url")
+    if isinstance(results, dict):
+        return results.get("video_url") or results.get("url")
+    return None
+
+
+def recorded_output(known: Dict[str, Any]) -> Optional[str]:
+    """The --output a journaled task was submitted with, made absolute (the journal may have
+    been written from another working directory)."""
+    output, directory = known.get("output"), known.get("output_dir")
+    if not directory:
+        return output
+    if output and outputs.names_file(output):
+        return str(Path(directory) / Path(output).name)
+    return directory
+
+
+def _failure_hint(code: str, message: str, model: str) -> str:
+    from ..net.api import error_hint
+
+    specific = error_hint(400, code, message, model)
+    if specific:
+        return specific
+    if code.startswith("InvalidParameter") or "invalid" in message.lower():
+        return ("the service rejected a parameter after accepting the task; check it with "
+                "`video.py --dry-run` and `video.py --list-models` (failed tasks are not billed)")
+    if "DataInspection" in code:
+        return "content moderation rejected the input or output; change the prompt or media"
+    return "failed tasks are not billed; read the message above, adjust the request and submit again"
+
+
+def _lock_download(rt: Runtime, task_id: str, stop=None) -> Optional[FileLock]:
+    """The task's download lock (None if it could not be had): two runs following the same
+    task download it one after the other, and the second finds the first one's video."""
+    from ..net.download import DownloadStopped
+
+    lock = FileLock(rt.book.path.parent / (".download-%s" % task_id))
+    try:
+        if lock.try_acquire():
+            return lock
+        rt.console.always("Another run is downloading task %s; waiting for it..." % task_id)
+        deadline = rt.ctx.clock() + DOWNLOAD_LOCK_WAIT
+        while rt.ctx.clock() < deadline:
+            if stop is not None and stop.is_set():
+                raise DownloadStopped()
+            rt.ctx.sleep(0.2)
+            if lock.try_acquire():
+                return lock
+    except OSError:
+        return None
+    rt.console.warn("another run has been downloading task %s for %ds; downloading it again under "
+                    "another name" % (task_id, DOWNLOAD_LOCK_WAIT))
+    return None
+
+
+def _unlock_download(lock: Optional[FileLock]) -> None:
+    if lock is None:
+        return
+    try:  # a run waiting on the removed file re-reads the journal once it has the lock
+        lock.path.unlink()
+    except OSError:
+        pass
+    lock.release()
+
+
+def _target(rt: Runtime, ref: TaskRef, video_url: str, held: bool) -> Tuple[Path, Path, bool]:
+    """(video path, response path, continuing?): the path a killed download of this task left
+    a `.part` at, so it continues there (only while this run holds the task's download lock:
+    otherwise that `.part` may be another run's live download); otherwise fresh names, the
+    video's claimed with an empty `.part` (outputs.claim) that the download then fills."""
+    earlier = (rt.book.find(ref.task_id) or {}).get("downloading")
+    if earlier and held:
+        path = Path(earlier)
+        if outputs.part_path_for(path).exists() and not path.exists():
+            rt.console.info("Continuing the interrupted download into %s" % path)
+            return path, outputs.response_path_for(path), True
+    outputs.check_writable_location(outputs.output_dir(ref.output, rt.ctx.cwd))  # before claiming a name
+    video_path, response_path = outputs.plan(ref.output, rt.ctx.cwd, video_url, ref.task_id)
+    return video_path, response_path, False
+
+
+def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held: bool, stop) -> Saved:
+    from ..net.download import DownloadFailed, download
+
+    ctx, console, book = rt.ctx, rt.console, rt.book
+    known = book.find(ref.task_id) or {}
+    saved = known.get("local_path")
+    if saved and Path(saved).is_file():
+        # Another run following this task (or an earlier one) already saved it: no second copy.
+        console.always("Video already saved: %s" % saved)
+        return Saved(saved, known.get("response_path"), video_url, None)
+    video_path, response_path, resuming = _target(rt, ref, video_url, held)
+    try:
+        outputs.check_writable_location(video_path.parent)
+        _write_json(response_path, task, console)
+    except OSError as exc:
+        if not resuming:
+            _remove(outputs.part_path_for(video_path))
+        raise CliError("task %s SUCCEEDED but %s could not be written: %s" % (ref.task_id, response_path,
+                                                                              exc.strerror or exc),
+                       hint="free some space or fix permissions, then: %s"
+                            % resume_command(ctx, ref.task_id, ref.output), task_id=ref.task_id) from None
+    except BaseException:
+        if not resuming:
+            _remove(outputs.part_path_for(video_path))
+        raise
+    console.info("Response saved to %s" % response_path)
+
+    def fresh_url() -> str:
+        again = video_url_of(rt.api.get_task(ref.task_id).get("output") or {})
+        if not again:
+            raise DownloadFailed("the task no longer offers a video URL", task_id=ref.task_id)
+        return again
+
+    try:
+        book.append("downloading", ref.task_id, local_path=str(video_path))
+    except OSError:
+        pass  # only the resume of a killed download depends on it
+    try:
+        # into a killed run's `.part`, or the empty one claimed for this run
+        size = download(ctx, console, rt.api.transport, video_url, video_path, fresh_url, stop=stop)
+    except KeyboardInterrupt:
+        console.end_live()
+        console.always("Stopped the download; nothing was saved at %s. Task %s is done: download it "
+                       "with: %s" % (video_path, ref.task_id, resume_command(ctx, ref.task_id, ref.output)))
+        raise
+    except CliError as exc:
+        raise CliError("%s (task %s)" % (exc.message, ref.task_id),
+                       hint=(exc.hint + "; " if exc.hint else "") + "retry the download with: "
+                            + resume_command(ctx, ref.task_id, ref.output),
+                       task_id=ref.task_id,
+                       document=task_document(task, ref.task_id, ref.mode, ref.model, video_url=video_url,
+                                              local_path=None, response_path=str(response_path))) from None
+    try:
+        book.append("saved", ref.task_id, status="SUCCEEDED", local_path=str(video_path),
+                    response_path=str(response_path))
+    except OSError as exc:
+        console.warn("could not update the journal %s: %s" % (book.path, exc.strerror or exc))
+    console.always("Video saved to %s (%.1f MB)" % (video_path, size / 1048576.0))
+    console.info("Video URL (valid 24 h): %s" % video_url)
+    return Saved(str(video_path), str(response_path), video_url, size)
+
+
+def _write_json(path: Path, document: Dict[str, Any], console) -> None:
+    """Write beside the video via a temporary file of this run's own (two runs may write the
+    same name), so the name never holds half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = console.redactor.secrets(json.dumps(document, ensure_ascii=False, indent=2))
+    fd, temporary = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=str(path.parent))
+    try:
+        with open(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, str(path))
+    except BaseException:
+        _remove(Path(temporary))
+        raise
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass

@@ -1,0 +1,98 @@
+"""Plan a request before the network: mode, model, body, checks, output directory (pure but for file metadata)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, NamedTuple, Optional
+
+from .. import catalog, config, media, modes, payload, validate
+from ..context import Context
+from ..errors import UsageError, ValidationFailed
+from ..store import outputs
+
+
+class Plan(NamedTuple):
+    """Everything decided before the network: what to send and where results go."""
+
+    request: Dict[str, Any]
+    mode: str
+    model: str
+    built: payload.Built
+    output: Optional[str]
+    out_dir: Path
+
+
+def make_plan(request: Dict[str, Any], ctx: Context, notes, *, model: Optional[str] = None,
+              mode: Optional[str] = None, output: Optional[str] = None, check: bool = True) -> Plan:
+    """Resolve mode and model, build the body and check it against the catalog.
+
+    `notes` receives Note/Warning lines (a Console, or a batch item's prefixed one); every
+    problem is raised at once as ValidationFailed. `check=False` (--no-validate) keeps only the
+    local-file checks. The caller loads .env first: it may set the region.
+    """
+    mode, model_id = modes.resolve(request, model, mode)
+    defaulted = not (model or request.get("model"))
+    model_id = _media_i2v(request, mode, model_id, defaulted, notes)
+    model_id = _regional(model_id, defaulted, ctx, notes)
+    built = payload.build(request, model_id, mode)
+    if built.spec is None:
+        notes.warn("model %s is not in the catalog; sending it without model-specific checks "
+                   "(see --list-models)" % model_id)
+    elif built.spec.id != model_id:
+        notes.warn("model %s is not in the catalog; checking it as %s" % (model_id, built.spec.id))
+    home = media.home_of(ctx.environ)
+    if check:
+        problems = validate.check(request, mode, model_id, built.body, ctx.cwd, home, unused=built.unused)
+    else:
+        problems = media.problems(request, ctx.cwd, home)
+    if problems:
+        raise ValidationFailed(problems)
+    for note in validate.unused_warnings(built.unused, built.spec, model_id):
+        notes.warn(note)
+    for alias in built.aliases:
+        notes.info("Note: %s" % alias)
+    output = output or request.get("output")
+    if output is not None and not isinstance(output, str):
+        raise UsageError('"output" must be a path string')
+    return Plan(request, mode, model_id, built, output, outputs.output_dir(output, ctx.cwd))
+
+
+def _media_i2v(request: Dict[str, Any], mode: str, model_id: str, defaulted: bool, notes) -> str:
+    """A defaulted i2v model that cannot take the request's media-protocol fields becomes wan2.7-i2v."""
+    spec = catalog.get(model_id)
+    if not defaulted or mode != "i2v" or spec is None:
+        return model_id
+    wanted = [key for key in modes.MEDIA_I2V_FIELDS if modes.has(request, key) and not spec.takes(key)]
+    if not wanted:
+        return model_id
+    notes.info("Note: using %s: the default i2v model %s takes no %s"
+               % (modes.MEDIA_I2V_MODEL, model_id, "/".join(wanted)))
+    return modes.MEDIA_I2V_MODEL
+
+
+def _regional(model_id: str, defaulted: bool, ctx: Context, notes) -> str:
+    """Check the model against the configured region; a default gets its regional twin."""
+    spec = catalog.get(model_id)
+    region = config.region_of(ctx)
+    if spec is None or region is None or region in spec.regions:
+        return model_id
+    twin = catalog.regional_twin(model_id, region)
+    if defaulted and twin:
+        notes.info("Note: using %s, the %s id of the default model %s" % (twin, region, model_id))
+        return twin
+    served = [m.id for m in catalog.models_for_mode(spec.mode) if region in m.regions]
+    if defaulted and served:
+        notes.info("Note: using %s: the default %s model %s is not offered in %s"
+                   % (served[0], spec.mode, model_id, region))
+        return served[0]
+    alternative = twin or (served[0] if served else None)
+    notes.warn("%s is listed for %s, not %s: that endpoint may reject it%s" % (
+        model_id, ", ".join(spec.regions), region,
+        " (use %s there)" % alternative if alternative else " (no %s model is listed there)" % spec.mode))
+    return model_id
+
+
+def sent_prompt(plan: Plan) -> Optional[str]:
+    """The prompt the body sends (what the service echoes back as output.orig_prompt)."""
+    sent = plan.built.body.get("input")
+    prompt = sent.get("prompt") if isinstance(sent, dict) else None
+    return prompt if isinstance(prompt, str) else None
