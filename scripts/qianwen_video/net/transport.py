@@ -171,11 +171,16 @@ class Guard:
 
 
 class _GuardedSocket:
-    """A connected socket whose reads and writes obey a Guard (http.client sees a socket)."""
+    """A connected socket whose reads and writes obey a Guard (http.client sees a socket).
+
+    Like socket.makefile, a reader keeps the socket open after close() until the reader is
+    closed too (http.client closes the connection early on a close-delimited answer)."""
 
     def __init__(self, sock: socket.socket, guard: Guard):
         self._sock = sock
         self._guard = guard
+        self._readers = 0
+        self._closed = False
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
         self._sock.settimeout(self._guard.next_wait())
@@ -206,10 +211,18 @@ class _GuardedSocket:
     def makefile(self, mode: str = "r", *args: Any, **kwargs: Any):
         if mode != "rb":
             return self._sock.makefile(mode, *args, **kwargs)
+        self._readers += 1
         return io.BufferedReader(_GuardedReader(self))
 
+    def reader_closed(self) -> None:
+        self._readers -= 1
+        if self._closed and self._readers <= 0:
+            self._sock.close()
+
     def close(self) -> None:
-        self._sock.close()
+        self._closed = True
+        if self._readers <= 0:
+            self._sock.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -225,6 +238,11 @@ class _GuardedReader(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         return self._gsock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._gsock.reader_closed()
+        super().close()
 
 
 class Stream:
