@@ -4,6 +4,11 @@ Each test scripts the emulator (429s, 5xx bursts, resets before/after the submit
 read timeouts, truncated/stalled downloads, a server ignoring Range, proxy HTML pages,
 invalid JSON, UNKNOWN, a key echoed in an error) and checks what went over the wire, the
 exit code, the message, and that one request never created more than one task.
+
+Issue 14, network layer: #3 (a 5xx on create is looked up, never resent; only 429/4xx mean
+"not created") is here; #1, #2, #6, #9, #10, #11, #17 and #21 (hostile answers: unreadable,
+huge, malformed, bad ids, non-videos, planted links, slow drips, file:// URLs, bad upload
+policies) are in tests/test_hostile_answers.py, whose docstring has the table.
 """
 from __future__ import annotations
 

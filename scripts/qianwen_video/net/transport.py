@@ -286,7 +286,8 @@ TIMEOUT_ENV = "QWEN_HTTP_TIMEOUT"
 
 
 def timeout_override(ctx: Context) -> Optional[float]:
-    """QWEN_HTTP_TIMEOUT: seconds one socket operation may wait (connect, send, each read).
+    """QWEN_HTTP_TIMEOUT: seconds one socket operation may wait (connect, send, each read),
+    which is also the budget of a whole JSON answer and the window of the minimum rate.
 
     It replaces the per-operation defaults (submit 60 s, queries 30 s, download 60 s,
     upload 300 s). Useful on a slow link (raise it) and in tests (lower it).
