@@ -12,7 +12,7 @@ the files left. Each case failed before its fix.
 | 10 | download cut at 40% with no Content-Length                  | resumed with Range, saved whole              |
 | 10 | always cut / empty body / HTML portal / not an MP4          | DownloadFailed with the task id; no files    |
 | 11 | a symbolic link planted at the `.part` path                 | refused; its target untouched               |
-| 17 | status / create / download answers dripped one byte at a time | cut by the budget, retried or looked up   |
+| 17 | status / create / upload / download answers dripped slowly | cut by the budget, retried or looked up    |
 | 21 | a file:// video URL; a malformed upload policy              | one clear error at once, no retries         |
 """
 from __future__ import annotations
@@ -228,14 +228,11 @@ def test_mp4_layout(data, layout):
     assert download_module.mp4_layout(io.BytesIO(data), len(data)) == layout
 
 
-def test_the_fixture_and_the_synthetic_videos_are_whole():
+def test_the_fixture_video_is_whole():
     from tests.harness import FIXTURE_MP4
 
     data = FIXTURE_MP4.read_bytes()
     assert download_module.mp4_layout(io.BytesIO(data), len(data)) == download_module.WHOLE
-    with Emulator(api_keys=(KEY,), video_size=100_000) as emu:
-        synthetic = b"".join(emu._video_chunks(0, emu.video_length))
-    assert download_module.mp4_layout(io.BytesIO(synthetic), len(synthetic)) == download_module.WHOLE
 
 
 @pytest.mark.parametrize("kind, ok", [(None, True), ("video/mp4", True), ("video/quicktime", True),
@@ -469,3 +466,16 @@ def test_the_wire_trace_is_opt_in_one_line_per_exchange_and_redacted(tmp_path):
         assert lines[-1].startswith("trace: GET %s/results/" % emu.url)
         assert all(" ms)" in line and "?" not in line for line in lines)
         assert KEY not in result.stderr and "Bearer" not in result.stderr and "Signature" not in result.stderr
+
+
+def test_an_upload_answer_dripped_one_byte_at_a_time_is_retried_and_the_landed_object_kept(emu, tmp_path):
+    (tmp_path / "cat.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    emu.script("POST", r"^/oss", Drip(0.05))
+    started = time.monotonic()
+    result = run(["--request", json.dumps({"prompt": "she smiles", "img_url": "cat.png"}), "--poll-interval", "0.05"],
+                 env_for(emu, **FAST), tmp_path)
+    assert result.code == 0, result.stderr
+    assert time.monotonic() - started < 3.0
+    assert_log(emu, ["GET policy", "POST oss [Drip]", "POST oss", "POST create", "GET task+", "GET result"])
+    assert "file upload: no response: timed out: no complete answer within 0.3s; retrying" in result.stderr
+    assert emu.created_count() == 1
