@@ -392,6 +392,17 @@ def test_a_file_url_for_the_video_fails_at_once(emu, tmp_path):
     assert_nothing_saved(tmp_path)
 
 
+def test_a_url_that_is_not_http_is_unsendable_and_never_retried():
+    from qianwen_video.net.transport import Unsendable
+
+    sleeps = []
+    ctx = Context(environ={}, stdout=io.StringIO(), stderr=io.StringIO(), sleep=sleeps.append)
+    for url in ("file:///etc/passwd", "ftp://host/x", "oss://bucket/key"):
+        with pytest.raises(Unsendable, match="not an http"):
+            retry.call(Transport(ctx), "download", "GET", url)
+    assert sleeps == []
+
+
 @pytest.mark.parametrize("data, field", [
     ({"upload_host": 5}, "data.upload_host"),
     ({"upload_host": "https://h", "policy": "p", "signature": "s", "oss_access_key_id": "k"}, "data.upload_dir"),
