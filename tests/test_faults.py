@@ -4,6 +4,11 @@ Each test scripts the emulator (429s, 5xx bursts, resets before/after the submit
 read timeouts, truncated/stalled downloads, a server ignoring Range, proxy HTML pages,
 invalid JSON, UNKNOWN, a key echoed in an error) and checks what went over the wire, the
 exit code, the message, and that one request never created more than one task.
+
+Issue 14, network layer: #3 (a 5xx on create is looked up, never resent; only 429/4xx mean
+"not created") is here; #1, #2, #6, #9, #10, #11, #17 and #21 (hostile answers: unreadable,
+huge, malformed, bad ids, non-videos, planted links, slow drips, file:// URLs, bad upload
+policies) are in tests/test_hostile_answers.py, whose docstring has the table.
 """
 from __future__ import annotations
 
@@ -123,13 +128,31 @@ def test_5xx_burst_on_task_query_is_retried(emu, tmp_path):
     assert emu.created_count() == 1
 
 
-def test_5xx_with_a_dashscope_body_on_create_is_a_refusal_and_retried(emu, tmp_path):
-    emu.script("POST", CREATE, Reply(500, json=dashscope_error("InternalError")),
-               Reply(503, json=dashscope_error("ServiceUnavailable")))
+def test_5xx_with_a_dashscope_code_sent_after_the_task_was_created_is_looked_up_not_resent(emu, tmp_path):
+    """Issue 14 #3: a 500 with a DashScope error code may come after the task was created."""
+    emu.script("POST", CREATE, Reply(500, json=dashscope_error("InternalError"), process=True))
     result = generate(emu, tmp_path)
     assert result.code == 0, result.stderr
-    assert_log(emu, ["POST create [Reply] x2", "POST create", "GET task+", "GET result"])
+    assert_log(emu, ["POST create [Reply]", "GET list x2", "GET task+", "GET result"])
+    assert "Found the task the submit created: " + next(iter(emu.tasks)) in result.stderr
     assert emu.created_count() == 1
+    assert_intact(emu, tmp_path)
+
+
+def test_5xx_with_a_dashscope_code_and_no_task_is_never_resent_blindly(emu, tmp_path):
+    emu.script("POST", CREATE, Reply(503, json=dashscope_error("ServiceUnavailable")))
+    result = generate(emu, tmp_path)
+    assert result.code == 1
+    assert_log(emu, ["POST create [Reply]", "GET list x6"])
+    assert "HTTP 503 ServiceUnavailable" in result.stderr and "no task is listed yet" in result.stderr
+    assert emu.created_count() == 0
+
+
+def test_only_429_and_4xx_prove_that_a_create_made_no_task():
+    table = {200: False, 201: False, 302: False, 400: True, 401: True, 403: True, 404: True, 429: True,
+             499: True, 500: False, 502: False, 503: False, 504: False}
+    assert {status: retry.create_refused(status) for status in table} == table
+    assert retry.POLICIES["create"].statuses == frozenset({429})  # the only one tried again
 
 
 def test_5xx_burst_on_download_is_retried(emu, tmp_path):

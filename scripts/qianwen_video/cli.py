@@ -28,9 +28,12 @@ environment:
   HTTPS_PROXY, HTTP_PROXY, NO_PROXY    proxy (and its credentials in the URL, never printed)
   SSL_CERT_FILE, SSL_CERT_DIR          CA bundle for a corporate proxy (TLS is always verified)
   QWEN_DEBUG                           1: show the traceback of an unexpected internal error
-  QWEN_HTTP_TIMEOUT                    seconds one network read/connect may wait (default: submit
-                                       60, queries 30, download 60, upload 300); a submit that
-                                       times out is looked up with the task list, never resent
+  QWEN_HTTP_TIMEOUT                    seconds one network read/connect may wait, and a whole JSON
+                                       answer may take (default: submit 60, queries 30, download
+                                       60, upload 300); a submit that times out is looked up with
+                                       the task list, never resent
+  QWEN_TRACE                           1: one stderr line per HTTP exchange (method, URL without
+                                       its query, status, bytes, ms); no headers, no secrets
 """
 
 

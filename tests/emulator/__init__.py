@@ -5,7 +5,7 @@ Independent implementation of the service described in
 """
 from __future__ import annotations
 
-from .actions import Recorded, Reply, Reset, Stall, StoredObject, Task, Truncate
+from .actions import Drip, Recorded, Reply, Reset, Stall, StoredObject, Task, Truncate
 from .server import Emulator
 
-__all__ = ["Emulator", "Reply", "Reset", "Stall", "Truncate", "Recorded", "Task", "StoredObject"]
+__all__ = ["Emulator", "Reply", "Reset", "Stall", "Truncate", "Drip", "Recorded", "Task", "StoredObject"]

@@ -7,12 +7,17 @@ from typing import Any, Dict, List, Optional, Union
 
 @dataclass
 class Reply:
-    """Canned response instead of normal handling."""
+    """Canned response instead of normal handling.
+
+    process=True: the request is handled normally first (a submit creates its task), then
+    this canned answer is sent instead of the real one (a 5xx after the work was done).
+    """
     status: int
     json: Any = None
     body: Optional[Union[bytes, str]] = None
     headers: Optional[Dict[str, str]] = None
     content_type: Optional[str] = None
+    process: bool = False
 
 
 @dataclass
@@ -39,11 +44,24 @@ class Stall:
 
 @dataclass
 class Truncate:
-    """Send full headers (full Content-Length) but only ``nbytes`` of body, then close."""
+    """Send full headers (full Content-Length) but only ``nbytes`` of body, then close.
+
+    length=False: no Content-Length at all (a close-delimited body): the client can tell the
+    cut only from the content itself.
+    """
     nbytes: int
+    length: bool = True
 
 
-Action = Union[Reply, Reset, Stall, Truncate]
+@dataclass
+class Drip:
+    """Process the request normally, then send the answer one byte every ``every`` seconds
+    (a slow-drip server): the status line and headers too, or only the body (body_only)."""
+    every: float
+    body_only: bool = False
+
+
+Action = Union[Reply, Reset, Stall, Truncate, Drip]
 
 
 @dataclass

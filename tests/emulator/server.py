@@ -17,6 +17,7 @@ import copy
 import datetime as _dt
 import hashlib
 import hmac
+import io
 import json
 import os
 import re
@@ -31,7 +32,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from xml.sax.saxutils import escape as _xml_escape
 
 from . import models as M
-from .actions import Recorded, Reply, Reset, Stall, StoredObject, Task, Truncate
+from .actions import Drip, Recorded, Reply, Reset, Stall, StoredObject, Task, Truncate
 from .multipart import IncompleteBody, MultipartError, StreamingMultipart, boundary_of, parse_disposition
 
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "sample.mp4")
@@ -338,7 +339,7 @@ class Emulator:
     # ------------------------------------------------------------ scripting
     def script(self, method: str, path_regex: str, *actions: Any) -> None:
         for a in actions:
-            if not isinstance(a, (Reply, Reset, Stall, Truncate)):
+            if not isinstance(a, (Reply, Reset, Stall, Truncate, Drip)):
                 raise TypeError("unknown action %r" % (a,))
         with self._lock:
             self._scripts.append((method.upper(), re.compile(path_regex), list(actions)))
@@ -461,7 +462,10 @@ class Emulator:
                 self._record(rec)
                 raise _Abort()
             if isinstance(action, Reply):
-                self._read_body(h, rec)
+                if action.process:
+                    self._route(h, rec, path)  # done for real; its answer is replaced
+                else:
+                    self._read_body(h, rec)
                 self._record(rec)
                 self._send(h, self._canned(action))
                 return
@@ -477,7 +481,9 @@ class Emulator:
             if isinstance(action, Stall):
                 if self._stop_event.wait(action.seconds):
                     raise _Abort()
-            self._send(h, resp, truncate=action.nbytes if isinstance(action, Truncate) else None)
+            self._send(h, resp, truncate=action.nbytes if isinstance(action, Truncate) else None,
+                       send_length=not isinstance(action, Truncate) or action.length,
+                       drip=action if isinstance(action, Drip) else None)
         except _Abort:
             self._abort(h)
         except (ConnectionError, BrokenPipeError, socket.timeout, OSError):
@@ -524,23 +530,36 @@ class Emulator:
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         return _Resp(r.status, headers, body)
 
-    def _send(self, h: _Handler, resp: _Resp, truncate: Optional[int] = None) -> None:
-        h.send_response(resp.status)
-        for k, v in resp.headers:
-            h.send_header(k, v)
-        h.send_header("Content-Length", str(resp.length))
-        if resp.close or truncate is not None:
-            h.send_header("Connection", "close")
-            h.close_connection = True
-        h.end_headers()
+    def _send(self, h: _Handler, resp: _Resp, truncate: Optional[int] = None, send_length: bool = True,
+              drip: Optional[Drip] = None) -> None:
+        real = h.wfile
+        if drip is not None and not drip.body_only:
+            h.wfile = io.BytesIO()  # the head is collected, then dripped too
+        try:
+            h.send_response(resp.status)
+            for k, v in resp.headers:
+                h.send_header(k, v)
+            if send_length:
+                h.send_header("Content-Length", str(resp.length))
+            if resp.close or truncate is not None or drip is not None:
+                h.send_header("Connection", "close")
+                h.close_connection = True
+            h.end_headers()
+        finally:
+            head, h.wfile = h.wfile, real
         h._emu_headers_sent = True  # type: ignore[attr-defined]
+        if head is not real:
+            self._drip(real, head.getvalue(), drip.every)
         written = 0
         rate = self.serve_rate if resp.chunks is not None else None
         t0 = time.monotonic()
         for chunk in resp.iter_body():
             if truncate is not None:
                 chunk = chunk[:max(0, truncate - written)]
-            if chunk:
+            if chunk and drip is not None:
+                self._drip(h.wfile, chunk, drip.every)
+                written += len(chunk)
+            elif chunk:
                 h.wfile.write(chunk)
                 written += len(chunk)
             if truncate is not None and written >= truncate:
@@ -559,6 +578,14 @@ class Emulator:
                 h.connection.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
+
+    def _drip(self, out: Any, data: bytes, every: float) -> None:
+        """One byte every `every` seconds (a slow-drip server); ends when the client goes away."""
+        for index in range(len(data)):
+            out.write(data[index:index + 1])
+            out.flush()
+            if self._stop_event.wait(every):
+                raise _Abort()
 
     def _read_body(self, h: _Handler, rec: Recorded, limit: int = JSON_BODY_LIMIT) -> Optional[bytes]:
         """Read the whole body (Content-Length or chunked). Returns None if too large (drained)."""

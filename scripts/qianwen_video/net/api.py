@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Callable, Dict, List, Optional
 
 from . import retry
@@ -14,14 +15,45 @@ MODEL_MARKET_URL = "https://www.qianwenai.com/models"
 MAX_LIST_PAGES = 10
 NOT_ACTIVATED_WORDS = ("not activated", "not subscribed", "not enabled", "unpurchased",
                        "eligible for using the model")
+TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")  # the same rule as --task-id
+POLICY_TEXT_FIELDS = ("upload_host", "upload_dir", "policy", "signature", "oss_access_key_id")
+POLICY_NUMBER_FIELDS = ("expire_in_seconds", "max_file_size_mb")
 
 
 class AmbiguousSubmit(Exception):
-    """The create request went out and no answer came back: a task may exist."""
+    """The create request went out and no usable answer came back: a task may exist.
+
+    The caller looks the task up (task list) before anything is sent again."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+def valid_task_id(value: Any) -> bool:
+    """A server-given task id that is safe in a URL path segment and a file name: letters,
+    digits, '_', '.', '-' (128 at most), starting with a letter or digit (so never '.'/'..')."""
+    return isinstance(value, str) and bool(TASK_ID.match(value)) and value not in (".", "..")
+
+
+def json_object(resp: Response) -> Optional[str]:
+    """A check for retry.call: why a 2xx answer is not a JSON object, or None."""
+    if resp.unreadable:
+        return resp.unreadable
+    return None if isinstance(resp.json(), dict) else "a body that is not JSON"
+
+
+def task_document(resp: Response) -> Optional[str]:
+    """A check for retry.call: why a 2xx answer is not a task document, or None. Only a dict
+    whose ``output`` is a dict with a non-empty string ``task_status`` is one."""
+    problem = json_object(resp)
+    if problem:
+        return problem
+    output = resp.json().get("output")
+    status = output.get("task_status") if isinstance(output, dict) else None
+    if not isinstance(status, str) or not status.strip():
+        return "a malformed task (no output.task_status)"
+    return None
 
 
 class DashScope:
@@ -31,56 +63,32 @@ class DashScope:
         self.console = console
         self.key = key
         self.base_url = base_url.rstrip("/")
-        self.transport = transport or Transport(ctx)
+        self.transport = transport or Transport(ctx, console=console)
         console.redactor.add(key, *proxy_secrets(ctx))
+
+    def on_answer(self, observer: Callable[[str, str, int], None]) -> None:
+        """``observer(method, url, status)`` for every answer to a DashScope call, as it arrives,
+        before any retry (batch pacing: count the 429s). Downloads and uploads to other hosts
+        are left out."""
+        base = self.base_url
+
+        def mine(method: str, url: str, status: int) -> None:
+            if url.startswith(base + "/") or url == base:
+                observer(method, url, status)
+
+        self.transport.add_observer(mine)
 
     # -- the retry loop -----------------------------------------------------------------
     def send(self, op: str, method: str, url: str, headers: Optional[Dict[str, str]] = None,
              body: Optional[bytes] = None, body_factory: Optional[Callable[[], Any]] = None,
              length: Optional[int] = None, timeout: Optional[float] = None,
-             progress: Optional[Callable[[int], None]] = None, want_json: bool = False) -> Response:
-        """Send with the operation's retry policy; return the last response (any status).
-
-        want_json (reads only): a 2xx whose body is not a JSON object (a proxy's page, a
-        truncated answer) is treated like a transient error and tried again.
-
-        Transport errors that the policy does not retry are re-raised for the caller, who
-        knows what they mean (for a create, NoResponse means "maybe submitted").
-        """
-        policy = retry.POLICIES[op]
-        waited = 0.0
-        attempt = 0
-        while True:
-            attempt += 1
-            payload = body_factory() if body_factory is not None else body
-            try:
-                resp = self.transport.request(method, url, headers, payload, length, timeout, progress)
-            except TransportError as exc:
-                allowed = policy.retry_not_sent if isinstance(exc, NotSent) else policy.retry_no_response
-                if isinstance(exc, Unsendable):
-                    allowed = False  # the same request would be refused the same way
-                delay = retry.backoff(policy, attempt - 1)
-                if not allowed or attempt >= policy.attempts or waited + delay > policy.max_total:
-                    raise
-                self.console.info("%s: %s; retrying in %.1fs (%d/%d)"
-                                  % (policy.name, exc, delay, attempt, policy.attempts - 1))
-            else:
-                garbled = want_json and resp.status < 300 and not isinstance(resp.json(), dict)
-                if resp.status < 300 and not garbled:
-                    return resp
-                code = _api_code(resp)
-                retryable = garbled or resp.status in policy.statuses or (
-                    op == "create" and retry.create_refused(resp.status, code))
-                hinted = retry.parse_retry_after(resp.headers.get("retry-after"), self.ctx.wall_clock())
-                delay = hinted if hinted is not None else retry.backoff(policy, attempt - 1)
-                if not retryable or attempt >= policy.attempts or waited + delay > policy.max_total:
-                    return resp
-                self.console.info("%s: HTTP %d%s; retrying in %.1fs (%d/%d)"
-                                  % (policy.name, resp.status,
-                                     " with a body that is not JSON" if garbled else (" " + code if code else ""),
-                                     delay, attempt, policy.attempts - 1))
-            self.ctx.sleep(delay)
-            waited += delay
+             progress: Optional[Callable[[int], None]] = None, want_json: bool = False,
+             check: Optional[retry.Check] = None) -> Response:
+        """retry.call with this client's transport and console (want_json: check=json_object)."""
+        if want_json and check is None:
+            check = json_object
+        return retry.call(self.transport, op, method, url, headers, body, body_factory, length, timeout,
+                          progress, check=check, say=self.console.info)
 
     def _headers(self, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         headers = {"Authorization": "Bearer " + self.key}
@@ -93,14 +101,20 @@ class DashScope:
             raise api_error(resp, what, model=model, task_id=task_id)
         document = resp.json()
         if not isinstance(document, dict):
-            raise ApiError("%s: the service answered HTTP 200 with a body that is not JSON" % what,
+            raise ApiError("%s: the service answered HTTP 200 with %s" % (what, resp.unreadable or "a body that is not JSON"),
                            hint="a proxy or captive portal may be in the way; check HTTPS_PROXY/NO_PROXY",
                            status=resp.status, task_id=task_id)
         return document
 
     # -- operations ---------------------------------------------------------------------
     def submit(self, route: str, body: Dict[str, Any], oss_resolve: bool) -> Dict[str, Any]:
-        """POST the create call once (retried only when provably not received)."""
+        """POST the create call once (retried only when provably not received, or throttled).
+
+        Outcomes: the answer document (its output.task_id checked with valid_task_id); ApiError
+        when no task was created (not sent, or a 4xx/429 answer); AmbiguousSubmit whenever the
+        request went out and no usable answer came back (no answer, a cut, huge, garbled or
+        id-less 2xx, any 5xx, a 3xx): the caller looks the task up, never resends.
+        """
         headers = self._headers({"Content-Type": "application/json", "X-DashScope-Async": "enable"})
         if oss_resolve:
             headers["X-DashScope-OssResourceResolve"] = "enable"
@@ -114,28 +128,55 @@ class DashScope:
                            hint="check DASHSCOPE_HTTP_BASE_URL/QWEN_BASE_URL and the API key") from None
         except NotSent as exc:
             raise ApiError("could not reach DashScope: %s" % exc, hint=network_hint(exc)) from None
-        if resp.status >= 500 and not _api_code(resp):
-            # A gateway error page: the request may have reached the service behind it.
-            raise AmbiguousSubmit("HTTP %d from a gateway, not from DashScope" % resp.status)
+        except (TransportError, ApiError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. MemoryError while reading the answer
+            # The request may have gone out: only a lookup can tell whether a task exists.
+            raise AmbiguousSubmit("the answer could not be read (%s)" % exc.__class__.__name__) from None
+        return self._created(resp, body.get("model"))
+
+    def _created(self, resp: Response, model: Any) -> Dict[str, Any]:
         if resp.status < 300:
-            # Accepted: a task exists even if this answer cannot be read (a proxy rewrote it,
-            # the body was cut). Never report "failed" here: the user would pay twice.
+            # Accepted: a task exists even if this answer cannot be used (a proxy rewrote it,
+            # the body was cut, huge or nested too deep). Never report "failed" here: the user
+            # would pay twice.
             document = resp.json()
             output = document.get("output") if isinstance(document, dict) else None
             task_id = output.get("task_id") if isinstance(output, dict) else None
-            if not isinstance(task_id, str) or not task_id.strip():
-                raise AmbiguousSubmit("HTTP %d whose body carries no task_id" % resp.status)
+            if task_id is None or (isinstance(task_id, str) and not task_id.strip()):
+                raise AmbiguousSubmit("HTTP %d whose body carries no task_id%s"
+                                      % (resp.status, " (%s)" % resp.unreadable if resp.unreadable else ""))
+            if not valid_task_id(task_id):
+                raise AmbiguousSubmit("HTTP %d whose task_id is not a valid task id" % resp.status)
             return document
-        return self._json_or_raise(resp, "submit", model=body.get("model"))
+        if not retry.create_refused(resp.status):
+            # A 5xx (even with a DashScope error code) or a 3xx may come after the service
+            # created the task: look it up before any retry.
+            code = resp.error_code()
+            raise AmbiguousSubmit("HTTP %d%s%s" % (
+                resp.status, " " + code if code else "",
+                " from a gateway, not from DashScope" if resp.status >= 500 and not code else
+                ": the service may have created the task"))
+        return self._json_or_raise(resp, "submit", model=model if isinstance(model, str) else None)
 
     def get_task(self, task_id: str) -> Dict[str, Any]:
+        """The task document: always a dict whose output is a dict with a non-empty string
+        task_status. A malformed answer is a failed poll (retried within the query policy),
+        then an ApiError that says so: never a document to be read as a final state."""
         try:
             resp = self.send("query", "GET", "%s/tasks/%s" % (self.base_url, _quoted(task_id)), self._headers(),
-                             timeout=30.0, want_json=True)
+                             timeout=30.0, check=task_document)
         except TransportError as exc:
             raise ApiError("could not read task %s: %s" % (task_id, exc), hint=network_hint(exc),
                            task_id=task_id) from None
-        return self._json_or_raise(resp, "task query", task_id=task_id)
+        document = self._json_or_raise(resp, "task query", task_id=task_id)
+        problem = task_document(resp)
+        if problem:
+            raise ApiError("task query: the service answered HTTP %d with %s for task %s"
+                           % (resp.status, problem, task_id),
+                           hint="a proxy may be rewriting answers; check the task again later",
+                           status=resp.status, task_id=task_id)
+        return document
 
     def cancel(self, task_id: str) -> Dict[str, Any]:
         try:
@@ -164,8 +205,8 @@ class DashScope:
             document = self._json_or_raise(resp, "task list")
             data = document.get("data")
             data = data if isinstance(data, list) else []
-            found.extend(item for item in data if isinstance(item, dict)
-                         and isinstance(item.get("task_id"), str) and item["task_id"])
+            # An id that is not a valid task id is never returned: it would reach a path or a URL.
+            found.extend(item for item in data if isinstance(item, dict) and valid_task_id(item.get("task_id")))
             try:
                 total_pages = int(document.get("total_page") or 1)
             except (TypeError, ValueError):
@@ -190,9 +231,36 @@ class DashScope:
             raise ApiError("could not get an upload policy: %s" % exc, hint=network_hint(exc)) from None
         document = self._json_or_raise(resp, "upload policy", model=model)
         data = document.get("data")
-        if not isinstance(data, dict) or not data.get("upload_host"):
-            raise ApiError("upload policy answer has no data.upload_host: %s" % resp.text[:300])
+        problem = policy_problem(data)
+        if problem:
+            raise ApiError("the upload policy answer is malformed: %s; nothing was uploaded" % problem,
+                           hint="a proxy may be rewriting answers; try again, or pass public https:// URLs",
+                           status=resp.status)
         return data
+
+
+def policy_problem(data: Any) -> Optional[str]:
+    """Why an upload policy's ``data`` cannot be used (field names only, never values), or None."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(data, dict):
+        return "no data object"
+    for name in POLICY_TEXT_FIELDS:
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            return "data.%s is missing or not text" % name
+    for name in POLICY_NUMBER_FIELDS:  # numbers or numeric strings (dashscope-api.md §5: both occur)
+        value = data.get(name)
+        if value is None:
+            continue
+        try:
+            number = float(value) if isinstance(value, (int, float, str)) and not isinstance(value, bool) else 0.0
+        except ValueError:
+            number = 0.0
+        if not 0 < number < float("inf"):
+            return "data.%s is not a positive number" % name
+    if urlsplit(data["upload_host"]).scheme not in ("http", "https"):
+        return "data.upload_host is not an http(s) URL"
+    return None
 
 
 def _quoted(task_id: str) -> str:
@@ -200,15 +268,6 @@ def _quoted(task_id: str) -> str:
     from urllib.parse import quote
 
     return quote(task_id, safe="")
-
-
-def _api_code(resp: Response) -> Optional[str]:
-    document = resp.json()
-    if isinstance(document, dict):
-        code = document.get("code")
-        if isinstance(code, str) and code:
-            return code
-    return None
 
 
 def api_error(resp: Response, what: str, model: Optional[str] = None,

@@ -9,22 +9,36 @@ the whole question, so this layer opens the connection itself and reports:
 
 It honours HTTPS_PROXY/HTTP_PROXY/NO_PROXY and SSL_CERT_FILE from the injected
 environment, always verifies TLS, and streams bodies in both directions.
+
+Time limits: every socket read, write and connect waits at most the operation's timeout, and
+the exchange as a whole is bounded too (a server that drips one byte every 2 s never holds a
+call): a JSON call must have its whole answer within that timeout; a streamed body (a
+download, an upload) must move at least MIN_RATE bytes/s over every window of that length.
+Answers read whole are capped at safe_json.ANSWER_LIMIT and parsed with safe_json.
+
+Observers (``add_observer``) see every answer's status as it arrives (before any retry);
+QWEN_TRACE=1 prints one redacted line per exchange on stderr.
 """
 from __future__ import annotations
 
 import http.client
-import json
+import io
 import socket
 import ssl
+import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 from urllib.parse import urlsplit
 from urllib.request import proxy_bypass_environment
 
+from .. import safe_json
 from ..context import Context
 
 USER_AGENT = "qianwen-video-generation/0.4 (python; stdlib)"
 CHUNK = 1024 * 1024
+PIECE = 64 * 1024  # bytes per socket write, so the time rules are checked within a large chunk
+MIN_RATE = 1024.0  # bytes/s a streamed body must keep up over each window (the operation's timeout)
+TRACE_ENV = "QWEN_TRACE"
 
 Body = Union[None, bytes, Iterable[bytes]]
 
@@ -53,7 +67,13 @@ class TLSError(NotSent):
 
 class Unsendable(NotSent):
     """The request line or a header cannot be put on the wire (a control character, a
-    character outside Latin-1, a bad port): nothing was sent, and trying again cannot help."""
+    character outside Latin-1, a bad port, a URL that is not http(s)): nothing was sent, and
+    trying again cannot help."""
+
+
+class TooSlow(OSError):
+    """A time rule of the exchange was broken (no whole answer within the budget, or a body
+    slower than the minimum rate): raised from a socket read or write, reported as NoResponse."""
 
 
 @dataclass
@@ -63,50 +83,211 @@ class Response:
     headers: Dict[str, str]
     body: bytes
     url: str
+    unreadable: Optional[str] = None  # why the body is unusable (larger than the cap); body is then b""
 
     def json(self) -> Optional[Any]:
-        try:
-            value = json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        """The body as JSON (safe_json: bounded depth and size, UTF-8), or None."""
+        if self.unreadable is not None:
             return None
-        return value
+        try:
+            return safe_json.loads(self.body)
+        except safe_json.Invalid:
+            return None
 
     @property
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
 
+    def error_code(self) -> Optional[str]:
+        """The DashScope error `code` of a JSON error body, or None."""
+        document = self.json()
+        if isinstance(document, dict):
+            code = document.get("code")
+            if isinstance(code, str) and code:
+                return code
+        return None
+
+
+class Guard:
+    """The time rules of one exchange, checked before every socket read and write.
+
+    ``until(budget)``: everything left must happen within `budget` seconds (a JSON answer).
+    ``at_least(rate, window)``: a streamed body must move `rate` bytes/s over each `window`.
+    Each single socket operation still waits at most `read_timeout`.
+    """
+
+    def __init__(self, clock: Callable[[], float], read_timeout: float):
+        self.clock = clock
+        self.read_timeout = read_timeout
+        self.started = clock()
+        self.sent = self.received = 0
+        self.broken: Optional[str] = None
+        self._deadline: Optional[float] = None
+        self._budget = 0.0
+        self._rate: Optional[float] = None
+        self._window = 0.0
+        self._window_start = 0.0
+        self._window_bytes = 0
+
+    def until(self, budget: float) -> None:
+        self._deadline, self._budget, self._rate = self.clock() + budget, budget, None
+
+    def at_least(self, rate: float, window: float) -> None:
+        self._deadline, self._rate, self._window = None, rate, window
+        self._window_start, self._window_bytes = self.clock(), 0
+
+    def next_wait(self) -> float:
+        """Seconds the next socket operation may wait; raises TooSlow once a rule is broken."""
+        if self.broken:
+            raise TooSlow(self.broken)
+        now = self.clock()
+        if self._deadline is not None:
+            left = self._deadline - now
+            if left <= 0:
+                raise self._break("timed out: no complete answer within %gs" % self._budget)
+            return min(self.read_timeout, left)
+        if self._rate is not None and now - self._window_start >= self._window:
+            if self._window_bytes < self._rate * self._window:
+                raise self._break("timed out: less than %d bytes/s for %gs" % (self._rate, self._window))
+            self._window_start, self._window_bytes = now, 0
+        return self.read_timeout
+
+    def timed_out(self) -> Optional[TooSlow]:
+        """After a socket timeout: the broken rule, when the deadline was what cut the wait."""
+        if self._deadline is not None and self.clock() >= self._deadline:
+            return self._break("timed out: no complete answer within %gs" % self._budget)
+        return None
+
+    def moved(self, count: int, sent: bool) -> None:
+        if sent:
+            self.sent += count
+        else:
+            self.received += count
+        self._window_bytes += count
+
+    def _break(self, reason: str) -> TooSlow:
+        self.broken = reason
+        return TooSlow(reason)
+
+
+class _GuardedSocket:
+    """A connected socket whose reads and writes obey a Guard (http.client sees a socket).
+
+    Like socket.makefile, a reader keeps the socket open after close() until the reader is
+    closed too (http.client closes the connection early on a close-delimited answer)."""
+
+    def __init__(self, sock: socket.socket, guard: Guard):
+        self._sock = sock
+        self._guard = guard
+        self._readers = 0
+        self._closed = False
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        self._sock.settimeout(self._guard.next_wait())
+        try:
+            count = self._sock.recv_into(buffer)
+        except socket.timeout:
+            broken = self._guard.timed_out()
+            if broken is not None:
+                raise broken from None
+            raise
+        self._guard.moved(count, sent=False)
+        return count
+
+    def sendall(self, data, flags: int = 0) -> None:
+        with memoryview(data) as view, view.cast("B") as octets:
+            for start in range(0, len(octets), PIECE):
+                piece = octets[start:start + PIECE]
+                self._sock.settimeout(self._guard.next_wait())
+                try:
+                    self._sock.sendall(piece)
+                except socket.timeout:
+                    broken = self._guard.timed_out()
+                    if broken is not None:
+                        raise broken from None
+                    raise
+                self._guard.moved(len(piece), sent=True)
+
+    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any):
+        if mode != "rb":
+            return self._sock.makefile(mode, *args, **kwargs)
+        self._readers += 1
+        return io.BufferedReader(_GuardedReader(self))
+
+    def reader_closed(self) -> None:
+        self._readers -= 1
+        if self._closed and self._readers <= 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._readers <= 0:
+            self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _GuardedReader(io.RawIOBase):
+    def __init__(self, sock: _GuardedSocket):
+        super().__init__()
+        self._gsock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        return self._gsock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._gsock.reader_closed()
+        super().close()
+
 
 class Stream:
     """An open response whose body the caller reads in chunks (downloads)."""
 
-    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, url: str):
+    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, url: str,
+                 guard: Guard, done: Callable[[str], None]):
         self._conn = conn
         self._resp = resp
+        self._guard = guard
+        self._done = done
         self.url = url
         self.status = resp.status
         self.reason = resp.reason
         self.headers = {k.lower(): v for k, v in resp.getheaders()}
+        self._failed: Optional[str] = None
 
     def read(self, size: int = CHUNK) -> bytes:
         """Up to `size` bytes, whatever has arrived (read1: no waiting to fill the buffer);
-        b"" at the end of the body, or when the peer closed early (callers check the length)."""
+        b"" at the end of the body, or when the peer closed early (callers check the length).
+        NoResponse when the connection broke or the exchange broke a time rule."""
         try:
-            return self._resp.read1(size)
+            chunk = self._resp.read1(size)
         except (OSError, http.client.HTTPException) as exc:
-            raise NoResponse("connection lost while reading: %s" % _describe(exc), self.url) from None
+            self._failed = _describe(exc)
+            raise NoResponse("connection lost while reading: %s" % self._failed, self.url) from None
+        if not chunk and self._guard.broken:
+            self._failed = self._guard.broken
+            raise NoResponse("connection lost while reading: %s" % self._failed, self.url)
+        return chunk
 
     def close(self) -> None:
         try:
             self._resp.close()
         finally:
             self._conn.close()
+            self._done("%d%s" % (self.status, " then " + self._failed if self._failed else ""))
 
 
 TIMEOUT_ENV = "QWEN_HTTP_TIMEOUT"
 
 
 def timeout_override(ctx: Context) -> Optional[float]:
-    """QWEN_HTTP_TIMEOUT: seconds one socket operation may wait (connect, send, each read).
+    """QWEN_HTTP_TIMEOUT: seconds one socket operation may wait (connect, send, each read),
+    which is also the budget of a whole JSON answer and the window of the minimum rate.
 
     It replaces the per-operation defaults (submit 60 s, queries 30 s, download 60 s,
     upload 300 s). Useful on a slow link (raise it) and in tests (lower it).
@@ -126,25 +307,58 @@ def timeout_override(ctx: Context) -> Optional[float]:
     return value
 
 
+Observer = Callable[[str, str, int], None]
+
+
+def trace_enabled(ctx: Context) -> bool:
+    """QWEN_TRACE=1: one redacted stderr line per HTTP exchange (method, URL without its
+    query, status, bytes, milliseconds); headers and bodies are never shown."""
+    return (ctx.get(TRACE_ENV) or "").lower() in ("1", "true", "yes", "on")
+
+
 class Transport:
-    def __init__(self, ctx: Context, timeout: float = 60.0):
+    """HTTP exchanges. ``console`` (optional) carries the trace lines through its redactor;
+    ``clock`` and ``min_rate`` set the time rules (tests shorten them)."""
+
+    def __init__(self, ctx: Context, timeout: float = 60.0, console: Any = None,
+                 clock: Callable[[], float] = time.monotonic, min_rate: float = MIN_RATE):
         self.ctx = ctx
         self.override = timeout_override(ctx)
         self.timeout = self.override or timeout
+        self.clock = clock
+        self.min_rate = min_rate
+        self.console = console
+        self.trace = trace_enabled(ctx)
+        self._observers: List[Observer] = []
         self._ssl: Optional[ssl.SSLContext] = None
 
     # -- public API ---------------------------------------------------------------------
+    def add_observer(self, observer: Observer) -> None:
+        """``observer(method, url, status)`` for every answer, as its status line arrives and
+        before any retry (batch pacing counts 429s with it)."""
+        self._observers.append(observer)
+
     def request(self, method: str, url: str, headers: Optional[Dict[str, str]] = None,
                 body: Body = None, length: Optional[int] = None, timeout: Optional[float] = None,
-                progress: Optional[Callable[[int], None]] = None) -> Response:
-        stream = self.open(method, url, headers, body, length, timeout, progress)
+                progress: Optional[Callable[[int], None]] = None,
+                limit: int = safe_json.ANSWER_LIMIT) -> Response:
+        """One exchange whose whole answer must arrive within the operation's timeout.
+
+        The body is read up to `limit` bytes; a larger one is not read on, and the Response
+        says so (``unreadable``; ``json()`` is None)."""
+        stream = self._exchange(method, url, headers, body, length, timeout, progress, whole=True)
         try:
             chunks = []
+            size = 0
             while True:
-                chunk = stream.read(CHUNK)
+                chunk = stream.read(min(CHUNK, limit + 1 - size))
                 if not chunk:
                     break
                 chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    return Response(stream.status, stream.reason, stream.headers, b"", url,
+                                    unreadable="an answer larger than %d bytes" % limit)
             return Response(stream.status, stream.reason, stream.headers, b"".join(chunks), url)
         finally:
             stream.close()
@@ -152,11 +366,26 @@ class Transport:
     def open(self, method: str, url: str, headers: Optional[Dict[str, str]] = None,
              body: Body = None, length: Optional[int] = None, timeout: Optional[float] = None,
              progress: Optional[Callable[[int], None]] = None) -> Stream:
+        """An exchange whose headers must arrive within the operation's timeout and whose body
+        must then keep up min_rate bytes/s over each window of that length (downloads)."""
+        return self._exchange(method, url, headers, body, length, timeout, progress, whole=False)
+
+    def _exchange(self, method: str, url: str, headers: Optional[Dict[str, str]], body: Body,
+                  length: Optional[int], timeout: Optional[float],
+                  progress: Optional[Callable[[int], None]], whole: bool) -> Stream:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise NotSent("unsupported URL scheme %r" % parts.scheme, url)
+            raise Unsendable("%s is not an http(s) URL" % (("a %s:// URL" % parts.scheme) if parts.scheme
+                                                             else "the URL"), url)
+        limit = self.override or timeout or self.timeout
+        guard = Guard(self.clock, limit)
+        guard.until(limit)
+
+        def done(outcome: str) -> None:
+            self._trace(method, url, outcome, guard)
+
         try:
-            conn, target = self._connection(parts, self.override or timeout or self.timeout)
+            conn, target = self._connection(parts, limit)
         except ValueError as exc:  # e.g. a port out of range
             raise Unsendable("invalid URL %s: %s" % (url, exc), url) from None
         all_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -171,10 +400,13 @@ class Transport:
             conn.connect()
         except ssl.SSLError as exc:
             conn.close()
+            done("not sent (TLS handshake failed)")
             raise TLSError("TLS handshake with %s failed: %s" % (parts.hostname, _describe(exc)), url) from None
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
+            done("not sent (%s)" % _describe(exc))
             raise NotSent("could not connect to %s: %s" % (parts.netloc, _describe(exc)), url) from None
+        conn.sock = _GuardedSocket(conn.sock, guard)
         # putrequest/putheader only check and buffer: a value they refuse never left the machine.
         header = "the request line"
         try:
@@ -184,25 +416,37 @@ class Transport:
                 conn.putheader(name, value)
         except (ValueError, UnicodeError, http.client.HTTPException) as exc:
             conn.close()
+            done("not sent (unsendable)")
             # Never the exception's text: it quotes the header value (the API key, for Authorization).
             raise Unsendable("%s cannot be sent: it holds a character HTTP does not allow (%s)"
                              % (header, exc.__class__.__name__), url) from None
         try:
             conn.endheaders()
-            self._send_body(conn, body, progress)
+            self._send_body(conn, body, progress, guard, limit)
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
+            done("no answer (%s while sending)" % _describe(exc))
             raise NoResponse("connection lost while sending: %s" % _describe(exc), url) from None
         try:
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
+            done("no answer (%s)" % _describe(exc))
             raise NoResponse("no response: %s" % _describe(exc), url) from None
-        return Stream(conn, resp, url)
+        if not whole:
+            guard.at_least(self.min_rate, limit)
+        stream = Stream(conn, resp, url, guard, done)
+        try:
+            for observer in list(self._observers):
+                observer(method, url, resp.status)
+        except BaseException:
+            stream.close()
+            raise
+        return stream
 
     # -- internals ----------------------------------------------------------------------
-    @staticmethod
-    def _send_body(conn: http.client.HTTPConnection, body: Body, progress) -> None:
+    def _send_body(self, conn: http.client.HTTPConnection, body: Body, progress, guard: Guard,
+                   limit: float) -> None:
         if body is None:
             return
         if isinstance(body, bytes):
@@ -210,10 +454,33 @@ class Transport:
             if progress:
                 progress(len(body))
             return
+        # A streamed body (an upload) may take long: it is held to the minimum rate instead,
+        # and the answer after it to the whole budget again.
+        guard.at_least(self.min_rate, limit)
         for chunk in body:
             conn.send(chunk)
             if progress:
                 progress(len(chunk))
+        guard.until(limit)
+
+    def _trace(self, method: str, url: str, outcome: str, guard: Guard) -> None:
+        if not self.trace:
+            return
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port:
+            host = "%s:%d" % (host, parts.port)
+        line = "trace: %s %s://%s%s -> %s (sent %d B, received %d B, %d ms)" % (
+            method, parts.scheme, host, parts.path or "/", outcome, guard.sent, guard.received,
+            round((self.clock() - guard.started) * 1000))
+        if self.console is not None:
+            self.console.always(line)
+        else:  # no console: the line holds no header, query or body, so nothing secret
+            try:
+                self.ctx.stderr.write(line + "\n")
+                self.ctx.stderr.flush()
+            except (OSError, ValueError):
+                pass
 
     def _connection(self, parts, timeout: float):
         host, port = parts.hostname, parts.port
@@ -294,5 +561,7 @@ def _describe(exc: BaseException) -> str:
         return "server closed the connection without answering"
     if isinstance(exc, ssl.SSLCertVerificationError):
         return "certificate verify failed (%s)" % exc.verify_message
+    if isinstance(exc, TooSlow):
+        return str(exc)
     text = str(exc) or exc.__class__.__name__
     return text

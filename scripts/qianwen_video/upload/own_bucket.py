@@ -29,12 +29,12 @@ from typing import Iterator, List, Optional
 from urllib.parse import quote, urlsplit
 
 from . import oss_sign
-from ..net.api import DashScope
 from ..console import Console
 from ..context import Context
 from ..errors import ApiError, UsageError
 from ..media import LocalFile
-from ..net.transport import TransportError
+from ..net import retry
+from ..net.transport import Transport, TransportError
 from .temp_storage import Progress, oss_message, file_chunks, run_bounded, safe_name
 
 DEFAULT_PREFIX = "qianwen-skill-uploads"
@@ -130,8 +130,8 @@ def stray_settings(ctx: Context) -> List[str]:
 class OwnBucket:
     """Signed PutObject per file, then a presigned GET URL for the model."""
 
-    def __init__(self, api: DashScope, console: Console, config: Settings):
-        self.api = api  # only for its retry loop and transport; the DashScope key is never sent here
+    def __init__(self, transport: Transport, console: Console, config: Settings):
+        self.transport = transport  # no DashScope client: the DashScope key is never sent here
         self.console = console
         self.config = config
         console.redactor.add(config.access_key_secret, config.security_token,
@@ -139,7 +139,7 @@ class OwnBucket:
         self._progress: Optional[Progress] = None
 
     def _now(self) -> _dt.datetime:
-        return _dt.datetime.fromtimestamp(self.api.ctx.wall_clock(), tz=_dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(self.transport.ctx.wall_clock(), tz=_dt.timezone.utc)
 
     def key_for(self, item: LocalFile) -> str:
         day = self._now().strftime("%Y%m%d")
@@ -176,8 +176,8 @@ class OwnBucket:
             return file_chunks(item.path)
 
         try:
-            resp = self.api.send("upload", "PUT", url, headers, body_factory=attempt, length=size,
-                                 timeout=300.0, progress=progress.callback(item))
+            resp = retry.call(self.transport, "upload", "PUT", url, headers, body_factory=attempt, length=size,
+                              timeout=300.0, progress=progress.callback(item), say=self.console.info)
         except TransportError as exc:
             raise ApiError("upload of %s (%s) to OSS bucket %s failed: %s" % (
                 item.path.name, item.ref.label, cfg.bucket, exc),

@@ -19,7 +19,7 @@ def uploader_for(ctx: Context, console: Console, api: DashScope, model: str) -> 
     """
     config = own_bucket.settings(ctx)
     if config is not None:
-        return own_bucket.OwnBucket(api, console, config).upload_all
+        return own_bucket.OwnBucket(api.transport, console, config).upload_all
     stray = own_bucket.stray_settings(ctx)
     if stray:
         console.warn("%s set but QWEN_TMP_OSS_BUCKET is not: uploading to DashScope temporary storage"

@@ -20,6 +20,7 @@ from ..net.api import DashScope
 from ..console import Console
 from ..errors import ApiError, UsageError
 from ..media import LocalFile
+from ..net import retry
 from ..net.transport import CHUNK, TransportError
 
 MAX_PARALLEL = 4
@@ -192,10 +193,10 @@ class TempStorage:
             return body()
 
         try:
-            return self.api.send("upload", "POST", policy["upload_host"],
-                                 {"Content-Type": content_type, "Accept": "application/json"},
-                                 body_factory=attempt, length=length, timeout=300.0,
-                                 progress=progress.callback(item))
+            return retry.call(self.api.transport, "upload", "POST", policy["upload_host"],
+                              {"Content-Type": content_type, "Accept": "application/json"},
+                              body_factory=attempt, length=length, timeout=300.0,
+                              progress=progress.callback(item), say=self.console.info)
         except TransportError as exc:
             raise ApiError("upload of %s failed: %s" % (item.path.name, exc),
                            hint="check the network; large files may need a steadier connection") from None
