@@ -258,23 +258,6 @@ class Manifest:
         return merged
 
 
-class _Observed:
-    """The API's transport, reporting each 429 the moment it arrives (before any retry)."""
-
-    def __init__(self, inner: Any, on_429: Callable[[str, str], None]):
-        self._inner = inner
-        self._on_429 = on_429
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any):
-        resp = self._inner.request(method, url, *args, **kwargs)
-        if resp.status == 429:
-            self._on_429(method, url)
-        return resp
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
 # -- the run ------------------------------------------------------------------------------
 def run(options: Options, ctx: Context, console: Console) -> Outcome:
     check_flags(options)
@@ -405,7 +388,7 @@ class Batch:
     def connect(self) -> None:
         """The API client (the key is checked here), reporting each 429 to the pacer."""
         self.api = connect(self.ctx, self.console)
-        self.api.transport = _Observed(self.api.transport, self._saw_429)
+        self.api.on_answer(lambda method, url, status: status == 429 and self._saw_429(method, url))
         self.rt = Runtime(self.ctx, self.console, self.api, self.book)
         # The batch reports each item itself; the API client, and so its retry notices, keep the real console.
         self.quiet_rt = self.rt._replace(console=Console(self.ctx, quiet=True, redactor=self.console.redactor))

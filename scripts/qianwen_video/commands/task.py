@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 from ..console import Console
 from ..context import Context
@@ -16,11 +15,10 @@ from ..tasks.finish import recorded_output
 from ..tasks.follow import TERMINAL, check_once, record_status, status_of
 from .common import connect, follow_and_save, saved_outcome, update_check
 
-TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
-
-
 def check_task_id(task_id: str) -> None:
-    if not TASK_ID.match(task_id):
+    from ..net.api import valid_task_id
+
+    if not valid_task_id(task_id):
         raise UsageError("--task-id %s is not a task id" % json.dumps(task_id),
                          hint="task ids are letters, digits, '-', '_' and '.', e.g. "
                               "0385dc79-5ff8-4d82-bcb6-6fa7bbc4a9b1 (see `video.py --list`)")
