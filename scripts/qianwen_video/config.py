@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
 from . import catalog
@@ -91,6 +91,23 @@ def _plausible_key(value: str) -> bool:
 
 def is_token_plan_key(key: str) -> bool:
     return key.startswith("sk-sp-")
+
+
+def proxy_credentials(environ: Mapping[str, str]) -> List[Tuple[str, str]]:
+    """(user, password) from every *_PROXY variable that carries them (as written, percent-encoded
+    or not), for the redactor: they must never be shown, nor the `Basic` token made of them."""
+    found = []
+    for name, value in environ.items():
+        if not name.lower().endswith("_proxy") or not value or "@" not in value:
+            continue
+        try:
+            parts = urlsplit(value if "://" in value else "http://" + value)
+            user, password = parts.username, parts.password
+        except ValueError:
+            continue
+        if password:
+            found.append((user or "", password))
+    return found
 
 
 class Endpoint(NamedTuple):

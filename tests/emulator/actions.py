@@ -13,6 +13,7 @@ class Reply:
     body: Optional[Union[bytes, str]] = None
     headers: Optional[Dict[str, str]] = None
     content_type: Optional[str] = None
+    reason: Optional[str] = None  # the status line's reason phrase (default: the standard one)
 
 
 @dataclass

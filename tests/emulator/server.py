@@ -73,6 +73,7 @@ class _Resp:
         self.chunks = chunks
         self.length = len(body) if length is None else length
         self.close = close
+        self.reason: Optional[str] = None  # a scripted reason phrase
 
     def iter_body(self) -> Iterator[bytes]:
         if self.chunks is not None:
@@ -522,10 +523,12 @@ class Emulator:
         if ctype and not any(k.lower() == "content-type" for k, _ in headers):
             headers.append(("Content-Type", ctype))
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        return _Resp(r.status, headers, body)
+        resp = _Resp(r.status, headers, body)
+        resp.reason = r.reason
+        return resp
 
     def _send(self, h: _Handler, resp: _Resp, truncate: Optional[int] = None) -> None:
-        h.send_response(resp.status)
+        h.send_response(resp.status, resp.reason)
         for k, v in resp.headers:
             h.send_header(k, v)
         h.send_header("Content-Length", str(resp.length))

@@ -5,6 +5,7 @@ import json
 from typing import Any, Callable, Dict, List, Optional
 
 from . import retry
+from .. import config
 from ..console import Console
 from ..context import Context
 from ..errors import ApiError
@@ -33,6 +34,8 @@ class DashScope:
         self.base_url = base_url.rstrip("/")
         self.transport = transport or Transport(ctx)
         console.redactor.add(key, *proxy_secrets(ctx))
+        for user, password in config.proxy_credentials(ctx.environ):  # and the Basic token made of them
+            console.redactor.add_credentials(user, password)
 
     # -- the retry loop -----------------------------------------------------------------
     def send(self, op: str, method: str, url: str, headers: Optional[Dict[str, str]] = None,
