@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shlex
 import sys
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from . import catalog, errors
@@ -160,30 +158,10 @@ def resume_command(ctx: Context, task_id: str, output: Optional[str] = None, pol
 
 
 def load_request(args, ctx: Context) -> Dict[str, Any]:
-    if args.request is not None:
-        text, origin = args.request, "--request"
-    elif args.file is not None:
-        path = Path(args.file).expanduser()
-        path = path if path.is_absolute() else ctx.cwd / path
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise UsageError("--file %s: no such file" % args.file, hint="check the path") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError("--file %s: cannot read it (%s)" % (args.file, exc)) from None
-        origin = "--file " + args.file
-    else:
-        raise UsageError("no request given", hint="pass --request '{\"prompt\": \"...\"}' or --file request.json "
-                                                  "(or --task-id ID to resume a task)")
-    try:
-        request = json.loads(text)
-    except ValueError as exc:
-        raise UsageError("%s is not valid JSON: %s" % (origin, exc),
-                         hint="quote the JSON in single quotes in the shell: --request '{\"prompt\": \"a cat\"}'") from None
-    if not isinstance(request, dict):
-        raise UsageError("%s must be a JSON object, got %s" % (origin, type(request).__name__),
-                         hint='for example {"prompt": "a cat surfing"}')
-    return request
+    from . import request_text
+    from .media import home_of
+
+    return request_text.load(args.request, args.file, ctx.cwd, home=home_of(ctx.environ))
 
 
 def main(argv: Optional[List[str]] = None, ctx: Optional[Context] = None) -> int:

@@ -40,6 +40,9 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
     them is a problem (a paid task would run without it); the rest are left to warnings.
     """
     spec = catalog.lookup(model_id)
+    problems = text_problems(request)
+    if problems:  # nothing below can even print such text safely
+        return problems
     problems = _shapes(request, spec)
     if problems:  # the rules below assume these shapes
         return problems + media.problems(dict(request), cwd, home)
@@ -60,6 +63,42 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
     problems += media.problems(dict(request), cwd, home)
     problems += _local_kinds(dict(request), cwd, home)
     return problems
+
+
+def text_problems(request: Mapping[str, Any]) -> List[str]:
+    """Every string of the request (field names too) must be sendable as UTF-8: a lone surrogate,
+    which a JSON "\\ud800" escape can produce, cannot be, so it is a problem naming its field."""
+    found: List[str] = []
+    _surrogates(request, "", found)
+    return found
+
+
+def _surrogates(value: Any, label: str, found: List[str]) -> None:
+    if isinstance(value, str):
+        at = _lone_surrogate(value)
+        if at is not None:
+            found.append("%s: contains a lone surrogate (U+%04X at character %d), which no UTF-8 text can "
+                         "carry; allowed: text without broken characters (copy it again from its source)"
+                         % (label or "request", ord(value[at]), at + 1))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = "%s.%s" % (label, key) if label else str(key)
+            if isinstance(key, str) and _lone_surrogate(key) is not None:
+                found.append("%s: a field name contains a lone surrogate; allowed: field names from "
+                             "`video.py --help`" % (label or "request"))
+                continue
+            _surrogates(item, where, found)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _surrogates(item, "%s[%d]" % (label, index), found)
+
+
+def _lone_surrogate(text: str) -> Optional[int]:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
 
 
 def _unused_media(request: Mapping[str, Any], spec: Model, model_id: str, unused: Sequence[str]) -> List[str]:
