@@ -198,9 +198,9 @@ def unreadable_reason(path: Path) -> Optional[str]:
 HEAD_BYTES = 64  # enough for every signature below; a file is never read further here
 # The formats each kind accepts by content. Images: JPEG/PNG/BMP/WEBP everywhere and TIFF for VACE
 # (dashscope-api.md §3.3-§3.8); GIF and HEIC are listed for no field, so they are refused.
-# Video: MP4/MOV (§3.5-§3.8), an ISO-BMFF `ftyp` box first. Audio: wav/mp3 (§3.2, §3.7), plus AAC
-# (ADTS) and M4A, which the newer audio models take (dashscope-new-models.md); a name the
-# extension check does not allow is still refused there.
+# Video: MP4/MOV (§3.5-§3.8), an ISO-BMFF `ftyp` box first. Audio: wav/mp3 (§3.2, §3.7); AAC (ADTS,
+# which a newer audio-driven model lists: dashscope-new-models.md) and M4A (AAC in an MP4 box) pass
+# as audio content, but validate's name check (.wav/.mp3) still refuses such a file today.
 FORMATS = {"image": "PNG, JPEG, WEBP, BMP, TIFF", "video": "MP4, MOV", "audio": "WAV, MP3, AAC, M4A"}
 _BMP_HEADER_SIZES = (12, 16, 40, 52, 56, 64, 108, 124)  # BITMAPCOREHEADER .. BITMAPV5HEADER
 _M4A_BRANDS = (b"M4A ", b"M4B ", b"M4P ")
