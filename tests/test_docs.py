@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from qianwen_video import catalog  # noqa: E402
+from tests.media_files import signature  # noqa: E402
 
 SKILL_MD = ROOT / "SKILL.md"
 REFS = ROOT / "references"
@@ -250,7 +251,7 @@ def _create_local_files(argv: List[str], cwd: Path) -> None:
             if target.suffix in (".mp4", ".mov"):
                 shutil.copy(ROOT / "tests" / "emulator" / "fixtures" / "sample.mp4", target)
             elif target.suffix in (".wav", ".mp3"):
-                target.write_bytes(b"RIFF" + b"\x00" * 64)
+                target.write_bytes(signature(target) + b"\x00" * 64)  # WAV or MP3 by content
             else:
                 target.write_bytes(_tiny_png())
 

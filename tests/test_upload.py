@@ -18,6 +18,7 @@ from qianwen_video.context import Context
 from qianwen_video.upload.temp_storage import MAX_PARALLEL, run_bounded, safe_name
 from tests.emulator import Emulator, Reply, Reset, Stall
 from tests.harness import KEY, Result, creates, env_for, run
+from tests.media_files import MP4, write_media
 
 UPLOADS = r"^/api/v1/uploads$"
 CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"
@@ -36,7 +37,7 @@ def sha(data: bytes) -> str:
 
 def write(path: Path, size: int = 3000) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(PNG + os.urandom(max(size - len(PNG), 0)))
+    write_media(path, size)  # starts like its name says: local files are checked by content
     return path
 
 
@@ -272,7 +273,7 @@ def test_a_24_mib_file_arrives_intact_with_progress_on_a_terminal(emu, tmp_path)
     digest = hashlib.sha256()
     with open(big, "wb") as handle:
         for index in range(24):
-            chunk = bytes([index]) + block[1:]
+            chunk = (MP4 + block[len(MP4):]) if index == 0 else bytes([index]) + block[1:]
             handle.write(chunk)
             digest.update(chunk)
     request = {"model": "wan2.7-videoedit", "prompt": "snow", "video_url": str(big)}
@@ -290,7 +291,7 @@ def test_a_24_mib_file_arrives_intact_with_progress_on_a_terminal(emu, tmp_path)
 
 def test_no_progress_line_when_stderr_is_not_a_terminal(emu, tmp_path):
     big = tmp_path / "clip.mp4"
-    big.write_bytes(os.urandom(9 << 20))
+    write_media(big, 9 << 20)
     request = {"model": "wan2.7-videoedit", "prompt": "snow", "video_url": "clip.mp4"}
     result = run(["--request", json.dumps(request), "--submit-only"], env_for(emu), tmp_path)
     assert result.code == 0 and "\r" not in result.stderr and "Uploading" not in result.stderr

@@ -209,7 +209,7 @@ def test_all_problems_are_reported_at_once(tmp_path):
 
 
 def test_local_file_of_the_wrong_type(tmp_path):
-    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "notes.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)  # an image by content, not by name
     code, _, stderr = dry({"prompt": "x", "img_url": "notes.txt"}, tmp_path)
     assert code == 64 and "Error: img_url: notes.txt is not an image file; allowed: .jpg" in stderr
 

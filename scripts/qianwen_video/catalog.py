@@ -72,6 +72,24 @@ STRING_FIELDS = ("prompt", "negative_prompt", "size", "resolution", "ratio", "sh
 INTEGER_FIELDS = ("duration", "seed", "mask_frame_id")
 NUMBER_FIELDS = ("strength", "expand_ratio", "top_scale", "bottom_scale", "left_scale", "right_scale")
 
+# Which kind of file each media field holds (dashscope-api.md §3.2-§3.8), for the checks of local
+# files by content and by name. r2v reference_urls take images and videos alike (§3.5, §3.7); a
+# `reference_voice` is audio (§3.7); an item of a `media` list holds what its `type` says, and an
+# item of an unknown type may be any of the three (validation names the type).
+MEDIA_KINDS: Dict[str, Tuple[str, ...]] = {
+    "img_url": ("image",), "reference_image": ("image",), "first_frame_url": ("image",),
+    "last_frame_url": ("image",), "mask_image_url": ("image",), "ref_images_url": ("image",),
+    "reference_images": ("image",), "video_url": ("video",), "first_clip_url": ("video",),
+    "last_clip_url": ("video",), "mask_video_url": ("video",), "reference_video_urls": ("video",),
+    "audio_url": ("audio",), "driving_audio_url": ("audio",), "reference_voice": ("audio",),
+    "reference_urls": ("image", "video"), "media": ("image", "video", "audio"),
+}
+MEDIA_TYPE_KINDS: Dict[str, Tuple[str, ...]] = {
+    "first_frame": ("image",), "last_frame": ("image",), "reference_image": ("image",),
+    "driving_audio": ("audio",), "first_clip": ("video",), "reference_video": ("video",),
+    "video": ("video",),
+}
+
 # Output naming: a --output ending in one of these is a file name, not a folder.
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi", ".flv", ".wmv", ".ts")
 # Input references: the video formats the service takes (MP4/MOV, dashscope-api.md §3.5-§3.8).

@@ -1,11 +1,13 @@
 """Credentials and endpoint: environment first, then `.env` files, never printed."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Dict, NamedTuple, Optional
+from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
 from . import catalog
+from .console import printable
 from .context import Context
 from .errors import CliError, UsageError
 
@@ -28,8 +30,17 @@ TOKEN_PLAN_WARNING = (
 
 def parse_dotenv(text: str) -> Dict[str, str]:
     """Parse KEY=VALUE lines; `export`, quotes and comments are handled, nothing is evaluated."""
-    values: Dict[str, str] = {}
-    for raw in text.splitlines():
+    return {name: value for name, value, _ in dotenv_entries(text)}
+
+
+def dotenv_entries(text: str) -> List[Tuple[str, str, int]]:
+    """(name, value, line number) for each KEY=VALUE line, in order.
+
+    A value in matching quotes is what is inside them, whatever follows the closing quote
+    (`KEY="v" # note` is `v`); an unquoted value ends before ` #`.
+    """
+    entries = []
+    for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -37,13 +48,34 @@ def parse_dotenv(text: str) -> Dict[str, str]:
             line = line[len("export "):].lstrip()
         name, _, value = line.partition("=")
         name, value = name.strip(), value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
+        quote = value[:1]
+        closing = value.find(quote, 1) if quote in ("'", '"') else -1
+        if closing > 0 and (not value[closing + 1:].strip() or value[closing + 1:].lstrip().startswith("#")):
+            value = value[1:closing]
+        elif " #" in value or "\t#" in value:
+            value = re.split(r"\s#", value, 1)[0].rstrip()
         if name:
-            values[name] = value
-    return values
+            entries.append((name, value, number))
+    return entries
+
+
+def read_dotenv(path: Path) -> Tuple[str, List[int]]:
+    """A .env file's text and the numbers of its lines that were not UTF-8.
+
+    Each such line is read as Latin-1 (every byte is some character) rather than dropping the
+    file or the line: a value is never silently lost. OSError when the file cannot be read.
+    """
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    lines, bad = [], []
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(raw.decode("latin-1"))
+            bad.append(number)
+    return "\n".join(lines), bad
 
 
 def project_root(script_path: Path) -> Optional[Path]:
@@ -54,20 +86,33 @@ def project_root(script_path: Path) -> Optional[Path]:
     return None
 
 
-def load_dotenv(ctx: Context) -> None:
-    """Fill ctx.environ from `.env` in the cwd, then the project root; real variables win."""
+def load_dotenv(ctx: Context, warn: Optional[Callable[[str], None]] = None) -> None:
+    """Fill ctx.environ from `.env` in the cwd, then the project root; real variables win.
+
+    A value taken from a line that is not UTF-8 is warned about (file and line, never the value)
+    through `warn`, by default as a `Warning:` line on ctx.stderr.
+    """
     files = [ctx.cwd / ".env"]
     root = project_root(ctx.script_path)
     if root is not None:
         files.append(root / ".env")
     for path in files:
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError):
+            if not path.is_file():
+                continue
+            text, bad_lines = read_dotenv(path)
+        except OSError:
             continue
-        for name, value in parse_dotenv(text).items():
+        for name, value, number in dotenv_entries(text):
             if not (ctx.environ.get(name) or "").strip():
                 ctx.environ[name] = value
+                if number in bad_lines:
+                    message = ("%s line %d is not UTF-8 text; %s was read from it as Latin-1 (save the file "
+                               "as UTF-8)" % (path, number, name))
+                    if warn is not None:
+                        warn(message)
+                    else:
+                        ctx.stderr.write(printable("Warning: " + message) + "\n")
 
 
 def api_key(ctx: Context) -> str:
@@ -91,6 +136,23 @@ def _plausible_key(value: str) -> bool:
 
 def is_token_plan_key(key: str) -> bool:
     return key.startswith("sk-sp-")
+
+
+def proxy_credentials(environ: Mapping[str, str]) -> List[Tuple[str, str]]:
+    """(user, password) from every *_PROXY variable that carries them (as written, percent-encoded
+    or not), for the redactor: they must never be shown, nor the `Basic` token made of them."""
+    found = []
+    for name, value in environ.items():
+        if not name.lower().endswith("_proxy") or not value or "@" not in value:
+            continue
+        try:
+            parts = urlsplit(value if "://" in value else "http://" + value)
+            user, password = parts.username, parts.password
+        except ValueError:
+            continue
+        if password:
+            found.append((user or "", password))
+    return found
 
 
 class Endpoint(NamedTuple):

@@ -50,11 +50,12 @@ class Context:
                  stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep, script_path: Optional[Path] = None,
-                 stderr_isatty: Optional[bool] = None):
+                 stderr_isatty: Optional[bool] = None, stdin: Optional[TextIO] = None):
         self.environ = dict(os.environ) if environ is None else environ
         self.cwd = Path.cwd() if cwd is None else cwd
         self.stdout = _utf8_stream(sys.stdout, data=True) if stdout is None else stdout
         self.stderr = _utf8_stream(sys.stderr) if stderr is None else stderr
+        self.stdin = sys.stdin if stdin is None else stdin
         self.clock = clock
         self.wall_clock = wall_clock
         self.sleep = sleep

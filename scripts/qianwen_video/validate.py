@@ -29,17 +29,7 @@ VIDEO_EXT = catalog.REFERENCE_VIDEO_SUFFIXES
 AUDIO_EXT = (".wav", ".mp3")
 # Size caps per kind; the looser figure where sources disagree (§3.3-§3.8, §8.3).
 KIND_LIMITS = {"image": (IMAGE_EXT, 20), "video": (VIDEO_EXT, 100), "audio": (AUDIO_EXT, 15)}
-FIELD_KINDS = {
-    "img_url": "image", "reference_image": "image", "first_frame_url": "image",
-    "last_frame_url": "image", "mask_image_url": "image", "ref_images_url": "image",
-    "reference_images": "image", "video_url": "video", "first_clip_url": "video",
-    "last_clip_url": "video", "mask_video_url": "video", "reference_video_urls": "video",
-    "audio_url": "audio", "driving_audio_url": "audio", "reference_voice": "audio",
-}
-MEDIA_TYPE_KINDS = {
-    "first_frame": "image", "last_frame": "image", "reference_image": "image",
-    "driving_audio": "audio", "first_clip": "video", "reference_video": "video", "video": "video",
-}
+MEDIA_TYPE_KINDS = catalog.MEDIA_TYPE_KINDS  # which media item types exist (the kinds are catalog data)
 
 
 def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[str, Any],
@@ -50,6 +40,9 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
     them is a problem (a paid task would run without it); the rest are left to warnings.
     """
     spec = catalog.lookup(model_id)
+    problems = text_problems(request)
+    if problems:  # nothing below can even print such text safely
+        return problems
     problems = _shapes(request, spec)
     if problems:  # the rules below assume these shapes
         return problems + media.problems(dict(request), cwd, home)
@@ -70,6 +63,42 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
     problems += media.problems(dict(request), cwd, home)
     problems += _local_kinds(dict(request), cwd, home)
     return problems
+
+
+def text_problems(request: Mapping[str, Any]) -> List[str]:
+    """Every string of the request (field names too) must be sendable as UTF-8: a lone surrogate,
+    which a JSON "\\ud800" escape can produce, cannot be, so it is a problem naming its field."""
+    found: List[str] = []
+    _surrogates(request, "", found)
+    return found
+
+
+def _surrogates(value: Any, label: str, found: List[str]) -> None:
+    if isinstance(value, str):
+        at = _lone_surrogate(value)
+        if at is not None:
+            found.append("%s: contains a lone surrogate (U+%04X at character %d), which no UTF-8 text can "
+                         "carry; allowed: text without broken characters (copy it again from its source)"
+                         % (label or "request", ord(value[at]), at + 1))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = "%s.%s" % (label, key) if label else str(key)
+            if isinstance(key, str) and _lone_surrogate(key) is not None:
+                found.append("%s: a field name contains a lone surrogate; allowed: field names from "
+                             "`video.py --help`" % (label or "request"))
+                continue
+            _surrogates(item, where, found)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _surrogates(item, "%s[%d]" % (label, index), found)
+
+
+def _lone_surrogate(text: str) -> Optional[int]:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
 
 
 def _unused_media(request: Mapping[str, Any], spec: Model, model_id: str, unused: Sequence[str]) -> List[str]:
@@ -452,12 +481,16 @@ def _ranged(params: Mapping[str, Any], name: str, low: float, high: float) -> Li
 
 
 def _local_kinds(request: Dict[str, Any], cwd: Path, home: Optional[str] = None) -> List[str]:
-    """Local files of the wrong type or over the size limit for their field."""
+    """Local files named for another type than their content, or over the size limit of their kind.
+
+    A file whose content is wrong for its field is already reported by media.problems; here the
+    kind its content shows decides the name and size rules (an r2v reference may be either).
+    """
     found = []
     for item in media.local_files(request, cwd, home):
-        if media.unreadable_reason(item.path):
+        if media.file_problem(item):
             continue  # already reported
-        kind = _kind_for(item.ref)
+        kind = media.content_kind(item.path)
         if kind is None:
             continue
         extensions, limit_mb = KIND_LIMITS[kind]
@@ -472,16 +505,3 @@ def _local_kinds(request: Dict[str, Any], cwd: Path, home: Optional[str] = None)
             found.append("%s: %s is %.1f MB; allowed: at most %d MB for %s files"
                          % (item.ref.label, item.path.name, size / 1048576.0, limit_mb, kind))
     return found
-
-
-def _kind_for(ref: media.MediaRef) -> Optional[str]:
-    label = ref.label.split(".", 1)[1] if ref.label.startswith("input.") else ref.label
-    base = label.split("[", 1)[0]
-    if label.endswith(".reference_voice"):
-        return "audio"
-    if base == "media":
-        item = ref.container if isinstance(ref.container, dict) else {}
-        return MEDIA_TYPE_KINDS.get(str(item.get("type")))
-    if base == "reference_urls":
-        return "video" if catalog.is_video_url(ref.value) else "image"
-    return FIELD_KINDS.get(base)

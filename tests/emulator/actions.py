@@ -18,6 +18,7 @@ class Reply:
     headers: Optional[Dict[str, str]] = None
     content_type: Optional[str] = None
     process: bool = False
+    reason: Optional[str] = None  # the status line's reason phrase (default: the standard one)
 
 
 @dataclass

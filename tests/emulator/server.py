@@ -74,6 +74,7 @@ class _Resp:
         self.chunks = chunks
         self.length = len(body) if length is None else length
         self.close = close
+        self.reason: Optional[str] = None  # a scripted reason phrase
 
     def iter_body(self) -> Iterator[bytes]:
         if self.chunks is not None:
@@ -528,7 +529,9 @@ class Emulator:
         if ctype and not any(k.lower() == "content-type" for k, _ in headers):
             headers.append(("Content-Type", ctype))
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-        return _Resp(r.status, headers, body)
+        resp = _Resp(r.status, headers, body)
+        resp.reason = r.reason
+        return resp
 
     def _send(self, h: _Handler, resp: _Resp, truncate: Optional[int] = None, send_length: bool = True,
               drip: Optional[Drip] = None) -> None:
@@ -536,7 +539,7 @@ class Emulator:
         if drip is not None and not drip.body_only:
             h.wfile = io.BytesIO()  # the head is collected, then dripped too
         try:
-            h.send_response(resp.status)
+            h.send_response(resp.status, resp.reason)
             for k, v in resp.headers:
                 h.send_header(k, v)
             if send_length:

@@ -1,14 +1,12 @@
 """What several commands share: the request they read, the API client, the update check."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Dict
 
 from .. import config
 from ..console import Console
 from ..context import Context
-from ..errors import EXIT_OK, UsageError
+from ..errors import EXIT_OK
 from ..options import Options
 from ..outcome import Outcome, task_document
 from ..tasks import Runtime, TaskRef
@@ -17,31 +15,11 @@ from ..tasks.follow import follow
 
 
 def load_request(options: Options, ctx: Context) -> Dict[str, Any]:
-    """The JSON request of --request (wins) or --file, as a dict."""
-    if options.request is not None:
-        text, origin = options.request, "--request"
-    elif options.file is not None:
-        path = Path(options.file).expanduser()
-        path = path if path.is_absolute() else ctx.cwd / path
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise UsageError("--file %s: no such file" % options.file, hint="check the path") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError("--file %s: cannot read it (%s)" % (options.file, exc)) from None
-        origin = "--file " + options.file
-    else:
-        raise UsageError("no request given", hint="pass --request '{\"prompt\": \"...\"}' or --file request.json "
-                                                  "(or --task-id ID to resume a task)")
-    try:
-        request = json.loads(text)
-    except ValueError as exc:
-        raise UsageError("%s is not valid JSON: %s" % (origin, exc),
-                         hint="quote the JSON in single quotes in the shell: --request '{\"prompt\": \"a cat\"}'") from None
-    if not isinstance(request, dict):
-        raise UsageError("%s must be a JSON object, got %s" % (origin, type(request).__name__),
-                         hint='for example {"prompt": "a cat surfing"}')
-    return request
+    """The JSON request of --request (wins) or --file (`-`: stdin), as a dict."""
+    from .. import request_text
+    from ..media import home_of
+
+    return request_text.load(options.request, options.file, ctx.cwd, stdin=ctx.stdin, home=home_of(ctx.environ))
 
 
 def connect(ctx: Context, console: Console):

@@ -6,6 +6,7 @@ import re
 from typing import Any, Callable, Dict, List, Optional
 
 from . import retry
+from .. import config
 from ..console import Console
 from ..context import Context
 from ..errors import ApiError
@@ -65,6 +66,8 @@ class DashScope:
         self.base_url = base_url.rstrip("/")
         self.transport = transport or Transport(ctx, console=console)
         console.redactor.add(key, *proxy_secrets(ctx))
+        for user, password in config.proxy_credentials(ctx.environ):  # and the Basic token made of them
+            console.redactor.add_credentials(user, password)
 
     def on_answer(self, observer: Callable[[str, str, int], None]) -> None:
         """``observer(method, url, status)`` for every answer to a DashScope call, as it arrives,

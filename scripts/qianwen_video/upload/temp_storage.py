@@ -132,6 +132,10 @@ class TempStorage:
             if self._policy is None or now >= self._policy_expires or (
                     refused is not None and self._policy is refused):
                 self._policy = self.api.upload_policy(self.model)
+                # what signs the upload form is as secret as the key: masked in every output; the
+                # access key id too, except in result URLs, which carry it (OSSAccessKeyId=...)
+                self.console.redactor.add(self._policy.get("signature"), self._policy.get("policy"))
+                self.console.redactor.add_identifier(self._policy.get("oss_access_key_id"))
                 ttl = _number(self._policy.get("expire_in_seconds"), 300.0)
                 self._policy_expires = now + max(ttl - POLICY_MARGIN, 1.0)
             return self._policy
