@@ -474,7 +474,7 @@ class Batch:
         self.items = items
         self.manifest = manifest
         self.out_dir = out_dir
-        self.book = journal.Journal(out_dir, ctx.wall_clock)
+        self.book = journal.Journal(out_dir, ctx.wall_clock, redact=console.redactor.secrets, warn=console.warn)
         self.queue: List[Item] = [item for item in items if item.plan is not None]
         self.running: List[Item] = []
         self.inflight: Dict[str, int] = collections.defaultdict(int)

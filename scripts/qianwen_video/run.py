@@ -198,7 +198,7 @@ def list_journal(args, ctx: Context, console: Console) -> int:
     from .store import journal
 
     directory = outputs.output_dir(args.output, ctx.cwd)
-    book = journal.Journal(directory, ctx.wall_clock)
+    book = journal.Journal(directory, ctx.wall_clock, redact=console.redactor.secrets, warn=console.warn)
     tasks = list(book.tasks().values())
     for intent in book.unresolved():  # a submit whose answer never arrived (killed or ambiguous)
         tasks.append({"task_id": None, "submitted_at": intent.get("submitted_at"), "mode": intent.get("mode"),

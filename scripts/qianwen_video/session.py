@@ -67,7 +67,7 @@ class Session:
         outputs.ensure_writable(plan.out_dir)
         api = self.api  # a missing key fails here, before anything is sent
         self._update_check()
-        book = journal.Journal(plan.out_dir, self.ctx.wall_clock)
+        book = journal.Journal(plan.out_dir, self.ctx.wall_clock, redact=self.console.redactor.secrets, warn=self.console.warn)
         home = media.home_of(self.ctx.environ)
         files = media.local_files(plan.request, self.ctx.cwd, home)
         digest = journal.request_digest(plan.mode, plan.model, plan.request, [f.path for f in files])
@@ -236,7 +236,8 @@ class Session:
                         book: journal.Journal, attempt: Optional[str]) -> Dict[str, Any]:
         """The submit may or may not have created a task: look, never resubmit."""
         self.console.always("The submit got no clear answer (%s); checking whether a task was created..." % reason)
-        candidates = self._ambiguous_candidates(plan.model, started, until=ended, exclude=set(book.tasks()))
+        candidates = self._ambiguous_candidates(plan.model, started, until=ended,
+                                                exclude=book.recent_task_ids(started - journal.DUPLICATE_WINDOW))
         foreign = len(candidates) == 1 and self.others_task(candidates[0]["task_id"], plan)
         if len(candidates) == 1 and not foreign:
             task_id = candidates[0]["task_id"]
@@ -316,8 +317,9 @@ class Session:
     def resume(self, task_id: str) -> int:
         check_task_id(task_id)
         out_dir = outputs.output_dir(self.args.output, self.ctx.cwd)
-        book = journal.locate(task_id, out_dir, self.ctx.cwd, self.ctx.wall_clock) if not self.args.output else None
-        book = book or journal.Journal(out_dir, self.ctx.wall_clock)
+        store = dict(redact=self.console.redactor.secrets, warn=self.console.warn)
+        book = journal.locate(task_id, out_dir, self.ctx.cwd, self.ctx.wall_clock, **store) if not self.args.output else None
+        book = book or journal.Journal(out_dir, self.ctx.wall_clock, **store)
         known = book.find(task_id) or {}
         mode = self.args.mode or known.get("mode") or "?"
         model = self.args.model or known.get("model") or "?"
@@ -423,7 +425,7 @@ class Session:
     def _lock_download(self, book: journal.Journal, task_id: str, stop=None) -> Optional[FileLock]:
         """The task's download lock (None if it could not be had): two runs following the same
         task download it one after the other, and the second finds the first one's video."""
-        lock = FileLock(book.path.parent / (".download-%s" % task_id))
+        lock = outputs.download_lock(book.path.parent, task_id)
         try:
             if lock.try_acquire():
                 return lock
