@@ -327,11 +327,15 @@ class Journal:
 
 def merge(task_id: str, records: Iterable[Record], entry: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """A task's records, oldest first, folded into one view: every field of its submit record,
-    status (with code and message) of the last status record, the saved or downloading path."""
+    status (with code and message) of the last status record, the saved or downloading path.
+    A submit record starts the view afresh (a task journaled twice is described by its newest
+    submit and what followed it), which is what lets find() stop reading there."""
     entry = {"task_id": task_id} if entry is None else entry
     for record in records:
         event = record.get("event")
         if event == "submitted":
+            entry.clear()
+            entry["task_id"] = task_id
             entry.update({k: v for k, v in record.items() if k not in ("event", "at")})
             entry["submitted_at"] = record.get("submitted_at") or record.get("at")
             entry.setdefault("status", "PENDING")

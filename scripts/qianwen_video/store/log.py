@@ -16,8 +16,9 @@ Used by the task journal and the batch manifest. The rules:
   ``*url*`` field loses its query string (signed URLs carry signatures).
 - Reading never trusts the file: each line is parsed on its own with ``safe_json``; a line
   that is not UTF-8, not JSON, nested too deep, longer than ``MAX_LINE``, not an object, or
-  torn at the end is skipped, and one warning names the file and how many lines were
-  skipped. Reads never go past the size seen when they began, and use constant memory.
+  cut short by a crash is skipped (a last line without its newline still counts when it
+  parses whole: a cut JSON object never does), and one warning names the file and how
+  many lines were skipped. Reads never go past the size seen when they began, and use constant memory.
 - ``backward`` reads from the end in blocks, newest record first, for tail queries; a
   ``contains`` needle skips whole blocks that cannot hold a wanted line, unparsed.
 """
@@ -238,8 +239,8 @@ class Log:
                     i = j + 1
                 carry_len += len(chunk) - i
                 carry = carry + chunk[i:] if carry_len <= MAX_LINE else b""
-            if carry_len:  # a last line with no newline: torn by a crash (or still being written)
-                yield line_at, carry, False
+            if carry_len:  # no newline at the end: a torn line (it still counts if it parses whole)
+                yield line_at, carry, carry_len <= MAX_LINE
         finally:
             os.close(fd)
 
@@ -254,7 +255,6 @@ class Log:
             pos = end
             carry = b""  # the start of the data after `pos` up to the next newline (a partial line)
             carry_len = 0  # its real length (carry is dropped once longer than MAX_LINE)
-            at_eof = True  # no newline seen yet: the partial line ends at EOF, torn unless empty
             while pos > stop:
                 start = max(stop, pos - self.block)
                 chunk = _pread(fd, pos - start, start)
@@ -269,7 +269,7 @@ class Log:
                 overlong = carry_len > MAX_LINE
                 if not overlong:
                     region += carry
-                if contains is None or contains in region or at_eof or overlong:
+                if contains is None or contains in region or overlong:
                     parts = region.split(b"\n")
                     offsets = []
                     offset = start + first + 1
@@ -279,15 +279,14 @@ class Log:
                     last_len = region_len - (offset - (start + first + 1))
                     # the last part ends at a newline already consumed, or at EOF
                     if last_len > 0:
-                        yield offset, parts[-1], not (overlong or at_eof or last_len > MAX_LINE)
+                        yield offset, parts[-1], not (overlong or last_len > MAX_LINE)
                     for offset, part in zip(reversed(offsets), reversed(parts[:-1])):
                         if part:
                             yield offset, part, len(part) <= MAX_LINE
-                at_eof = False
                 carry = chunk[:first]
                 carry_len = len(carry)
             if carry_len > 0:
-                yield stop, carry, not (at_eof or carry_len > MAX_LINE)
+                yield stop, carry, carry_len <= MAX_LINE
         finally:
             os.close(fd)
 
