@@ -209,12 +209,14 @@ def _rows(o: Dict, task_seconds: float, fail_seconds: float) -> List[Row]:
         "%s to the video on disk (status seen after %s)" % (_s(ours.latency), _s(seen)),
         "fixed 15 s poller %s; SDK `wait()` %s (no download)" % (_s(fixed.latency), _s(sdk.latency) if sdk else "n/a"),
         "%+.2f s vs fixed" % (ours.latency - fixed.latency),
-        "≤ fixed 15 s poller", verdict(ok_latency))]
+        "≤ fixed 15 s poller", verdict(ok_latency),
+        key="detect-latency", value=ours.latency - fixed.latency, goal=0.0, higher_is_better=False, unit="s")]
     if sdk:
         rows.append(Row(
             "4. SUCCEEDED (task of %.0f s): status polls" % task_seconds,
             "%d" % ours.polls, "SDK %d; fixed 15 s poller %d" % (sdk.polls, fixed.polls),
-            "%.2f× SDK" % (ours.polls / float(sdk.polls)), "< SDK", verdict(ours.polls < sdk.polls)))
+            "%.2f× SDK" % (ours.polls / float(sdk.polls)), "< SDK", verdict(ours.polls < sdk.polls),
+            key="detect-polls", value=float(ours.polls - sdk.polls), goal=-1.0, higher_is_better=False, unit="n"))
     f_ours, f_fixed, f_sdk = o[("ours", "fail")], o[("fixed", "fail")], o.get(("sdk", "fail"))
     rows.append(Row(
         "4. Early FAILED (fails %.0f s after submit): submit → failure reported" % fail_seconds,
@@ -222,7 +224,8 @@ def _rows(o: Dict, task_seconds: float, fail_seconds: float) -> List[Row]:
         "SDK %s (%d polls); fixed 15 s poller %s" % (
             _s(f_sdk.since_submit) if f_sdk else "n/a", f_sdk.polls if f_sdk else 0, _s(f_fixed.since_submit)),
         "%.2f× SDK" % (f_ours.since_submit / f_sdk.since_submit) if f_sdk else "—",
-        "< %.0f s" % FAIL_TARGET, verdict(f_ours.since_submit < FAIL_TARGET)))
+        "< %.0f s" % FAIL_TARGET, verdict(f_ours.since_submit < FAIL_TARGET),
+        key="detect-fail", value=f_ours.since_submit, goal=FAIL_TARGET, higher_is_better=False, unit="s"))
     return rows
 
 
