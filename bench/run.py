@@ -108,9 +108,12 @@ def batch_row(quick: bool, log: Callable[[str], None]) -> List[Row]:
     cells = [c.strip() for c in rows[-1].strip("|").split("|")]
     cells += [""] * (6 - len(cells))
     measured = re.match(r"([0-9.]+) s", cells[1])
+    ideal = re.search(r"ideal ([0-9.]+) s", cells[2])
     target = re.search(r"= ([0-9.]+) s", cells[4])
-    value = float(measured.group(1)) / float(target.group(1)) if measured and target else None
-    return [Row(*cells[:6], key="batch-makespan", value=value, goal=1.0, higher_is_better=False, unit="x",
+    value = goal = None
+    if measured and ideal and target:  # both as multiples of the ideal, as the ratio cell shows it
+        value, goal = float(measured.group(1)) / float(ideal.group(1)), float(target.group(1)) / float(ideal.group(1))
+    return [Row(*cells[:6], key="batch-makespan", value=value, goal=goal, higher_is_better=False, unit="x",
                 hard="max running" in cells[5])]
 
 
