@@ -87,7 +87,9 @@ def full_listing(path: Path) -> List[Dict[str, Any]]:
     tasks = full_tasks(path)
     submitted = {r["task_id"] for _, r in full_records(path) if r.get("event") == "submitted"}
     listed = [(p, e) for t, (p, e) in tasks.items() if t in submitted]
-    listed += [(p, journal._intent_entry(r)) for p, r in full_unresolved(path).values()]
+    listed += [(p, {"task_id": None, "submitted_at": r.get("submitted_at"), "mode": r.get("mode"),
+                    "model": r.get("model"), "status": "SUBMIT-UNANSWERED", "request_digest": r.get("request_digest"),
+                    "output": r.get("output")}) for p, r in full_unresolved(path).values()]
     ghosts = sorted(((p, e) for t, (p, e) in tasks.items() if t not in submitted), key=lambda pe: -pe[0])
     return [e for _, e in sorted(listed, key=lambda pe: -pe[0])] + [e for _, e in ghosts]
 

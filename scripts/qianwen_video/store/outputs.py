@@ -1,18 +1,19 @@
 """Where results go: never over an earlier result, never inside a skills/ tree."""
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from .. import catalog
 from ..context import SKILL_DIR
 from ..errors import UsageError
-from .lock import FileLock
+
+if TYPE_CHECKING:
+    from .lock import FileLock
 
 DEFAULT_OUTPUT = Path("output") / "qianwen-video-generation"
 NAME_LIMIT = 120  # bytes (UTF-8) of a video name taken from the server; _1, .part, .response.json fit after it
@@ -82,9 +83,13 @@ def _safe_chars(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
 
-def download_lock(directory: Path, task_id: str) -> FileLock:
+def download_lock(directory: Path, task_id: str) -> "FileLock":
     """The per-task download lock in `directory`: ``.download-<id>.lock`` for an id that is one
     safe path component, else a hash of it (a server id holding '../' must not name a path)."""
+    import hashlib  # here, not at the top: a dry run imports this module and never locks
+
+    from .lock import FileLock
+
     if _SAFE_ID.match(task_id):
         name = ".download-" + task_id
     else:
