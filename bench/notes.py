@@ -48,7 +48,10 @@ def method(args) -> List[str]:
         "%.0f s after submit by late validation (`duration` 99 sent with `--no-validate`). The moment is the "
         "emulator's (`created_at` + task time); ours is measured until the `.mp4` is on disk (a watcher "
         "thread, 5 ms), the SDK until `wait()` returns (it does not download), the fixed poller until its GET "
-        "returned the terminal status. Poll counts come from the emulator's request log. The early failure "
+        "returned the terminal status. The target compares when each one's status query reached the emulator "
+        "(its own request log, one clock), not ours with its download against a bare GET: within 0.25 s "
+        "is the same poll slot (a later schedule is a whole poll step, >= 1 s, later). Poll counts come "
+        "from the emulator's request log. The early failure "
         "is timed from submit to the CLI's exit with the error." % (args.task_seconds, args.fail_seconds),
         "- **5. Batch**: `bench/batch_makespan.py --summary`: `video.py --batch` of 20 one-line requests in a "
         "subprocess against an emulator limited to 5 running tasks of the model (tasks of 2.05 s; `--quick`: "
