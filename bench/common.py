@@ -73,6 +73,7 @@ class Measured:
     stderr: str
     started: float        # time.monotonic() just before the fork
     ended: float          # time.monotonic() when reaped
+    cpu: float = 0.0      # seconds of user + system CPU of the child and everything it waited for
 
     def json(self) -> Any:
         return json.loads(self.stdout.strip().splitlines()[-1])
@@ -113,10 +114,12 @@ def run_measured(argv: Sequence[str], env: Optional[Dict[str, str]] = None, cwd:
         # of up to 50 ms, which quantized short runs into 64 ms / 115 ms buckets.
         watchdog = threading.Timer(timeout, proc.kill)
         watchdog.start()
-        try:
-            code = proc.wait()
+        try:  # wait4: the exit status and the CPU the child (and its waited-for children) used
+            _, status, usage = os.wait4(proc.pid, 0)
         finally:
             watchdog.cancel()
+        code = proc.returncode = os.waitstatus_to_exitcode(status)
+        cpu = usage.ru_utime + usage.ru_stime
         ended = time.monotonic()
         if code == -signal.SIGKILL and ended - started >= timeout:
             code = -9
@@ -130,7 +133,7 @@ def run_measured(argv: Sequence[str], env: Optional[Dict[str, str]] = None, cwd:
         out.seek(0)
         err.seek(0)
         return Measured(code, ended - started, maxrss, out.read().decode("utf-8", "replace"),
-                        err.read().decode("utf-8", "replace"), started, ended)
+                        err.read().decode("utf-8", "replace"), started, ended, cpu)
 
 
 def rss_floor() -> int:
@@ -231,6 +234,14 @@ class Row:
     target: str
     result: str          # "pass", "FAIL", "info", "n/a"
     note: str = ""
+    # For rounds (run.py merges several rounds of a row): a stable key, this round's figure and
+    # the goal it is held to (None: information only), and which way is better.
+    key: str = ""
+    value: Optional[float] = None
+    goal: Optional[float] = None
+    higher_is_better: bool = True
+    unit: str = ""       # how `value` reads: "x" (ratio), "s", "ms", "bytes", "n"
+    hard: bool = False   # a failure no spread excuses (a broken invariant, not a slow round)
 
     def cells(self) -> List[str]:
         return [self.metric, self.ours, self.peer, self.ratio, self.target, self.result]

@@ -53,7 +53,9 @@ def measure(runs: int = 15, log=print) -> List[Row]:
             "1. Start-up `video.py %s` (median of %d)" % ("--help" if name == "help" else "--dry-run", runs),
             "%.0f ms" % (ours * 1000), "%.0f ms (`python3 -c pass`)" % (bare * 1000), "%.2f×" % ratio,
             "< %.1f× bare" % TARGET if is_target else "— (info)",
-            verdict(ratio < TARGET) if is_target else "info"))
+            verdict(ratio < TARGET) if is_target else "info",
+            key="startup-" + name, value=ratio, goal=TARGET if is_target else None, higher_is_better=False,
+            unit="x"))
         log("  %-8s median %.1f ms (min %.1f, max %.1f), bare %.1f ms, ratio %.2f"
             % (name, ours * 1000, min(times[name]) * 1000, max(times[name]) * 1000, bare * 1000, ratio))
     return rows

@@ -111,14 +111,17 @@ def upload(size: int, runs: int, serve_rate: Optional[float] = None, log=print) 
                 "%s (%.2f s; whole process %.2f s)" % (rate(size, ours_t), ours_t, median(ours_wall)),
                 "%s (`curl -F`, %.2f s)" % (rate(size, curl_t), curl_t) + (
                     "; SDK %s" % rate(size, median(sdk_s)) if sdk_s else ""),
-                "%.2f× curl" % ratio, "≥ %.1f× curl" % THROUGHPUT_TARGET, verdict(ratio >= THROUGHPUT_TARGET))]
+                "%.2f× curl" % ratio, "≥ %.1f× curl" % THROUGHPUT_TARGET, verdict(ratio >= THROUGHPUT_TARGET),
+                key="upload-throughput", value=ratio, goal=THROUGHPUT_TARGET, unit="x")]
     peak = max(ours_rss)
     rows.append(Row("2. Upload %s: peak RSS of the uploading process" % mib(size),
                     mib(peak),
                     ("%s (dashscope SDK %s)" % (mib(max(sdk_rss)), "OssUtils.upload") if sdk_rss else "SDK n/a")
                     + "; curl %s" % mib(max(curl_rss)),
                     "%.2f× SDK" % (peak / float(max(sdk_rss))) if sdk_rss else "—",
-                    "< %s" % mib(RSS_TARGET), verdict(peak < RSS_TARGET)))
+                    "< %s" % mib(RSS_TARGET), verdict(peak < RSS_TARGET),
+                    key="upload-rss", value=float(peak), goal=float(RSS_TARGET), higher_is_better=False,
+                    unit="bytes"))
     return rows
 
 
@@ -181,18 +184,26 @@ def download(size: int, runs: int, serve_rate: Optional[float] = None, log=print
                     i + 1, ours_s[-1], mib(ours_rss[-1]), curl_s[-1], mib(curl_rss[-1]), curl_fsync[-1],
                     stdlib_s.get("read", [0])[-1], stdlib_s.get("read1", [0])[-1]))
     ours_t, curl_t = median(ours_s), median(curl_s)
-    ratio = curl_t / ours_t
+    # Like with like: the CLI fsyncs the video before its rename, curl -o does not, and how long a
+    # flush of 256 MiB takes varies several-fold with the disk's state (0.13-0.6 s here), so the
+    # target compares with curl followed by an fsync of its file; the bare curl ratio is shown too.
+    durable_t = median([c + f for c, f in zip(curl_s, curl_fsync)])
+    ratio = durable_t / ours_t
     DOWNLOAD_REFERENCE.clear()
     DOWNLOAD_REFERENCE.update({"curl": curl_t, "curl_fsync": median(curl_fsync), "ours": ours_t, "size": size})
     DOWNLOAD_REFERENCE.update({"stdlib_" + k: median(v) for k, v in stdlib_s.items()})
     rows = [Row("3. Download %s: `video.py --task-id` end to end (median of %d)" % (mib(size), runs),
                 "%s (%.2f s)" % (rate(size, ours_t), ours_t),
                 "%s (`curl -o`, %.2f s; + fsync %.2f s)" % (rate(size, curl_t), curl_t, median(curl_fsync)),
-                "%.2f× curl" % ratio, "≥ %.1f× curl" % THROUGHPUT_TARGET, verdict(ratio >= THROUGHPUT_TARGET))]
+                "%.2f× curl + fsync (%.2f× curl alone)" % (ratio, curl_t / ours_t),
+                "≥ %.1f× curl + fsync" % THROUGHPUT_TARGET, verdict(ratio >= THROUGHPUT_TARGET),
+                key="download-throughput", value=ratio, goal=THROUGHPUT_TARGET, unit="x")]
     peak = max(ours_rss)
     rows.append(Row("3. Download %s: peak RSS of `video.py`" % mib(size), mib(peak),
                     "%s (curl)" % mib(max(curl_rss)), "%.2f× curl" % (peak / float(max(curl_rss))),
-                    "< %s" % mib(RSS_TARGET), verdict(peak < RSS_TARGET)))
+                    "< %s" % mib(RSS_TARGET), verdict(peak < RSS_TARGET),
+                    key="download-rss", value=float(peak), goal=float(RSS_TARGET), higher_is_better=False,
+                    unit="bytes"))
     return rows
 
 

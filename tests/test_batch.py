@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 
-from qianwen_video.commands import batch
+from qianwen_video.store import manifest as store_manifest
 from qianwen_video.tasks import pacing
 from tests.emulator import Emulator
 from tests.harness import KEY, VIDEO_PY, creates, env_for, run
@@ -31,7 +31,7 @@ def prompts(n: int, model: str = MODEL):
 
 
 def manifest_records(directory: Path, name: str = "b"):
-    path = directory / "out" / (name + batch.MANIFEST_SUFFIX)
+    path = directory / "out" / (name + store_manifest.MANIFEST_SUFFIX)
     records = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
@@ -307,7 +307,7 @@ def test_a_video_saved_before_the_manifest_recorded_it_is_not_downloaded_again(t
         first = run(batch_args(), env_for(emu), tmp_path)
         assert first.code == 0, first.stderr
         # Ctrl-C after the journal said "saved" but before the manifest did
-        manifest = tmp_path / "out" / ("b" + batch.MANIFEST_SUFFIX)
+        manifest = tmp_path / "out" / ("b" + store_manifest.MANIFEST_SUFFIX)
         lines = manifest.read_text(encoding="utf-8").splitlines(True)
         manifest.write_text("".join(l for l in lines if json.loads(l).get("event") != "saved"), encoding="utf-8")
         emu.clear_requests()

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qianwen_video.commands import batch
+from qianwen_video.store import manifest as store_manifest
 from qianwen_video.store import journal
 from qianwen_video.store.lock import FileLock
 from tests.emulator import Emulator, Stall
@@ -86,7 +86,7 @@ def write_batch(directory: Path, n: int) -> None:
 def test_a_batch_in_use_by_another_run_stops_with_64(tmp_path):
     write_batch(tmp_path, 2)
     with Emulator(api_keys=(KEY,)) as emu:
-        held = FileLock(tmp_path / "o" / ("dup" + batch.MANIFEST_SUFFIX))
+        held = FileLock(tmp_path / "o" / ("dup" + store_manifest.MANIFEST_SUFFIX))
         assert held.try_acquire()
         try:
             result = run(["--batch", "dup.jsonl", "--output", "o"], env_for(emu), tmp_path)

@@ -66,6 +66,20 @@ examples:
 """ % (defaults, ENV_HELP, codes)
 
 
+LIST_DEFAULT = 20  # --list without N: about a screenful
+
+
+def _count(text: str) -> int:
+    """A whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("%r must be 1 or more" % text)
+    return value
+
+
 def _seconds(text: str) -> float:
     """A finite, positive number of seconds (nan, inf, 0 and negatives are usage errors)."""
     try:
@@ -119,7 +133,9 @@ def build_parser(stream=None) -> argparse.ArgumentParser:
     task.add_argument("--timeout", type=_seconds, default=DEFAULTS.timeout, metavar="N",
                       help="stop waiting after N seconds and print the resume command, exit 2 (default: 600)")
     task.add_argument("--cancel", action="store_true", help="with --task-id: cancel a PENDING task")
-    task.add_argument("--list", action="store_true", help="list the tasks recorded in the output directory's journal")
+    task.add_argument("--list", nargs="?", type=_count, const=LIST_DEFAULT, metavar="N",
+                      help="list the newest N tasks recorded in the output directory's journal, newest first "
+                           "(default %d)" % LIST_DEFAULT)
     task.add_argument("--force", action="store_true",
                       help="submit even if the same request already has a task from the last 24 h")
     batch = parser.add_argument_group("batch")

@@ -20,7 +20,7 @@ class Options(NamedTuple):
     poll_interval: float = 15.0
     timeout: float = 600.0
     cancel: bool = False
-    list: bool = False
+    list: Optional[int] = None  # --list N: how many of the newest tasks to show
     force: bool = False
     batch: Optional[str] = None
     concurrency: Optional[int] = None

@@ -21,15 +21,14 @@ its own ``model``, ``mode`` and ``output`` (a file name inside ``--output``).
   resumes: finished items are skipped, running ones polled, only never-created ones
   submitted. An interrupted or unanswered submit is resolved through the task list
   (``tasks.recover``), never resubmitted blindly.
-- Item identity is its position plus a digest of the item (its mode, model and fields,
-  "output" aside), so an edited item is treated as a new request (with a warning).
+- Item identity is a digest of the item (its mode, model and fields, "output" aside) and its
+  occurrence among identical items, never its line number: inserting, removing or reordering
+  lines never resubmits a finished item, and an edited item is a new request (with a warning).
 """
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
-import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -44,18 +43,17 @@ from ..hints import batch_resume_command
 from ..options import Options
 from ..outcome import Outcome
 from ..store import journal, outputs
-from ..store.lock import FileLock
+from ..store.manifest import Manifest, item_keys, manifest_path
 from ..tasks import Runtime, TaskRef, recover
 from ..tasks.finish import describe_failure, finish, video_url_of
 from ..tasks.follow import TERMINAL, delays, status_of
 from ..tasks.pacing import BACKOFF_FIRST, QUERY_BURST, QUERY_RATE, SubmitPacer, TokenBucket
 from ..tasks.plan import Plan, make_plan, sent_prompt
-from .common import connect, update_check
+from .common import connect, open_journal, update_check
 
 DOWNLOAD_WORKERS = 2
 STOP_WAIT = 2.0  # seconds (real) Ctrl-C waits for the downloads to notice the stop flag
 TICK = 0.25  # longest nap of the main loop (live line refresh)
-MANIFEST_SUFFIX = ".manifest.jsonl"
 
 
 # -- items --------------------------------------------------------------------------------
@@ -64,6 +62,7 @@ class Item:
     index: int  # 1-based position in the batch file
     raw: Any
     digest: str = ""
+    key: str = ""  # the manifest's name for it: digest#occurrence
     plan: Optional[Plan] = None
     output: Optional[str] = None  # file or directory handed to the download
     problems: List[str] = field(default_factory=list)
@@ -143,7 +142,7 @@ def plan_item(options: Options, ctx: Context, console: Console, index: int, raw:
     item = Item(index, raw)
     if problem or not isinstance(raw, dict):
         item.problems = [problem or "must be a JSON object, got %s" % type(raw).__name__]
-        item.digest = _digest(raw)
+        item.digest = journal.request_digest(None, None, raw)
         return item
     mode = raw.get("mode") or options.mode
     if mode is not None and mode not in catalog.MODES:
@@ -167,7 +166,7 @@ def plan_item(options: Options, ctx: Context, console: Console, index: int, raw:
         except UsageError as exc:
             item.problems.append("output: " + exc.message)
     else:
-        item.digest = _digest(raw)
+        item.digest = journal.request_digest(None, None, raw)
     if item.problems:
         item.plan = None
     return item
@@ -184,78 +183,6 @@ def _item_output(name: Optional[str], out_dir: Path) -> str:
     if not outputs.names_file(str(path)):
         path = path.with_name(path.name + ".mp4")
     return str(path)
-
-
-def _digest(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-# -- the manifest -------------------------------------------------------------------------
-class Manifest:
-    """Append-only JSONL, one record per event, each flushed and fsynced before going on.
-
-    Events: run (a header per run), intent (about to send the create call), submitted
-    (task_id), not_created (the create call provably made no task), status, saved
-    (local_path), failed (a terminal task status), download_failed.
-    """
-
-    def __init__(self, path: Path, clock: Callable[[], float]):
-        self.path = path
-        self.clock = clock
-        self._lock = threading.Lock()
-
-    def append(self, event: str, item: Optional[Item] = None, **fields: Any) -> None:
-        record: Dict[str, Any] = {"event": event}
-        if item is not None:
-            record.update({"index": item.index, "digest": item.digest})
-        record["at"] = round(self.clock(), 3)
-        record.update({k: v for k, v in fields.items() if v is not None})
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
-
-    def entries(self) -> Dict[Tuple[int, str], Dict[str, Any]]:
-        """(index, digest) -> merged view of that item's records, in file order."""
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return {}
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CliError("cannot read the batch manifest %s: %s" % (self.path, exc),
-                           hint="it records the tasks already paid for; fix or move it before running again")
-        merged: Dict[Tuple[int, str], Dict[str, Any]] = {}
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a torn last line after a crash
-            if not (isinstance(record, dict) and isinstance(record.get("index"), int)
-                    and isinstance(record.get("digest"), str)):
-                continue
-            entry = merged.setdefault((record["index"], record["digest"]), {"task_ids": []})
-            event = record.get("event")
-            if event == "intent":
-                entry.update(intent_at=record.get("started") or record.get("at"), model=record.get("model"),
-                             mode=record.get("mode"))
-            elif event == "submitted":
-                entry.pop("intent_at", None)
-                entry.update(task_id=record.get("task_id"), status=entry.get("status") or "PENDING")
-                entry["task_ids"].append(record.get("task_id"))
-            elif event == "not_created":
-                entry.pop("intent_at", None)
-            elif event == "status":
-                entry["status"] = record.get("status")
-            elif event == "saved":
-                entry.update(status="SUCCEEDED", finished=True, error=None, local_path=record.get("local_path"),
-                             video_url=record.get("video_url"))
-            elif event == "failed":
-                entry.update(status=record.get("status"), finished=True, error=record.get("error"))
-        return merged
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -283,10 +210,13 @@ def run(options: Options, ctx: Context, console: Console) -> Outcome:
              "body": item.plan.built.body, "output": item.output} if item.plan else
             {"index": item.index, "error": item.error} for item in items]}, always_json=True)
     outputs.check_writable_location(out_dir)
-    manifest = Manifest(out_dir / (batch_path.stem + MANIFEST_SUFFIX), ctx.wall_clock)
+    for item, key in zip(items, item_keys(item.digest for item in items)):
+        item.key = key
+    manifest = Manifest(manifest_path(out_dir, batch_path), ctx.wall_clock, redact=console.redactor.secrets,
+                        warn=console.warn)
     # One run per manifest: two runs of the same batch would each submit the items the
     # other has not recorded yet, and pay twice for them.
-    lock = FileLock(manifest.path)
+    lock = manifest.lock()
     try:
         held = lock.try_acquire()
     except OSError as exc:
@@ -362,7 +292,7 @@ class Batch:
         self.items = items
         self.manifest = manifest
         self.out_dir = out_dir
-        self.book = journal.Journal(out_dir, ctx.wall_clock)
+        self.book = open_journal(out_dir, ctx, console)
         self.queue: List[Item] = [item for item in items if item.plan is not None]
         self.running: List[Item] = []
         self.inflight: Dict[str, int] = collections.defaultdict(int)
@@ -393,18 +323,22 @@ class Batch:
         # The batch reports each item itself; the API client, and so its retry notices, keep the real console.
         self.quiet_rt = self.rt._replace(console=Console(self.ctx, quiet=True, redactor=self.console.redactor))
 
+    def _record(self, event: str, item: Item, **fields: Any) -> None:
+        self.manifest.append(event, item.key, item.index, **fields)
+
     # -- resuming from the manifest -----------------------------------------------------
     def restore(self) -> None:
-        entries = self.manifest.entries()
-        self.journal_tasks = self.book.tasks()  # read once, not once per item
+        entries = self.manifest.load()
         for entry in entries.values():
             self.known_ids.update(t for t in entry["task_ids"] if t)
+        # Read once for the whole batch, not once per item.
+        self.journal_tasks = self.book.find_many(e.get("task_id") for e in entries.values() if e.get("task_id"))
+        changed = self.manifest.unclaimed(item.key for item in self.items)
         unresolved: List[Tuple[Item, Dict[str, Any]]] = []
         for item in list(self.queue):
-            entry = entries.get((item.index, item.digest))
+            entry = entries.get(item.key)
             if entry is None:
-                older = [e.get("task_id") for (index, digest), e in entries.items()
-                         if index == item.index and digest != item.digest and e.get("task_id")]
+                older = [e.get("task_id") for e in changed if e.get("index") == item.index and e.get("task_id")]
                 if older:
                     self.console.warn("item %d changed since it was submitted as task %s; treating it as a new "
                                       "request" % (item.index, ", ".join(older)))
@@ -502,7 +436,7 @@ class Batch:
             return False
         self.queue.remove(item)
         item.task_id, item.status, item.state, item.local_path = task_id, "SUCCEEDED", "done", saved
-        self.manifest.append("saved", item, task_id=task_id, local_path=saved, response_path=known.get("response_path"))
+        self._record("saved", item, task_id=task_id, local_path=saved, response_path=known.get("response_path"))
         return True
 
     def _nap(self, deadline: float) -> None:
@@ -562,7 +496,7 @@ class Batch:
         from ..net.api import AmbiguousSubmit
 
         started = self.ctx.wall_clock()
-        self.manifest.append("intent", item, model=plan.model, mode=plan.mode, started=round(started, 3))
+        self._record("intent", item, model=plan.model, mode=plan.mode, started=round(started, 3))
         self.pacer.record(plan.model, self.ctx.clock())
         self.submitting, self.throttled = plan.model, False
         try:
@@ -575,7 +509,7 @@ class Batch:
             self._resolve(item, started, until=None)
             return
         except ApiError as exc:
-            self.manifest.append("not_created", item, error=exc.message)
+            self._record("not_created", item, error=exc.message)
             if exc.status == 429:  # refused, so nothing was created: stay queued (the pacer slowed down)
                 self.console.info("item %d: still rate limited; it stays in the queue" % item.index)
                 return
@@ -585,7 +519,7 @@ class Batch:
             self._fail(item, "SUBMIT_FAILED", exc.message, exc.hint)
             return
         except CliError as exc:  # not sent (network): nothing was created
-            self.manifest.append("not_created", item, error=exc.message)
+            self._record("not_created", item, error=exc.message)
             self.queue.remove(item)
             self._fail(item, "NOT_SUBMITTED", exc.message, exc.hint)
             return
@@ -596,7 +530,7 @@ class Batch:
 
     def _adopt(self, item: Item, task_id: str, started: float, adopted: bool) -> None:
         plan = item.plan
-        self.manifest.append("submitted", item, task_id=task_id, model=plan.model, mode=plan.mode,
+        self._record("submitted", item, task_id=task_id, model=plan.model, mode=plan.mode,
                              submitted_at=round(started, 3), adopted=adopted or None)
         self.known_ids.add(task_id)
         try:
@@ -662,7 +596,7 @@ class Batch:
                 self.console.info("item %d: no task is listed yet; checking again in %.0fs before submitting"
                                   % (item.index, young))
                 return
-            self.manifest.append("not_created", item, error="the task list shows no task from that submit")
+            self._record("not_created", item, error="the task list shows no task from that submit")
             self.console.info("item %d: no task was created; it goes back in the queue" % item.index)
             return
         self.queue.remove(item)
@@ -738,7 +672,7 @@ class Batch:
 
     def _observe(self, item: Item, task: Dict[str, Any], status: str) -> None:
         if status != item.status:
-            self.manifest.append("status", item, task_id=item.task_id, status=status)
+            self._record("status", item, task_id=item.task_id, status=status)
             try:  # the task journal too: single runs and --list read it
                 self.book.append("status", item.task_id, status=status)
             except OSError:
@@ -756,7 +690,7 @@ class Batch:
             self.downloads[self.pool.submit(self._download, item, task)] = item
             return
         message, hint = describe_failure(task, item.task_id, item.plan.model)
-        self.manifest.append("failed", item, task_id=item.task_id, status=status, error=message)
+        self._record("failed", item, task_id=item.task_id, status=status, error=message)
         self._fail(item, status, message, hint)
 
     def _download(self, item: Item, task: Dict[str, Any]) -> Tuple[bool, Optional[str], Optional[str]]:
@@ -778,11 +712,11 @@ class Batch:
                 ok, first, second = False, "download failed: %s" % exc, None
             if ok:
                 item.state, item.local_path = "done", first
-                self.manifest.append("saved", item, task_id=item.task_id, local_path=first, response_path=second,
+                self._record("saved", item, task_id=item.task_id, local_path=first, response_path=second,
                                      video_url=item.video_url)
                 self._changed(item, "saved %s" % first)
             else:
-                self.manifest.append("download_failed", item, task_id=item.task_id, error=first)
+                self._record("download_failed", item, task_id=item.task_id, error=first)
                 self._fail(item, "SUCCEEDED", first or "download failed",
                            (second + "; " if second else "") + "run the same command again to retry the download")
 

@@ -22,6 +22,13 @@ def load_request(options: Options, ctx: Context) -> Dict[str, Any]:
     return request_text.load(options.request, options.file, ctx.cwd, stdin=ctx.stdin, home=home_of(ctx.environ))
 
 
+def open_journal(directory, ctx: Context, console: Console):
+    """The task journal of an output directory: what it stores is redacted, bad lines are warned about."""
+    from ..store import journal
+
+    return journal.Journal(directory, ctx.wall_clock, redact=console.redactor.secrets, warn=console.warn)
+
+
 def connect(ctx: Context, console: Console):
     """The DashScope client: the key is checked here, before anything is sent."""
     from ..net.api import DashScope

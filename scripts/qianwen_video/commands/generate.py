@@ -15,7 +15,7 @@ from ..store import journal, outputs
 from ..tasks import Runtime, TaskRef
 from ..tasks.plan import Plan, make_plan
 from ..tasks.submit import lock_submits, record, recover_intent, submit
-from .common import connect, follow_and_save, load_request, update_check
+from .common import connect, follow_and_save, load_request, open_journal, update_check
 
 
 def run(options: Options, ctx: Context, console: Console) -> Outcome:
@@ -27,7 +27,7 @@ def run(options: Options, ctx: Context, console: Console) -> Outcome:
     outputs.ensure_writable(plan.out_dir)
     api = connect(ctx, console)  # a missing key fails here, before anything is sent
     update_check(ctx)
-    rt = Runtime(ctx, console, api, journal.Journal(plan.out_dir, ctx.wall_clock))
+    rt = Runtime(ctx, console, api, open_journal(plan.out_dir, ctx, console))
     home = media.home_of(ctx.environ)
     files = media.local_files(plan.request, ctx.cwd, home)
     digest = journal.request_digest(plan.mode, plan.model, plan.request, [f.path for f in files])

@@ -12,7 +12,7 @@ from ..options import Options
 from ..outcome import Outcome
 from ..store import outputs
 from ..tasks.plan import make_plan
-from .common import load_request
+from .common import load_request, open_journal
 
 
 def dry_run(options: Options, ctx: Context, console: Console) -> Outcome:
@@ -78,12 +78,9 @@ def list_journal(options: Options, ctx: Context, console: Console) -> Outcome:
     from ..store import journal
 
     directory = outputs.output_dir(options.output, ctx.cwd)
-    book = journal.Journal(directory, ctx.wall_clock)
-    tasks = list(book.tasks().values())
-    for intent in book.unresolved():  # a submit whose answer never arrived (killed or ambiguous)
-        tasks.append({"task_id": None, "submitted_at": intent.get("submitted_at"), "mode": intent.get("mode"),
-                      "model": intent.get("model"), "status": "SUBMIT-UNANSWERED",
-                      "request_digest": intent.get("request_digest"), "output": intent.get("output")})
+    # Newest first, reading back only as far as the limit needs (a journal of years stays fast);
+    # a submit whose answer never arrived is listed as SUBMIT-UNANSWERED.
+    tasks = open_journal(directory, ctx, console).list_recent(options.list or 1)
     document = {"journal": str(directory / journal.JOURNAL_NAME), "tasks": tasks}
     if not tasks:
         console.always("No tasks recorded in %s" % (directory / journal.JOURNAL_NAME))

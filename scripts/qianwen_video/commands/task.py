@@ -13,7 +13,7 @@ from ..store import journal, outputs
 from ..tasks import Runtime, TaskRef
 from ..tasks.finish import recorded_output
 from ..tasks.follow import TERMINAL, check_once, record_status, status_of
-from .common import connect, follow_and_save, saved_outcome, update_check
+from .common import connect, follow_and_save, open_journal, saved_outcome, update_check
 
 def check_task_id(task_id: str) -> None:
     from ..net.api import valid_task_id
@@ -28,8 +28,11 @@ def run(options: Options, ctx: Context, console: Console) -> Outcome:
     task_id = options.task_id or ""
     check_task_id(task_id)
     out_dir = outputs.output_dir(options.output, ctx.cwd)
-    book = journal.locate(task_id, out_dir, ctx.cwd, ctx.wall_clock) if not options.output else None
-    book = book or journal.Journal(out_dir, ctx.wall_clock)
+    book = None
+    if not options.output:
+        book = journal.locate(task_id, out_dir, ctx.cwd, ctx.wall_clock, redact=console.redactor.secrets,
+                              warn=console.warn)
+    book = book or open_journal(out_dir, ctx, console)
     known = book.find(task_id) or {}
     ref = TaskRef(task_id, options.mode or known.get("mode") or "?", options.model or known.get("model") or "?",
                   options.output or recorded_output(known))

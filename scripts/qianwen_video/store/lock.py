@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import errno
+import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ class FileLock:
         if self._handle is not None:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+b")
+        handle = _open(self.path)
         try:
             if not _lock(handle):
                 handle.close()
@@ -66,6 +68,22 @@ class FileLock:
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
+
+
+def _open(path: Path):
+    """The lock file, created if needed: never through a symlink (O_NOFOLLOW), never a FIFO or
+    device (opened non-blocking, then checked), so a planted link cannot touch another file."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    if not hasattr(os, "O_NOFOLLOW") and os.path.islink(str(path)):
+        raise OSError(errno.ELOOP, "the lock file is a symlink; not used", str(path))
+    fd = os.open(str(path), flags | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "the lock file is not a regular file; not used", str(path))
+        return os.fdopen(fd, "r+b")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _lock(handle) -> bool:

@@ -2,16 +2,24 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from .. import catalog
 from ..context import SKILL_DIR
 from ..errors import UsageError
 
+if TYPE_CHECKING:
+    from .lock import FileLock
+
 DEFAULT_OUTPUT = Path("output") / "qianwen-video-generation"
+NAME_LIMIT = 120  # bytes (UTF-8) of a video name taken from the server; _1, .part, .response.json fit after it
+SUFFIX_LIMIT = 12  # a longer "extension" is no extension
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")  # one path component once prefixed, never "." or ".."
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def output_dir(output: Optional[str], cwd: Path) -> Path:
@@ -51,10 +59,42 @@ def ensure_writable(directory: Path) -> None:
 
 
 def video_name(video_url: str, task_id: str) -> str:
-    name = PurePosixPath(unquote(urlsplit(video_url).path)).name
-    if not name or "." not in name:
-        name = "%s.mp4" % task_id
+    """A file name for a video, from the URL the server gave (its last path segment; without a
+    '.' the task id is used): only letters, digits, '.', '_' and '-', no leading dot, never
+    '.' or '..', at most NAME_LIMIT bytes, its extension kept (a 300-character server name
+    still saves)."""
+    try:
+        name = PurePosixPath(unquote(urlsplit(video_url).path)).name
+    except ValueError:
+        name = ""
+    name = _safe_chars(name).lstrip(".-")
+    stem, dot, suffix = name.rpartition(".")
+    stem = stem.rstrip(".")
+    if not (dot and stem):
+        stem, suffix = _safe_chars(task_id).lstrip(".-").rstrip(".") or "video", "mp4"
+    elif not (suffix.isalnum() and len(suffix) <= SUFFIX_LIMIT):
+        stem, suffix = name.rstrip("."), "mp4"  # no usable extension: the whole name is the stem
+    room = NAME_LIMIT - len(suffix.encode("utf-8")) - 1
+    stem = stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip(".") or "video"
+    return "%s.%s" % (stem, suffix)
+
+
+def _safe_chars(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def download_lock(directory: Path, task_id: str) -> "FileLock":
+    """The per-task download lock in `directory`: ``.download-<id>.lock`` for an id that is one
+    safe path component, else a hash of it (a server id holding '../' must not name a path)."""
+    import hashlib  # here, not at the top: a dry run imports this module and never locks
+
+    from .lock import FileLock
+
+    if _SAFE_ID.match(task_id):
+        name = ".download-" + task_id
+    else:
+        name = ".download-h" + hashlib.sha256(task_id.encode("utf-8", "backslashreplace")).hexdigest()[:32]
+    return FileLock(directory / name)
 
 
 def plan(output: Optional[str], cwd: Path, video_url: str, task_id: str) -> Tuple[Path, Path]:
@@ -88,7 +128,7 @@ def claim(wanted: Path) -> Tuple[Path, Path]:
     while True:
         if not (candidate.exists() or response_path_for(candidate).exists()):
             try:
-                fd = os.open(str(part_path_for(candidate)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                fd = os.open(str(part_path_for(candidate)), os.O_CREAT | os.O_EXCL | os.O_WRONLY | _NOFOLLOW, 0o644)
             except FileExistsError:
                 pass
             else:

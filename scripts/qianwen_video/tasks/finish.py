@@ -103,7 +103,7 @@ def _lock_download(rt: Runtime, task_id: str, stop=None) -> Optional[FileLock]:
     task download it one after the other, and the second finds the first one's video."""
     from ..net.download import DownloadStopped
 
-    lock = FileLock(rt.book.path.parent / (".download-%s" % task_id))
+    lock = outputs.download_lock(rt.book.path.parent, task_id)
     try:
         if lock.try_acquire():
             return lock

@@ -7,6 +7,7 @@ from typing import Any, Dict, NamedTuple, Optional
 from .. import payload
 from ..errors import EXIT_FAILED, CliError, StillRunning
 from ..hints import resume_command, when
+from ..store.journal import DUPLICATE_WINDOW
 from ..store.lock import FileLock
 from . import Runtime, recover
 from .plan import Plan, sent_prompt
@@ -71,7 +72,7 @@ def submit(rt: Runtime, plan: Plan, body: Dict[str, Any], digest: str, wait: flo
         answer = rt.api.submit(plan.built.route, body, payload.has_oss_url(body))
     except AmbiguousSubmit as exc:
         rt.console.always("The submit got no clear answer (%s); checking whether a task was created..." % exc)
-        decision = _settled(rt, plan, started, rt.ctx.wall_clock(), rt.book.tasks(), wait)
+        decision = _settled(rt, plan, started, rt.ctx.wall_clock(), wait)
         return _adopted(rt, plan, decision, started, attempt, output)
     except CliError:
         _close(rt, attempt, "refused")  # answered with an error: no task exists
@@ -101,7 +102,7 @@ def recover_intent(rt: Runtime, plan: Plan, pending: Dict[str, Any], wait: float
         started = rt.ctx.wall_clock()
     rt.console.warn("an earlier run of this exact request (%s) ended before its submit was answered; "
                     "checking whether it created a task before submitting again" % when(started))
-    decision = _settled(rt, plan, started, started + recover.SUBMIT_SPAN, rt.book.tasks(), wait)
+    decision = _settled(rt, plan, started, started + recover.SUBMIT_SPAN, wait)
     if decision.kind == recover.NONE:
         _close(rt, pending.get("attempt"), "no-task")
         rt.console.info("The earlier submit created no task; submitting now.")
@@ -125,13 +126,15 @@ def record(rt: Runtime, plan: Plan, submitted: Submitted, digest: str, output: O
                            resume_command(rt.ctx, submitted.task_id, output)))
 
 
-def _settled(rt: Runtime, plan: Plan, started: float, until: float, known, wait: float) -> recover.Decision:
+def _settled(rt: Runtime, plan: Plan, started: float, until: float, wait: float) -> recover.Decision:
     """Look the unanswered submit up; while the one task that may be ours cannot be confirmed yet,
     look at it again on the poll schedule for up to `wait` seconds."""
     from .follow import delays
 
     prompt = sent_prompt(plan)
-    decision = recover.lookup(rt.api, rt.ctx, plan.model, prompt, started, until, exclude=set(known))
+    # Tasks this journal already holds are other requests': never mistaken for the one just sent.
+    known = rt.book.recent_task_ids(started - DUPLICATE_WINDOW)
+    decision = recover.lookup(rt.api, rt.ctx, plan.model, prompt, started, until, exclude=known)
     deadline = rt.ctx.clock() + wait
     schedule = delays(15.0)
     while decision.kind == recover.WAIT and decision.candidates and rt.ctx.clock() < deadline:

@@ -1,0 +1,322 @@
+"""One append-only JSONL log: fsynced single-write appends, never through a symlink, read line by line either way.
+
+Used by the task journal and the batch manifest. The rules:
+
+- ``append`` writes one JSON record per line with ONE ``os.write`` on an ``O_APPEND``
+  descriptor, then fsyncs. POSIX sets the offset to the end of the file and writes with no
+  intervening modification, so lines of concurrent writers (processes or threads) never
+  interleave (write(3p), https://man7.org/linux/man-pages/man3/write.3p.html; NFS does not
+  keep this promise: http://metamodular.com/POSIX-API/Low/o-append.html). Threads of one
+  process also take a lock. A file left ending in a torn line (a crash, a full disk) gets a
+  newline first, so the new record stays a line of its own.
+- The file is opened without following a symlink (``O_NOFOLLOW``) and must be a regular file:
+  a log symlinked to some SKILL.md gets nothing, a FIFO never blocks (``O_NONBLOCK``); both
+  raise ``NotRegular`` (an OSError).
+- Every line goes through ``redact`` before it is written (secrets never stored) and every
+  ``*url*`` field loses its query string (signed URLs carry signatures).
+- Reading never trusts the file: each line is parsed on its own with ``safe_json``; a line
+  that is not UTF-8, not JSON, nested too deep, longer than ``MAX_LINE``, not an object, or
+  cut short by a crash is skipped (a last line without its newline still counts when it
+  parses whole: a cut JSON object never does), and one warning names the file and how
+  many lines were skipped. Reads never go past the size seen when they began, and use constant memory.
+- ``backward`` reads from the end in blocks, newest record first, for tail queries; a
+  ``contains`` needle skips whole blocks that cannot hold a wanted line, unparsed.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from urllib.parse import urlsplit, urlunsplit
+
+from .. import safe_json
+from .lock import FileLock
+
+BLOCK = 64 * 1024  # bytes read per step
+MAX_LINE = 1024 * 1024  # a longer line is skipped unparsed (records are a few hundred bytes)
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_LOOP_ERRNOS = {errno.ELOOP, getattr(errno, "EMLINK", errno.ELOOP), getattr(errno, "EFTYPE", errno.ELOOP)}
+
+Record = Dict[str, Any]
+
+
+class NotRegular(OSError):
+    """The log path is a symlink, a directory, a FIFO or a device: refused, never followed."""
+
+
+def strip_query(url: str) -> str:
+    """An http(s) URL without its query and fragment (where signatures live)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.split("?", 1)[0].split("#", 1)[0]
+    if parts.scheme.lower() not in ("http", "https") or not (parts.query or parts.fragment):
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def scrub(value: Any, url_field: bool = False) -> Any:
+    """`value` with the query string removed from every URL held in a field named like *url*."""
+    if isinstance(value, dict):
+        return {k: scrub(v, url_field or (isinstance(k, str) and "url" in k.lower())) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub(v, url_field) for v in value]
+    if url_field and isinstance(value, str):
+        return strip_query(value)
+    return value
+
+
+class Log:
+    def __init__(self, path: Path, redact: Optional[Callable[[str], str]] = None,
+                 warn: Optional[Callable[[str], None]] = None, block: int = BLOCK):
+        self.path = Path(path)
+        self.redact = redact
+        self.warn = warn
+        self.block = max(1, int(block))
+        self._lock = threading.Lock()
+        self._bad: set = set()  # offsets of lines skipped so far
+        self._warned = 0  # how many of them a warning has already named
+
+    # -- writing ----------------------------------------------------------------------
+    def encode(self, record: Mapping[str, Any]) -> bytes:
+        """The line `record` is stored as: scrubbed, redacted, UTF-8, newline-terminated."""
+        clean = scrub(dict(record))
+        text = json.dumps(clean, ensure_ascii=False)
+        if self.redact is not None:
+            masked = self.redact(text)
+            if masked != text:
+                try:
+                    json.loads(masked)
+                except ValueError:  # a mask cut through JSON syntax: redact each string instead
+                    masked = json.dumps(_redact_strings(clean, self.redact), ensure_ascii=False)
+            text = masked
+        text = text.replace("\r", "\\r").replace("\n", "\\n")  # json.dumps never emits either raw
+        # A lone surrogate (from a prompt argv) becomes the JSON escape \udcXX: still valid JSON.
+        return text.encode("utf-8", "backslashreplace") + b"\n"
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Write `record` as one line and fsync it. Raises OSError (NotRegular included)."""
+        data = self.encode(record)
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = self._open(os.O_RDWR | os.O_APPEND | os.O_CREAT)
+            try:
+                size = os.fstat(fd).st_size
+                if size and _pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data  # the file ends in a torn line: never glue onto it
+                view = memoryview(data)
+                while view:  # a short write happens only on errors; the rest still appends
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def lock(self) -> FileLock:
+        """The log's exclusive lock file (``<path>.lock``), for check-then-append steps."""
+        return FileLock(self.path)
+
+    def _open(self, flags: int) -> int:
+        """A descriptor on the log itself: never a symlink's target, never a non-regular file."""
+        if not _NOFOLLOW and os.path.islink(str(self.path)):  # no O_NOFOLLOW (Windows): check first
+            raise self._refused()
+        try:
+            fd = os.open(str(self.path), flags | _NOFOLLOW | _NONBLOCK | _BINARY, 0o666)
+        except OSError as exc:
+            if exc.errno in _LOOP_ERRNOS or exc.errno in (errno.EISDIR, errno.ENXIO):
+                raise self._refused() from None
+            raise
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise self._refused()
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _refused(self) -> NotRegular:
+        return NotRegular(errno.EINVAL, "not a regular file (a symlink, directory or FIFO); not used", str(self.path))
+
+    # -- reading ----------------------------------------------------------------------
+    def snapshot(self) -> Optional[Tuple[int, int, int]]:
+        """(device, inode, size) of the log now, or None when there is none."""
+        try:
+            fd = self._open(os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            info = os.fstat(fd)
+            return info.st_dev, info.st_ino, info.st_size
+        finally:
+            os.close(fd)
+
+    def forward(self, start: int = 0) -> Iterator[Tuple[int, Record]]:
+        """(offset, record) oldest first, from byte `start` (a line start). Missing log: nothing.
+        Raises OSError when the log exists but cannot be read (NotRegular included)."""
+        return self._scan(self._forward_lines(start), None)
+
+    def backward(self, stop: int = 0, contains: Optional[bytes] = None, keep: Optional[Callable[[bytes], bool]] = None,
+                 end: Optional[int] = None) -> Iterator[Tuple[int, Record]]:
+        """(offset, record) newest first, from byte `end` (default: the end; a line end) down to
+        byte `stop` (a line start). Only lines holding `contains` (when given) and accepted by
+        `keep` (raw bytes; when given) are parsed. Raises OSError as ``forward`` does."""
+        return self._scan(self._backward_lines(stop, contains, end), keep)
+
+    def _scan(self, lines: Iterator[Tuple[int, bytes, bool]], keep) -> Iterator[Tuple[int, Record]]:
+        bad: List[int] = []
+        try:
+            for offset, line, whole in lines:
+                if keep is not None and whole and not keep(line):
+                    continue
+                record = _parse(line) if whole else None
+                if record is None:
+                    bad.append(offset)
+                    continue
+                yield offset, record
+        finally:  # also when the caller stops early (generator closed)
+            self._note_bad(bad)
+
+    def _note_bad(self, offsets: List[int]) -> None:
+        if not offsets:
+            return
+        with self._lock:
+            self._bad.update(offsets)
+            if self._warned or self.warn is None:
+                return
+            self._warned = len(self._bad)
+            count = self._warned
+        self.warn("skipped %d unreadable line%s of %s (cut by a crash or a full disk, or not a JSON record); "
+                  "every other line counts" % (count, "" if count == 1 else "s", self.path))
+
+    @property
+    def skipped(self) -> int:
+        """How many distinct unreadable lines reads of this log have met so far."""
+        return len(self._bad)
+
+    def _reader(self, end: Optional[int] = None) -> Optional[Tuple[int, int]]:
+        """(descriptor, size to read up to), or None when there is no log."""
+        try:
+            fd = self._open(os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        with self._lock:  # no write of this process is half done at this size
+            size = os.fstat(fd).st_size
+        return fd, size if end is None else min(end, size)
+
+    def _forward_lines(self, start: int) -> Iterator[Tuple[int, bytes, bool]]:
+        """(offset, line without newline, parseable?) oldest first; blank lines skipped."""
+        opened = self._reader()
+        if opened is None:
+            return
+        fd, end = opened
+        try:
+            pos = start
+            line_at = start  # where the line gathered in `carry` begins
+            carry = b""
+            carry_len = 0  # its real length (carry is dropped once longer than MAX_LINE)
+            while pos < end:
+                chunk = _pread(fd, min(self.block, end - pos), pos)
+                if not chunk:
+                    break
+                chunk_at = pos
+                pos += len(chunk)
+                i = 0
+                while True:
+                    j = chunk.find(b"\n", i)
+                    if j < 0:
+                        break
+                    length = carry_len + j - i
+                    if length:
+                        yield line_at, (carry + chunk[i:j] if length <= MAX_LINE else b""), length <= MAX_LINE
+                    carry, carry_len = b"", 0
+                    line_at = chunk_at + j + 1
+                    i = j + 1
+                carry_len += len(chunk) - i
+                carry = carry + chunk[i:] if carry_len <= MAX_LINE else b""
+            if carry_len:  # no newline at the end: a torn line (it still counts if it parses whole)
+                yield line_at, carry, carry_len <= MAX_LINE
+        finally:
+            os.close(fd)
+
+    def _backward_lines(self, stop: int, contains: Optional[bytes],
+                        end: Optional[int] = None) -> Iterator[Tuple[int, bytes, bool]]:
+        """(offset, line without newline, parseable?) newest first, down to `stop`."""
+        opened = self._reader(end)
+        if opened is None:
+            return
+        fd, end = opened
+        try:
+            pos = end
+            carry = b""  # the start of the data after `pos` up to the next newline (a partial line)
+            carry_len = 0  # its real length (carry is dropped once longer than MAX_LINE)
+            while pos > stop:
+                start = max(stop, pos - self.block)
+                chunk = _pread(fd, pos - start, start)
+                pos = start
+                first = chunk.find(b"\n")
+                if first < 0:
+                    carry_len += len(chunk)
+                    carry = chunk + carry if carry_len <= MAX_LINE else b""
+                    continue
+                region = chunk[first + 1:]
+                region_len = len(region) + carry_len
+                overlong = carry_len > MAX_LINE
+                if not overlong:
+                    region += carry
+                if contains is None or contains in region or overlong:
+                    parts = region.split(b"\n")
+                    offsets = []
+                    offset = start + first + 1
+                    for part in parts[:-1]:
+                        offsets.append(offset)
+                        offset += len(part) + 1
+                    last_len = region_len - (offset - (start + first + 1))
+                    # the last part ends at a newline already consumed, or at EOF
+                    if last_len > 0:
+                        yield offset, parts[-1], not (overlong or last_len > MAX_LINE)
+                    for offset, part in zip(reversed(offsets), reversed(parts[:-1])):
+                        if part:
+                            yield offset, part, len(part) <= MAX_LINE
+                carry = chunk[:first]
+                carry_len = len(carry)
+            if carry_len > 0:
+                yield stop, carry, carry_len <= MAX_LINE
+        finally:
+            os.close(fd)
+
+
+def _parse(line: bytes) -> Optional[Record]:
+    """safe_json.loads of one line; a line with no more brackets than MAX_DEPTH cannot nest
+    deeper, so its character-by-character depth scan (most of the cost) is skipped."""
+    if line.count(b"[") + line.count(b"{") <= safe_json.MAX_DEPTH:
+        try:
+            record = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return None
+    else:
+        try:
+            record = safe_json.loads(line)
+        except safe_json.Invalid:
+            return None
+    return record if isinstance(record, dict) else None
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # Windows: no pread; the descriptor is ours alone
+    return os.read(fd, size)
+
+
+def _redact_strings(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, dict):
+        return {redact(k) if isinstance(k, str) else k: _redact_strings(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_strings(v, redact) for v in value]
+    return redact(value) if isinstance(value, str) else value
