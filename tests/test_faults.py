@@ -555,6 +555,18 @@ def test_task_ids_are_one_quoted_path_segment(emu):
     assert len(raw) == 1 and raw[0].path.startswith("/api/v1/tasks/") and not raw[0].query
 
 
+def test_an_oss_url_uploaded_for_another_model_is_refused_once_with_a_hint(emu, tmp_path):
+    # an oss:// URL from an earlier upload for another model: the service refuses the create at once
+    request = {"prompt": "she smiles", "img_url": "oss://dashscope-instant/abc/2026-01-01/def/portrait.png"}
+    result = generate(emu, tmp_path, request)
+    assert result.code == 1
+    assert_log(emu, ["POST create"])  # a refusal: never retried, never looked up
+    assert "invalid_parameter_error" in result.stderr
+    assert "Hint: an oss:// URL is valid for 48 h and only for the model it was uploaded for" in result.stderr
+    assert emu.requests[0].headers["x-dashscope-ossresourceresolve"] == "enable"
+    assert emu.created_count() == 0
+
+
 def test_a_port_out_of_range_is_a_usage_error_and_leaves_no_open_submit(emu, tmp_path):
     from qianwen_video import journal
 
