@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 
 from qianwen_video.store import manifest as store_manifest
 from qianwen_video.tasks import pacing
@@ -228,10 +229,11 @@ def test_json_array_and_bad_lines(tmp_path):
     assert conflict.code == 64
 
 
-def test_an_unanswered_submit_is_resolved_through_the_task_list(tmp_path):
+@pytest.mark.parametrize("zone", [0, 8], ids=["list-in-UTC", "list-in-UTC+8"])
+def test_an_unanswered_submit_is_resolved_through_the_task_list(tmp_path, zone):
     from tests.emulator.actions import Reset
 
-    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.2) as emu:
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.2, zone_hours=zone) as emu:
         items = prompts(4)
         write_batch(tmp_path, items[:2])
         assert run(batch_args(), env_for(emu), tmp_path).code == 0

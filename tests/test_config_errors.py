@@ -45,7 +45,10 @@ def test_key_order_and_dotenv_precedence(tmp_path):
 def test_missing_key_prints_the_documented_message(tmp_path):
     result = run(REQUEST, {"DASHSCOPE_HTTP_BASE_URL": "http://127.0.0.1:9/api/v1"}, tmp_path)
     assert result.code == 1
-    assert result.stderr.startswith("Error: QIANWEN_API_KEY/DASHSCOPE_API_KEY not found.")
+    # planning's one billing Note comes first; then the error, before anything is sent
+    note, error = result.stderr.split("\n", 1)
+    assert note.startswith("Note: billed at ")
+    assert error.startswith("Error: QIANWEN_API_KEY/DASHSCOPE_API_KEY not found.")
     assert "echo 'DASHSCOPE_API_KEY=sk-your-key-here' >> .env" in result.stderr
 
 

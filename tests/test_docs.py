@@ -69,16 +69,25 @@ def _resolution_cell(m: catalog.Model) -> str:
     return text
 
 
+def _sent_cell(m: catalog.Model) -> str:
+    """What the script sends when the request names no resolution/size or duration."""
+    parts = []
+    for key, value in m.sent_defaults.items():
+        parts.append("%d s" % value if key == "duration" else "`%s`" % value if key == "size" else str(value))
+    return ", ".join(parts) or "-"
+
+
 def render_table(key: str) -> str:
     models = _models_for(key)
     multi_mode = len({m.mode for m in models}) > 1
-    head = ["Model"] + (["Mode"] if multi_mode else []) + ["Resolution", "Duration (s)", "Audio", "Prompt max", "Regions"]
+    head = ["Model"] + (["Mode"] if multi_mode else []) + ["Resolution", "Duration (s)", "Sent when unset", "Audio",
+                                                           "Prompt max", "Regions"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in models:
         name = "`%s`" % m.id + (" (default)" if catalog.DEFAULT_MODELS.get(m.mode) == m.id else "")
         duration = m.duration.describe() if m.duration else "input length (≤15)"
         cells = [name] + ([m.mode] if multi_mode else []) + [
-            _resolution_cell(m), duration, AUDIO_TEXT[m.audio], str(m.prompt_max),
+            _resolution_cell(m), duration, _sent_cell(m), AUDIO_TEXT[m.audio], str(m.prompt_max),
             ", ".join(REGION_TEXT.get(r, r) for r in m.regions)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -81,11 +81,9 @@ def wait_final(emu: Emulator, task_id: str, limit: float = 3.0) -> Dict[str, Any
 
 
 def t2v(model: str = "wan2.6-t2v", **params: Any) -> Dict[str, Any]:
-    body: Dict[str, Any] = {"model": model, "input": {"prompt": "a cat", "extend_prompt": True,
-                                                      "function": "video-synthesis"}}
-    if params:
-        body["parameters"] = params
-    return body
+    # every documented client sends "parameters", at least {} (doc 4.3 BadRequest.EmptyParameters)
+    return {"model": model, "input": {"prompt": "a cat", "extend_prompt": True, "function": "video-synthesis"},
+            "parameters": params}
 
 
 @pytest.fixture
@@ -168,11 +166,13 @@ def test_submit_sync_errors(emu):
     st, d = submit(emu, t2v("wan9.9-t2v"))
     assert_error(st, d, 400, "InvalidParameter", "Model not exist.")
     url_msg = "url error, please check url! For details, see: https://help.aliyun.com/zh/model-studio"
-    st, d = submit(emu, {"model": "wan2.2-kf2v-flash", "input": {"first_frame_url": "https://x/a.png"}})
+    st, d = submit(emu, {"model": "wan2.2-kf2v-flash", "input": {"first_frame_url": "https://x/a.png"},
+                         "parameters": {}})
     assert_error(st, d, 400, "InvalidParameter", url_msg)
     st, d = submit(emu, t2v(), route=KF2V)
     assert_error(st, d, 400, "InvalidParameter", url_msg)
-    body = {"model": "wan2.7-i2v", "input": {"media": [{"type": "first_frame", "url": "oss://dashscope-instant/a/b.png"}]}}
+    body = {"model": "wan2.7-i2v", "input": {"media": [{"type": "first_frame", "url": "oss://dashscope-instant/a/b.png"}]},
+            "parameters": {}}
     st, d = submit(emu, body)
     assert_error(st, d, 400, "InvalidParameter.DataInspection",
                  "The media format is not supported or incorrect for the data inspection.")
@@ -184,7 +184,8 @@ def test_submit_sync_errors(emu):
 
 
 def test_kf2v_route_accepted(emu):
-    st, d = submit(emu, {"model": "wan2.2-kf2v-flash", "input": {"first_frame_url": "https://x/a.png"}}, route=KF2V)
+    st, d = submit(emu, {"model": "wan2.2-kf2v-flash", "input": {"first_frame_url": "https://x/a.png"},
+                         "parameters": {}}, route=KF2V)
     assert st == 200
     final = wait_final(emu, d["output"]["task_id"])
     assert final["output"]["task_status"] == "SUCCEEDED"
@@ -216,7 +217,7 @@ def test_default_rate_limit_from_doc_table():
      "size must be in 1080*1920,1920*1080,1440*1440,1632*1248,1248*1632,480*832,832*480,624*624"),
     (t2v("wan2.2-t2v-plus", duration=3), "duration customization is not supported"),
     (t2v("wan2.7-t2v", resolution="480P"), "Input should be '1080P' or '720P'"),
-    ({"model": "wan2.7-i2v", "input": {"img_url": "https://x/a.png"}}, "Field required: input.media"),
+    ({"model": "wan2.7-i2v", "input": {"img_url": "https://x/a.png"}, "parameters": {}}, "Field required: input.media"),
 ])
 def test_late_validation_over_http(emu, body, message):
     st, d = submit(emu, body)
@@ -375,6 +376,115 @@ def test_list_tasks_filters_and_paging():
         assert st == 401
 
 
+@pytest.mark.parametrize("query", [
+    "end_time=garbage", "start_time=2000-01-01", "end_time=20001301000000", "start_time=20000101000000x",
+    "start_time=&end_time=2000", "end_time=%FF",
+])
+def test_list_with_a_malformed_time_is_a_400_not_a_500(emu, query):
+    st, _, b = call("GET", emu.base_url + "/tasks?" + query)
+    assert_error(st, json.loads(b), 400, "InvalidParameter")
+
+
+@pytest.mark.parametrize("zone", [0, 8])
+def test_list_window_and_task_times_follow_the_zone_setting(zone):
+    import datetime as dt
+
+    with Emulator(api_keys=(KEY,), zone_hours=zone) as emu:
+        tid = submit(emu, t2v())[1]["output"]["task_id"]
+        now = time.time()
+
+        def listed(shift_hours):
+            def stamp(t):
+                return time.strftime("%Y%m%d%H%M%S", time.gmtime(t + shift_hours * 3600))
+            st, _, b = call("GET", emu.base_url + "/tasks?start_time=%s&end_time=%s" % (stamp(now - 60), stamp(now + 60)))
+            assert st == 200
+            return [x["task_id"] for x in json.loads(b)["data"]]
+
+        # the window is read in the emulator's zone: UTC times find the task only when zone=0,
+        # the same times as UTC+8 wall clock only when zone=8
+        assert listed(0) == ([tid] if zone == 0 else [])
+        assert listed(8) == ([tid] if zone == 8 else [])
+        submitted = dt.datetime.strptime(poll(emu, tid)["output"]["submit_time"], "%Y-%m-%d %H:%M:%S.%f")
+        utc = dt.datetime.fromtimestamp(now, tz=dt.timezone.utc).replace(tzinfo=None)
+        assert abs((submitted - utc).total_seconds() - zone * 3600) < 60
+
+
+# ------------------------------------------------------------------ strictness (issue 12): synchronous refusals
+def test_create_without_parameters_is_bad_request_empty_parameters(emu):
+    body = t2v()
+    del body["parameters"]
+    st, d = submit(emu, body)
+    assert_error(st, d, 400, "BadRequest.EmptyParameters", 'Required parameter "parameters" missing from request.')
+    st, d = submit(emu, dict(body, parameters=None))
+    assert_error(st, d, 400, "BadRequest.EmptyParameters")
+    st, d = submit(emu, dict(body, parameters=[]))
+    assert_error(st, d, 400, "InvalidParameter")
+    assert emu.created_count() == 0
+    assert submit(emu, dict(body, parameters={}))[0] == 200  # an empty object is enough
+    assert emu.created_count() == 1
+
+
+def _raw_create(emu, content_type):
+    conn = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=5)
+    headers = {"Authorization": "Bearer " + KEY, "X-DashScope-Async": "enable"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    conn.request("POST", "/api/v1" + T2V, body=json.dumps(t2v()).encode(), headers=headers)
+    r = conn.getresponse()
+    out = r.status, json.loads(r.read())
+    conn.close()
+    return out
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "application/jsonx"])
+def test_create_without_a_json_content_type_is_refused(emu, content_type):
+    st, d = _raw_create(emu, content_type)
+    assert_error(st, d, 400, "InvalidParameter")
+    assert emu.created_count() == 0
+
+
+def test_create_with_a_json_content_type_and_charset_is_accepted(emu):
+    assert _raw_create(emu, "application/json; charset=utf-8")[0] == 200  # what the SDK sends
+    assert _raw_create(emu, "Application/JSON")[0] == 200
+
+
+def test_oss_url_never_uploaded_is_refused_synchronously(emu):
+    body = {"model": "wan2.7-i2v", "parameters": {},
+            "input": {"media": [{"type": "first_frame", "url": "oss://dashscope-instant/never/uploaded.png"}]}}
+    st, d = submit(emu, body, headers={"X-DashScope-OssResourceResolve": "enable"})
+    assert_error(st, d, 400, "invalid_parameter_error")
+    assert "The provided URL does not appear to be valid" in d["message"]
+    assert emu.created_count() == 0
+
+
+@pytest.mark.parametrize("model, inp", [
+    ("wan2.6-i2v-flash", {"img_url": "cat.png"}),
+    ("wan2.6-i2v-flash", {"img_url": "/tmp/missing/cat.png"}),
+    ("wan2.6-i2v-flash", {"img_url": "./cat.png"}),
+    ("wan2.6-i2v-flash", {"img_url": "file:///tmp/cat.png"}),
+    ("wan2.6-i2v-flash", {"img_url": "https://"}),
+    ("wan2.6-t2v", {"prompt": "p", "audio_url": "voice.wav"}),
+    ("wan2.2-kf2v-flash", {"first_frame_url": "https://x/a.png", "last_frame_url": "b.png"}),
+    ("wan2.6-r2v", {"prompt": "p", "reference_urls": ["https://x/a.png", "b.mp4"]}),
+    ("wanx2.1-vace-plus", {"prompt": "p", "function": "video_repainting", "video_url": "clip.mp4"}),
+    ("wan2.7-i2v", {"media": [{"type": "first_frame", "url": "C:\\pics\\cat.png"}]}),
+    ("wan2.7-r2v", {"prompt": "p", "media": [{"type": "reference_image", "url": "https://x/a.png",
+                                              "reference_voice": "voice.wav"}]}),
+])
+def test_media_values_that_are_not_urls_are_invalid_url(emu, model, inp):
+    route = KF2V if "kf2v" in model else T2V
+    st, d = submit(emu, {"model": model, "input": inp, "parameters": {}}, route=route)
+    assert_error(st, d, 400, "InvalidURL", "Invalid URL provided in your request.")
+    assert emu.created_count() == 0
+
+
+@pytest.mark.parametrize("url", ["https://x/a.png", "HTTP://x/a.png", "data:image/png;base64,iVBORw0KGgo="])
+def test_urls_and_data_uris_pass_the_url_check(emu, url):
+    st, d = submit(emu, {"model": "wan2.6-i2v-flash", "input": {"img_url": url}, "parameters": {}})
+    assert st == 200, d
+
+
 # ------------------------------------------------------------------ script_task / concurrency
 def test_script_task_walks_statuses(emu):
     emu.script_task(["PENDING", "RUNNING", "RUNNING", "FAILED"], code="DataInspectionFailed",
@@ -475,20 +585,21 @@ def test_upload_use_and_model_binding(emu):
     st, _, b = upload(emu, pol, b"other")
     assert st == 409 and oss_code(b) == "FileAlreadyExists"
     # use it: header required, then the task succeeds
-    body = {"model": "wan2.7-i2v", "input": {"media": [{"type": "first_frame", "url": "oss://" + key}]}}
+    body = {"model": "wan2.7-i2v", "input": {"media": [{"type": "first_frame", "url": "oss://" + key}]},
+            "parameters": {}}
     hdr = {"X-DashScope-OssResourceResolve": "enable"}
     st, d = submit(emu, body, headers=hdr)
     assert st == 200
     assert wait_final(emu, d["output"]["task_id"])["output"]["task_status"] == "SUCCEEDED"
-    # bound to the upload's model
-    body2 = {"model": "wan2.7-i2v-2026-04-25", "input": {"media": [{"type": "first_frame", "url": "oss://" + key}]}}
-    st, d = submit(emu, body2, headers=hdr)
-    out = wait_final(emu, d["output"]["task_id"])["output"]
-    assert out["task_status"] == "FAILED" and out["code"] == "InvalidParameter"
-    assert out["message"] == "The provided URL does not appear to be valid."
-    body3 = {"model": "wan2.7-i2v", "input": {"media": [{"type": "first_frame", "url": "oss://" + key + "x"}]}}
-    st, d = submit(emu, body3, headers=hdr)
-    assert wait_final(emu, d["output"]["task_id"])["output"]["task_status"] == "FAILED"
+    # bound to the upload's model: another model, or a key never uploaded, is refused at once
+    # with the documented code (doc 4.3 / 5 [UPLOAD]) and creates no task
+    for model, url in (("wan2.7-i2v-2026-04-25", "oss://" + key), ("wan2.7-i2v", "oss://" + key + "x")):
+        other = {"model": model, "input": {"media": [{"type": "first_frame", "url": url}]}, "parameters": {}}
+        st, d = submit(emu, other, headers=hdr)
+        assert_error(st, d, 400, "invalid_parameter_error",
+                     "InternalError.Algo.InvalidParameter: The provided URL does not appear to be valid. "
+                     "Ensure it is correctly formatted.")
+    assert emu.created_count() == 1
 
 
 def test_upload_rejections():

@@ -36,6 +36,11 @@ OUT = Path("output") / "qianwen-video-generation"
 HTML_502 = "<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>"
 
 
+# The service's task list may read its window in UTC or in UTC+8 (undocumented): the ambiguous-submit
+# lookup must find the task either way.
+LIST_ZONES = pytest.mark.parametrize("zone", [0, 8], ids=["list-in-UTC", "list-in-UTC+8"])
+
+
 def dashscope_error(code: str, message: str = "try again later") -> dict:
     return {"code": code, "message": message, "request_id": "00000000-0000-0000-0000-000000000000"}
 
@@ -219,7 +224,9 @@ def test_reset_before_the_body_is_processed_is_looked_up_again_before_a_rerun_su
     assert emu.created_count() == 1
 
 
-def test_reset_after_the_body_adopts_the_one_task_via_the_task_list(emu, tmp_path):
+@LIST_ZONES
+def test_reset_after_the_body_adopts_the_one_task_via_the_task_list(emu, tmp_path, zone):
+    emu.zone_hours = zone
     emu.script("POST", CREATE, Reset(after_body=True))
     result = generate(emu, tmp_path)
     assert result.code == 0, result.stderr
@@ -251,7 +258,9 @@ def assert_narrow_list_windows(emu):
     assert abs(epoch(windows[0][0]) - time.time()) < 30 * 60, windows  # the UTC one is now
 
 
-def test_read_timeout_on_submit_is_ambiguous_and_adopted(emu, tmp_path):
+@LIST_ZONES
+def test_read_timeout_on_submit_is_ambiguous_and_adopted(emu, tmp_path, zone):
+    emu.zone_hours = zone
     emu.script("POST", CREATE, Stall(3.0, process=True))
     started = time.monotonic()
     result = generate(emu, tmp_path, env=env_for(emu, QWEN_HTTP_TIMEOUT="0.5"))
@@ -532,7 +541,9 @@ def test_a_task_list_too_long_to_read_whole_is_not_taken_for_no_task(emu, tmp_pa
     assert len(journal.Journal(tmp_path / OUT).unresolved()) == 1  # the next run looks again
 
 
-def test_the_one_listed_task_with_another_prompt_is_not_adopted(emu, tmp_path):
+@LIST_ZONES
+def test_the_one_listed_task_with_another_prompt_is_not_adopted(emu, tmp_path, zone):
+    emu.zone_hours = zone
     other = tmp_path / "other-client"
     other.mkdir()
     theirs = run(["--request", json.dumps({"prompt": "someone else's clip"}), "--submit-only"], env_for(emu), other)
@@ -566,6 +577,18 @@ def test_task_ids_are_one_quoted_path_segment(emu):
     assert api.get_task("a?b=1")["output"]["task_status"] == "UNKNOWN"
     raw = [r for r in emu.requests if r.method == "GET"]
     assert len(raw) == 1 and raw[0].path.startswith("/api/v1/tasks/") and not raw[0].query
+
+
+def test_an_oss_url_uploaded_for_another_model_is_refused_once_with_a_hint(emu, tmp_path):
+    # an oss:// URL from an earlier upload for another model: the service refuses the create at once
+    request = {"prompt": "she smiles", "img_url": "oss://dashscope-instant/abc/2026-01-01/def/portrait.png"}
+    result = generate(emu, tmp_path, request)
+    assert result.code == 1
+    assert_log(emu, ["POST create"])  # a refusal: never retried, never looked up
+    assert "invalid_parameter_error" in result.stderr
+    assert "Hint: an oss:// URL is valid for 48 h and only for the model it was uploaded for" in result.stderr
+    assert emu.requests[0].headers["x-dashscope-ossresourceresolve"] == "enable"
+    assert emu.created_count() == 0
 
 
 def test_a_port_out_of_range_is_a_usage_error_and_leaves_no_open_submit(emu, tmp_path):

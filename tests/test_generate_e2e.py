@@ -32,14 +32,15 @@ CASES = [
      VG, {"model": "wan2.6-t2v", "input": {"prompt": "a lighthouse"},
           "parameters": {"size": "1280*720", "duration": 5, "prompt_extend": True}}),
     ("wan2.2-t2v-plus", {"prompt": "a fox", "size": "832*480"},
-     VG, {"model": "wan2.2-t2v-plus", "input": {"prompt": "a fox"}, "parameters": {"size": "832*480"}}),
+     VG, {"model": "wan2.2-t2v-plus", "input": {"prompt": "a fox"},
+                             "parameters": {"size": "832*480", "duration": 5}}),
     ("wan2.6-i2v-flash", {"prompt": "she smiles", "img_url": IMG, "resolution": "720P", "duration": 5, "audio": False},
      VG, {"model": "wan2.6-i2v-flash", "input": {"prompt": "she smiles", "img_url": IMG},
           "parameters": {"resolution": "720P", "duration": 5, "audio": False}}),
     ("wan2.2-kf2v-flash", {"prompt": "day to night", "first_frame_url": IMG, "last_frame_url": IMG2, "resolution": "480P"},
      I2V_ROUTE, {"model": "wan2.2-kf2v-flash",
                  "input": {"prompt": "day to night", "first_frame_url": IMG, "last_frame_url": IMG2},
-                 "parameters": {"resolution": "480P"}}),
+                 "parameters": {"resolution": "480P", "duration": 5}}),
     ("wan2.6-r2v-flash", {"prompt": "character1 dances", "reference_urls": [IMG, VID], "size": "1280*720", "duration": 5},
      VG, {"model": "wan2.6-r2v-flash", "input": {"prompt": "character1 dances", "reference_urls": [IMG, VID]},
           "parameters": {"size": "1280*720", "duration": 5}}),
@@ -57,11 +58,12 @@ CASES = [
           "parameters": {"resolution": "720P", "ratio": "9:16", "duration": 8}}),
     ("wan2.7-i2v", {"prompt": "continue", "first_frame_url": IMG, "driving_audio_url": WAV},
      VG, {"model": "wan2.7-i2v", "input": {"prompt": "continue", "media": [
-         {"type": "first_frame", "url": IMG}, {"type": "driving_audio", "url": WAV}]}}),
+         {"type": "first_frame", "url": IMG}, {"type": "driving_audio", "url": WAV}]},
+         "parameters": {"resolution": "1080P", "duration": 5}}),
     ("wan2.7-r2v", {"prompt": "Image 1 meets Video 1", "reference_urls": [IMG, VID], "duration": 10},
      VG, {"model": "wan2.7-r2v", "input": {"prompt": "Image 1 meets Video 1", "media": [
          {"type": "reference_image", "url": IMG}, {"type": "reference_video", "url": VID}]},
-         "parameters": {"duration": 10}}),
+         "parameters": {"duration": 10, "resolution": "720P"}}),
     ("wan2.7-videoedit", {"prompt": "make it snow", "video_url": VID, "reference_images": [IMG], "audio_setting": "origin"},
      VG, {"model": "wan2.7-videoedit", "input": {"prompt": "make it snow", "media": [
          {"type": "video", "url": VID}, {"type": "reference_image", "url": IMG}]},
@@ -70,13 +72,14 @@ CASES = [
      VG, {"model": "happyhorse-1.0-t2v", "input": {"prompt": "a horse"},
           "parameters": {"resolution": "720P", "ratio": "16:9", "duration": 5}}),
     ("happyhorse-1.1-i2v", {"prompt": "gallop", "img_url": IMG},
-     VG, {"model": "happyhorse-1.1-i2v", "input": {"prompt": "gallop", "media": [{"type": "first_frame", "url": IMG}]}}),
+     VG, {"model": "happyhorse-1.1-i2v", "input": {"prompt": "gallop", "media": [{"type": "first_frame", "url": IMG}]},
+          "parameters": {"resolution": "1080P", "duration": 5}}),
     ("happyhorse-1.1-r2v", {"prompt": "character1 rides", "reference_urls": [IMG], "ratio": "21:9"},
      VG, {"model": "happyhorse-1.1-r2v", "input": {"prompt": "character1 rides", "media": [
-         {"type": "reference_image", "url": IMG}]}, "parameters": {"ratio": "21:9"}}),
+         {"type": "reference_image", "url": IMG}]}, "parameters": {"ratio": "21:9", "resolution": "720P", "duration": 5}}),
     ("happyhorse-1.0-video-edit", {"prompt": "swap the hat", "video_url": VID, "reference_images": [IMG]},
      VG, {"model": "happyhorse-1.0-video-edit", "input": {"prompt": "swap the hat", "media": [
-         {"type": "video", "url": VID}, {"type": "reference_image", "url": IMG}]}}),
+         {"type": "video", "url": VID}, {"type": "reference_image", "url": IMG}]}, "parameters": {}}),
 ]
 
 
@@ -97,6 +100,7 @@ def test_each_mode_and_family_end_to_end(emu, tmp_path, model, request_fields, p
     assert sent.headers["x-dashscope-async"] == "enable"
     assert sent.headers["content-type"].startswith("application/json")
     assert "x-dashscope-ossresourceresolve" not in sent.headers  # no oss:// URL in this body
+    assert len([line for line in result.stderr.splitlines() if line.startswith("Note: billed at ")]) == 1
 
     # then polls, then one download; the result is the served video, byte for byte
     document = result.json()

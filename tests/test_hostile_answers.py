@@ -457,7 +457,7 @@ def test_on_answer_sees_each_429_before_the_retry_and_nothing_from_other_hosts(e
     client = api_module.DashScope(ctx, Console(ctx), KEY, emu.base_url)
     client.on_answer(lambda method, url, status: seen.append((method, url.rsplit("/", 1)[-1], status)))
     task_id = client.submit("/services/aigc/video-generation/video-synthesis",
-                            {"model": "wan2.6-t2v", "input": {"prompt": "x"}}, False)["output"]["task_id"]
+                            {"model": "wan2.6-t2v", "input": {"prompt": "x"}, "parameters": {}}, False)["output"]["task_id"]
     assert seen == [("POST", "video-synthesis", 429), ("POST", "video-synthesis", 200)]
     client.transport.request("GET", emu.url + "/elsewhere")
     assert len(seen) == 2 and task_id in emu.tasks

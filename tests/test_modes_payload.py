@@ -102,7 +102,8 @@ def test_kf2v_goes_to_the_image2video_route():
     assert built.route == "/services/aigc/image2video/video-synthesis"
     assert built.body == {"model": "wan2.2-kf2v-flash",
                           "input": {"prompt": "p", "first_frame_url": IMG, "last_frame_url": IMG2},
-                          "parameters": {"resolution": "720P"}}
+                          "parameters": {"resolution": "720P", "duration": 5}}  # the skill's fixed 5
+    assert built.defaulted == ["duration"]
 
 
 def test_r2v_legacy_body():
@@ -135,7 +136,7 @@ def test_wan27_i2v_builds_media_from_flat_fields():
     assert built.body["input"] == {"prompt": "p", "media": [
         {"type": "first_frame", "url": IMG}, {"type": "last_frame", "url": IMG2},
         {"type": "driving_audio", "url": WAV}]}
-    assert built.body["parameters"] == {"resolution": "1080P"}
+    assert built.body["parameters"] == {"resolution": "1080P", "duration": 5}
 
 
 def test_wan27_r2v_splits_reference_urls_into_images_and_videos():
@@ -164,7 +165,7 @@ def test_happyhorse_r2v_and_video_edit():
     r2v = body({"prompt": "character1", "reference_urls": [IMG, IMG2], "ratio": "1:1"}, "happyhorse-1.0-r2v")
     assert r2v.body["input"]["media"] == [{"type": "reference_image", "url": IMG},
                                           {"type": "reference_image", "url": IMG2}]
-    assert r2v.body["parameters"] == {"ratio": "1:1"}
+    assert r2v.body["parameters"] == {"ratio": "1:1", "resolution": "720P", "duration": 5}  # the skill's defaults
     edit = body({"prompt": "swap the hat", "video_url": VID, "reference_images": [IMG]}, "happyhorse-1.0-video-edit")
     assert edit.body["input"]["media"] == [{"type": "video", "url": VID}, {"type": "reference_image", "url": IMG}]
 
@@ -178,8 +179,12 @@ def test_explicit_media_items_pass_through_with_reference_voice():
 def test_native_body_is_merged_verbatim():
     built = body({"input": {"prompt": "native", "extend_prompt": True}, "parameters": {"size": "832*480"}},
                  "wan2.5-t2v-preview")
+    # the native values verbatim; the duration it does not name is the skill's default
     assert built.body == {"model": "wan2.5-t2v-preview", "input": {"prompt": "native", "extend_prompt": True},
-                          "parameters": {"size": "832*480"}}
+                          "parameters": {"duration": 5, "size": "832*480"}}
+    named = body({"input": {"prompt": "native"}, "parameters": {"duration": 10, "resolution": "480P"}},
+                 "wan2.5-i2v-preview", "i2v")
+    assert named.body["parameters"] == {"duration": 10, "resolution": "480P"} and named.defaulted == []
 
 
 def test_sdk_probe_body_round_trips():

@@ -168,7 +168,7 @@ def test_region_twins(tmp_path):
     assert code == 0 and document["model"] == "wanx2.1-vace-plus"
     assert "Note: using wanx2.1-vace-plus, the cn-beijing id of the default model wan2.1-vace-plus" in stderr
     code, document, stderr = dry(vace, tmp_path, region="ap-southeast-1")
-    assert document["model"] == "wan2.1-vace-plus" and "Note" not in stderr
+    assert document["model"] == "wan2.1-vace-plus" and "Note: using" not in stderr
     # a model the user chose is never swapped, only flagged
     code, document, stderr = dry(dict(vace, model="wan2.1-vace-plus"), tmp_path)
     assert code == 0 and document["model"] == "wan2.1-vace-plus"
@@ -434,7 +434,7 @@ def test_a_named_i2v_model_is_never_switched(tmp_path):
         assert code == 64 and "Note: using" not in stderr
         assert "Error: first_clip_url: %s (i2v) takes no first_clip_url" % named["model"] in stderr
     code, document, stderr = dry({"prompt": "p", "img_url": IMG}, tmp_path)  # nothing to switch for
-    assert code == 0 and document["model"] == "wan2.6-i2v-flash" and "Note" not in stderr
+    assert code == 0 and document["model"] == "wan2.6-i2v-flash" and "Note: using" not in stderr
 
 
 def test_reference_image_with_the_field_it_stands_for_is_an_error(tmp_path):

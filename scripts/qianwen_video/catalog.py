@@ -1,8 +1,9 @@
 """The model catalog: one table that drives mode detection, payloads, validation and docs.
 
-Every fact comes from ../shared/reference/dashscope-api.md (section noted per family).
-Where sources disagree, the entry keeps the looser rule and records the dispute in
-``disputed`` so validation never rejects something the service may accept.
+Facts come from the official Model Studio API references (the DOC_* URLs below; section
+numbers in comments refer to the team's notes on them). Where sources disagree, the entry keeps
+the looser rule and records the dispute in ``disputed``, citing the public page, so validation
+never rejects something the service may accept.
 """
 from __future__ import annotations
 
@@ -37,6 +38,21 @@ RATIOS_5 = ("16:9", "9:16", "1:1", "4:3", "3:4")
 # dashscope-api.md §3.8: HappyHorse 1.1 extra ratios are unverified; looser rule keeps them.
 RATIOS_HH11 = RATIOS_5 + ("4:5", "5:4", "9:21", "21:9")
 
+# Official Model Studio API references (public pages; notes and disputes cite these, never a local file).
+DOC_T2V = "https://help.aliyun.com/zh/model-studio/text-to-video-api-reference"
+DOC_I2V = "https://help.aliyun.com/zh/model-studio/image-to-video-api-reference"
+DOC_KF2V = "https://help.aliyun.com/zh/model-studio/image-to-video-by-first-and-last-frame-api-reference"
+DOC_R2V = "https://help.aliyun.com/zh/model-studio/wan-video-to-video-api-reference"
+DOC_I2V27 = "https://help.aliyun.com/zh/model-studio/image-to-video-general-api-reference"
+DOC_EDIT27 = "https://help.aliyun.com/zh/model-studio/wan-video-editing-api-reference"
+DOC_LIMITS = "https://help.aliyun.com/zh/model-studio/rate-limit"
+# HappyHorse pages, one per mode (their slugs as linked from Model Studio's own docs; only
+# secondary summaries of them were read, hence the "all" dispute on every HappyHorse entry).
+DOC_HH = "https://help.aliyun.com/zh/model-studio/happyhorse-%s-api-reference"
+HH_DOC_SLUGS = {"t2v": "text-to-video", "i2v": "image-to-video", "r2v": "reference-to-video",
+                "videoedit": "video-edit"}
+
+DEFAULT_REGION = "cn-beijing"  # QWEN_REGION's default; also whose ids a custom endpoint of unknown region gets
 REGIONS = {
     "cn-beijing": "https://dashscope.aliyuncs.com/api/v1",
     "ap-southeast-1": "https://dashscope-intl.aliyuncs.com/api/v1",
@@ -94,6 +110,14 @@ MEDIA_TYPE_KINDS: Dict[str, Tuple[str, ...]] = {
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi", ".flv", ".wmv", ".ts")
 # Input references: the video formats the service takes (MP4/MOV, dashscope-api.md §3.5-§3.8).
 REFERENCE_VIDEO_SUFFIXES = (".mp4", ".mov")
+
+
+def tier_of(size: Any) -> Optional[str]:
+    """The tier ("720P") a legacy W*H size belongs to, or None."""
+    for tier, sizes in SIZE_TIERS.items():
+        if size in sizes:
+            return tier
+    return None
 
 
 def is_video_url(value: Any) -> bool:
@@ -173,6 +197,10 @@ class Model(NamedTuple):
     concurrency: int = 2
     disputed: Mapping[str, str] = {}  # never mutated
     notes: str = ""
+    # The parameters sent when the request names none of them: what the upstream skill's builder
+    # for this family sends (QW-0.1.0; see SKILL_DEFAULTS_* below). {} = send none, the service
+    # default applies. Never a value outside the model's own tiers/durations.
+    sent_defaults: Mapping[str, Any] = {}  # never mutated
 
     @property
     def endpoint(self) -> str:
@@ -197,6 +225,18 @@ class Model(NamedTuple):
             return self.media is not None
         return field in self.accepted_fields or any(t in self.input_fields for t in FIELD_ALIASES.get(field, ()))
 
+
+# ---------------------------------------------------------------------------
+# What the upstream skill (QW-0.1.0 video_lib.py builders) sends when the request names no
+# resolution/size or duration. Builders are chosen by family, not by the skill's exact-id sets
+# (which miss dated snapshots and the 1.1/wan2.7-r2v ids added later; those get their family's
+# builder, as in QW-0.2/0.3). kf2v's duration is the skill's hard-coded 5.
+SKILL_T2V = {"duration": 5}                              # wan2.1-2.6 t2v: duration only, no size
+SKILL_I2V = {"resolution": "720P", "duration": 5}        # wan2.1-2.6 i2v, kf2v
+SKILL_R2V26 = {"size": "1280*720", "duration": 5}        # wan2.6 r2v
+SKILL_WAN27 = {"resolution": "1080P", "duration": 5}     # wan2.7/HappyHorse t2v and i2v
+SKILL_R2V_MEDIA = {"resolution": "720P", "duration": 5}  # HappyHorse r2v (QW-0.1), wan2.7-r2v (QW-0.3)
+# vace and videoedit: the skill sends parameters only when given (no defaults).
 
 # ---------------------------------------------------------------------------
 # Field sets shared by families (dashscope-api.md §3.2-§3.8)
@@ -256,7 +296,8 @@ def _legacy_t2v(mid, family, tiers, default_size, duration, prompt_max, audio, r
     params = ("size", "duration") + LEGACY_COMMON_PARAMS + (("shot_type",) if shot_type else ())
     return Model(mid, family, "t2v", "video-generation", "legacy", inputs, params, "size", tiers,
                  default_size, duration, audio=audio, prompt_max=prompt_max, prompt_required=True,
-                 regions=regions, submit_rps=rps, concurrency=conc, disputed=disputed or {})
+                 regions=regions, submit_rps=rps, concurrency=conc, disputed=disputed or {},
+                 sent_defaults=SKILL_T2V)
 
 
 def _legacy_i2v(mid, family, tiers, default_res, duration, prompt_max, audio, regions,
@@ -264,9 +305,12 @@ def _legacy_i2v(mid, family, tiers, default_res, duration, prompt_max, audio, re
     inputs = ("prompt", "negative_prompt", "img_url", "template") + (("audio_url",) if audio_url else ())
     params = (("resolution", "duration") + LEGACY_COMMON_PARAMS
               + (("shot_type",) if shot_type else ()) + (("audio",) if audio == "optional" else ()))
+    # The skill's 720P where the model has that tier (wan2.2-i2v-plus has 480P/1080P only: the
+    # skill's 720P would fail there, so only its duration is sent and the service default applies).
+    sent = SKILL_I2V if SKILL_I2V["resolution"] in tiers else {"duration": SKILL_I2V["duration"]}
     return Model(mid, family, "i2v", "video-generation", "legacy", inputs, params, "resolution",
                  tiers, default_res, duration, audio=audio, prompt_max=prompt_max, regions=regions,
-                 submit_rps=rps, concurrency=conc, disputed=disputed or {})
+                 submit_rps=rps, concurrency=conc, disputed=disputed or {}, sent_defaults=sent)
 
 
 def _kf2v(mid, family, tiers, default_res, regions, rps=2, conc=2, disputed=None):
@@ -274,7 +318,7 @@ def _kf2v(mid, family, tiers, default_res, regions, rps=2, conc=2, disputed=None
                  ("prompt", "negative_prompt", "first_frame_url", "last_frame_url", "template"),
                  ("resolution", "duration") + LEGACY_COMMON_PARAMS, "resolution", tiers,
                  default_res, FIXED_5, regions=regions, submit_rps=rps, concurrency=conc,
-                 disputed=disputed or {})
+                 disputed=disputed or {}, sent_defaults=SKILL_I2V)
 
 
 def _vace(mid, regions):
@@ -286,35 +330,41 @@ def _vace(mid, regions):
 
 def _wan27(mid, mode, media=None, inputs=("prompt", "negative_prompt"), ratios=RATIOS_5,
            duration=Duration(2, 15), audio="auto", prompt_required=False, params_extra=(),
-           disputed=None):
+           disputed=None, sent=None):
     params = ("resolution",) + (("ratio",) if ratios else ()) + (("duration",) if duration else ()) \
         + LEGACY_COMMON_PARAMS + params_extra
     return Model(mid, "wan2.7", mode, "video-generation", "media" if media else "legacy", inputs,
                  params, "resolution", ("720P", "1080P"), "1080P", duration, ratios=ratios,
                  audio=audio, prompt_max=5000, prompt_required=prompt_required, media=media,
                  regions=("cn-beijing", "ap-southeast-1"), submit_rps=5, concurrency=5,
-                 disputed=disputed or {})
+                 disputed=disputed or {}, sent_defaults=sent if sent is not None else SKILL_WAN27)
 
 
 def _happyhorse(mid, version, mode, media=None, ratios=RATIOS_5, duration=Duration(3, 15),
                 prompt_required=True, params_extra=(), regions=("cn-beijing", "ap-southeast-1")):
     params = ("resolution",) + (("ratio",) if ratios else ()) + (("duration",) if duration else ()) \
         + ("watermark", "seed") + params_extra
-    disputed = {"all": "No verbatim official HappyHorse reference was read (dashscope-api.md §3.8, §8.5); "
-                       "limits come from secondary sources."}
+    doc = DOC_HH % HH_DOC_SLUGS[mode]
+    disputed = {"all": "Limits come from secondary summaries of the official HappyHorse reference, %s "
+                       "(not read verbatim); check it before relying on them." % doc}
     if version == "1.1" and ratios:
-        disputed["ratio"] = "4:5, 5:4, 9:21 and 21:9 come from an unverified 1.1 summary; allowed."
+        disputed["ratio"] = ("4:5, 5:4, 9:21 and 21:9 come from an unofficial 1.1 summary, not from %s; "
+                             "allowed." % doc)
+    sent = {} if mode == "videoedit" else (SKILL_R2V_MEDIA if mode == "r2v" else SKILL_WAN27)
     return Model(mid, "happyhorse-" + version, mode, "video-generation", "media" if media else "legacy",
                  ("prompt",), params, "resolution", ("720P", "1080P"), "1080P", duration,
                  ratios=ratios, audio="auto", prompt_max=5000, prompt_required=prompt_required,
                  media=media, regions=regions, default_watermark=True, submit_rps=10,
-                 concurrency=5, disputed=disputed)
+                 concurrency=5, disputed=disputed, sent_defaults=sent)
 
 
 BJ_SG = ("cn-beijing", "ap-southeast-1")
 ALL_REGIONS = ("cn-beijing", "ap-southeast-1", "us-east-1")
-WAN26_T2V_DISPUTE = {"duration": "Newer doc: any integer 2-15; older copies: 5/10/15. Allowing 2-15."}
-WAN26_I2V_DISPUTE = {"duration": "The doc read says 5/10/15; the EN guide implies 2-15 for wan2.6. Allowing 2-15."}
+WAN26_T2V_DISPUTE = {"duration": "%s: newer version any integer 2-15, older copies 5/10/15. Allowing 2-15."
+                                  % DOC_T2V}
+WAN26_I2V_DISPUTE = {"duration": "%s (the version read) says 5/10/15; the English guide implies 2-15 for "
+                                 "wan2.6. Allowing 2-15." % DOC_I2V}
+R2V27_DISPUTE = {"duration": "%s: 2-10 when any reference video is present, else 2-15." % DOC_R2V}
 
 _MODELS = [
     # --- t2v, legacy protocol (§3.2)
@@ -336,7 +386,8 @@ _MODELS = [
                 ALL_REGIONS, audio_url=True, shot_type=True, rps=5, conc=5, disputed=WAN26_I2V_DISPUTE),
     _legacy_i2v("wan2.6-i2v-us", "wan2.6", ("720P", "1080P"), "1080P", Duration(2, 15), 1500, "auto",
                 ("us-east-1",), audio_url=True, shot_type=True, rps=5, conc=5,
-                disputed={"all": "Listed only in the rate-limit table; limits assumed like wan2.6-i2v."}),
+                disputed={"all": "Listed only in the rate-limit table (%s); limits assumed like "
+                                 "wan2.6-i2v." % DOC_LIMITS}),
     _legacy_i2v("wan2.5-i2v-preview", "wan2.5", ("480P", "720P", "1080P"), "1080P",
                 Duration(5, 10, (5, 10)), 1500, "auto", BJ_SG, audio_url=True, rps=5, conc=5),
     _legacy_i2v("wan2.2-i2v-flash", "wan2.2", ("480P", "720P", "1080P"), "720P", FIXED_5, 800, "silent", ("cn-beijing",)),
@@ -349,7 +400,7 @@ _MODELS = [
     _legacy_i2v("wan2.1-i2v-plus", "wan2.1", ("720P",), "720P", FIXED_5, 800, "silent", ("ap-southeast-1",)),
     # --- kf2v (§3.4): its own route
     _kf2v("wan2.2-kf2v-flash", "wan2.2", ("480P", "720P", "1080P"), "720P", ("cn-beijing",),
-          disputed={"image_side": "zh 2.2 doc: 240-8000 px; older docs: 360-2000 px."}),
+          disputed={"image_side": "%s (2.2): 240-8000 px; older versions: 360-2000 px." % DOC_KF2V}),
     _kf2v("wanx2.1-kf2v-plus", "wan2.1", ("720P",), "720P", ("cn-beijing",)),
     _kf2v("wan2.1-kf2v-plus", "wan2.1", ("720P",), "720P", ("ap-southeast-1",), rps=1),
     # --- r2v, wan2.6 legacy (§3.5)
@@ -357,13 +408,14 @@ _MODELS = [
           ("prompt", "negative_prompt", "reference_urls", "reference_video_urls"),
           ("size", "duration", "shot_type", "watermark", "seed"), "size", ("720P", "1080P"),
           "1920*1080", Duration(2, 10), audio="auto", prompt_max=1500, prompt_required=True,
-          regions=ALL_REGIONS, submit_rps=5, concurrency=5,
-          disputed={"reference_image": "Newer doc: 240-8000 px, 20 MB; older: 240-5000 px, 10 MB."}),
+          regions=ALL_REGIONS, submit_rps=5, concurrency=5, sent_defaults=SKILL_R2V26,
+          disputed={"reference_image": "%s: newer version 240-8000 px, 20 MB; older 240-5000 px, 10 MB."
+                                       % DOC_R2V}),
     Model("wan2.6-r2v-flash", "wan2.6", "r2v", "video-generation", "legacy",
           ("prompt", "negative_prompt", "reference_urls", "reference_video_urls"),
           ("size", "duration", "shot_type", "watermark", "seed", "audio"), "size", ("720P", "1080P"),
           "1920*1080", Duration(2, 10), audio="optional", prompt_max=1500, prompt_required=True,
-          regions=BJ_SG, submit_rps=5, concurrency=5),
+          regions=BJ_SG, submit_rps=5, concurrency=5, sent_defaults=SKILL_R2V26),
     # --- vace (§3.6)
     _vace("wanx2.1-vace-plus", ("cn-beijing",)),
     _vace("wan2.1-vace-plus", ("ap-southeast-1",)),
@@ -373,15 +425,15 @@ _MODELS = [
     _wan27("wan2.7-t2v-2026-06-12", "t2v", inputs=("prompt", "negative_prompt", "audio_url"), prompt_required=True),
     _wan27("wan2.7-i2v", "i2v", media=WAN27_I2V_MEDIA, ratios=()),
     _wan27("wan2.7-i2v-2026-04-25", "i2v", media=WAN27_I2V_MEDIA, ratios=()),
-    _wan27("wan2.7-r2v", "r2v", media=WAN27_R2V_MEDIA, prompt_required=True,
-           disputed={"duration": "2-10 when any reference video is present, else 2-15."}),
+    _wan27("wan2.7-r2v", "r2v", media=WAN27_R2V_MEDIA, prompt_required=True, disputed=R2V27_DISPUTE,
+           sent=SKILL_R2V_MEDIA),
     _wan27("wan2.7-r2v-2026-06-12", "r2v", media=WAN27_R2V_MEDIA, prompt_required=True,
-           disputed={"duration": "2-10 when any reference video is present, else 2-15."}),
+           disputed=R2V27_DISPUTE, sent=SKILL_R2V_MEDIA),
     _wan27("wan2.7-videoedit", "videoedit", media=WAN27_EDIT_MEDIA,
            duration=Duration(0, 10, (0,) + tuple(range(2, 11)), default=0),
-           params_extra=("audio_setting",),
-           disputed={"reference_image": "Official zh doc: up to 4; a third-party summary: 3. Allowing 4.",
-                     "duration": "0 keeps the input length; otherwise 2-10."}),
+           params_extra=("audio_setting",), sent={},
+           disputed={"reference_image": "%s: up to 4; a third-party summary: 3. Allowing 4." % DOC_EDIT27,
+                     "duration": "%s: 0 keeps the input length; otherwise 2-10." % DOC_EDIT27}),
     # --- HappyHorse (§3.8)
     _happyhorse("happyhorse-1.0-t2v", "1.0", "t2v", regions=ALL_REGIONS),
     _happyhorse("happyhorse-1.0-i2v", "1.0", "i2v", media=HH_I2V_MEDIA, ratios=(), prompt_required=False,

@@ -6,7 +6,7 @@ import math
 import sys
 from typing import Any, Dict, List, Optional
 
-from . import catalog, errors
+from . import catalog, errors, modes
 from .context import Context
 from .errors import CliError, UsageError, ValidationFailed
 from .options import DEFAULTS, Options
@@ -38,18 +38,8 @@ environment:
 
 
 def _modes_help() -> str:
-    defaults = "\n".join("  %-10s %s" % (mode, catalog.DEFAULT_MODELS[mode]) for mode in catalog.MODES)
     codes = "\n".join("  %-4d %s" % (code, text) for code, text in errors.EXIT_CODES.items())
     return """\
-mode auto-detection (first match wins; --mode overrides):
-  a known --model/"model" decides: every catalog model serves one mode
-  "function"                          -> vace
-  "reference_urls"                    -> r2v
-  "media" or "first_clip_url"         -> i2v
-  "first_frame_url"                   -> kf2v (i2v for a media-protocol i2v model)
-  "img_url" or "reference_image"      -> i2v
-  otherwise                           -> t2v
-model priority: --model > request "model" > the mode's default:
 %s
 resolution field: size "W*H" for wan2.1-2.6 t2v/r2v/vace; resolution "720P" for wan2.1-2.6
   i2v/kf2v; resolution + ratio for wan2.7 and HappyHorse (see --list-models)
@@ -63,7 +53,7 @@ examples:
   video.py --request '{"prompt":"she turns and smiles","img_url":"./portrait.png"}' --print-response
   video.py --request '{"prompt":"..."}' --submit-only        then: video.py --task-id ID --poll-once
   video.py --batch prompts.jsonl --output ./clips      (again to resume; see prompts.manifest.jsonl)
-""" % (defaults, ENV_HELP, codes)
+""" % ("\n".join(modes.help_lines()), ENV_HELP, codes)
 
 
 LIST_DEFAULT = 20  # --list without N: about a screenful

@@ -180,15 +180,42 @@ def endpoint(ctx: Context) -> Endpoint:
 
 
 def region_of(ctx: Context) -> Optional[str]:
-    """The region name when it is known from configuration, for model-availability hints."""
+    """The region whose model ids apply. With a custom endpoint (DASHSCOPE_HTTP_BASE_URL or
+    QWEN_BASE_URL): its host's region when the host is recognisable, else QWEN_REGION, else None.
+    Without one: QWEN_REGION (default cn-beijing), None when it is not a known region."""
     if ctx.get("DASHSCOPE_HTTP_BASE_URL") or ctx.get("QWEN_BASE_URL"):
-        chosen = endpoint(ctx).base_url
-        for name, url in catalog.REGIONS.items():
-            if chosen.startswith(url.rsplit("/api/", 1)[0]):
-                return name
-        return None
-    region = (ctx.get("QWEN_REGION") or "cn-beijing").lower()
+        found = region_of_host(urlsplit(endpoint(ctx).base_url).hostname or "")
+        if found is not None:
+            return found
+        region = (ctx.get("QWEN_REGION") or "").strip().lower()
+        return region if region in catalog.REGIONS else None
+    region = (ctx.get("QWEN_REGION") or catalog.DEFAULT_REGION).lower()
     return region if region in catalog.REGIONS else None
+
+
+def region_of_host(host: str) -> Optional[str]:
+    """The region a DashScope host serves: a regional root's host (dashscope-intl.aliyuncs.com),
+    or a workspace/Token Plan domain `<name>.<region>.maas.aliyuncs.com`; None for any other host."""
+    host = host.lower().rstrip(".")
+    for name, url in catalog.REGIONS.items():
+        if host == urlsplit(url).hostname:
+            return name
+    for name in catalog.REGIONS:
+        if host.endswith("." + name + ".maas.aliyuncs.com"):
+            return name
+    return None
+
+
+def ids_region(ctx: Context) -> Tuple[str, Optional[str]]:
+    """(region whose model ids a run uses, why it was assumed or None). When a custom endpoint
+    hides the region and QWEN_REGION is not set, Beijing's ids are used (the default region)."""
+    region = region_of(ctx)
+    if region is not None:
+        return region, None
+    host = urlsplit(endpoint(ctx).base_url).hostname
+    return catalog.DEFAULT_REGION, (
+        "the region of %s is not recognisable, so %s ids are used (set QWEN_REGION to one of %s to choose)"
+        % (host, catalog.DEFAULT_REGION, ", ".join(catalog.REGIONS)))
 
 
 def _checked_url(value: str, variable: str) -> str:

@@ -1,7 +1,7 @@
 """Mode detection and model resolution: pure functions over the flat request and the catalog."""
 from __future__ import annotations
 
-from typing import Mapping, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 from . import catalog
 from .errors import UsageError
@@ -10,6 +10,17 @@ from .errors import UsageError
 # when no model is named (the default i2v model is legacy and takes none of them).
 MEDIA_I2V_FIELDS = ("first_clip_url", "driving_audio_url", "media")
 MEDIA_I2V_MODEL = "wan2.7-i2v"
+
+# Mode detection when no known model decides: the first row with any of its fields set wins,
+# else FALLBACK_MODE. detect_mode and --help (help_lines) both read this one table.
+DETECTION: Tuple[Tuple[Tuple[str, ...], str], ...] = (
+    (("function",), "vace"),
+    (("reference_urls",), "r2v"),
+    (MEDIA_I2V_FIELDS, "i2v"),
+    (("first_frame_url",), "kf2v"),
+    (("img_url", "reference_image"), "i2v"),
+)
+FALLBACK_MODE = "t2v"
 
 
 def has(request: Mapping, key: str) -> bool:
@@ -27,17 +38,42 @@ def detect_mode(request: Mapping, model_id: Optional[str] = None) -> str:
     model = catalog.lookup(model_id) if model_id else None
     if model is not None:
         return model.mode
-    if has(request, "function"):
-        return "vace"
-    if has(request, "reference_urls"):
-        return "r2v"
-    if any(has(request, key) for key in MEDIA_I2V_FIELDS):
-        return "i2v"
-    if has(request, "first_frame_url"):
-        return "kf2v"
-    if has(request, "img_url") or has(request, "reference_image"):
-        return "i2v"
-    return "t2v"
+    for fields, mode in DETECTION:
+        if any(has(request, key) for key in fields):
+            return mode
+    return FALLBACK_MODE
+
+
+def help_lines() -> List[str]:
+    """--help's mode-detection rules and per-mode defaults, rendered from DETECTION, the catalog's
+    DEFAULT_MODELS and each default model's sent_defaults (the same data the code runs on)."""
+    rules = []
+    for fields, mode in DETECTION:
+        quoted = ['"%s"' % f for f in fields]
+        left = quoted[0] if len(quoted) == 1 else "%s or %s" % (", ".join(quoted[:-1]), quoted[-1])
+        right = mode
+        if fields == MEDIA_I2V_FIELDS:
+            right += " (%s when no model is named)" % MEDIA_I2V_MODEL
+        elif mode == "kf2v":
+            right += " (i2v for a media-protocol i2v model)"
+        rules.append((left, right))
+    rules.append(("otherwise", FALLBACK_MODE))
+    width = max(len(left) for left, _ in rules)
+    lines = ["mode auto-detection (first match wins; --mode overrides):",
+             "  a known --model/\"model\" decides: every catalog model serves one mode"]
+    lines += ["  %-*s -> %s" % (width, left, right) for left, right in rules]
+    lines.append("model priority: --model > request \"model\" > the mode's default; sent when the request "
+                 "names none:")
+    for mode in catalog.MODES:
+        model = catalog.DEFAULT_MODELS[mode]
+        spec = catalog.get(model)
+        sent = ", ".join("%s %s" % (k, v) for k, v in spec.sent_defaults.items()) if spec else ""
+        lines.append("  %-10s %-20s %s" % (mode, model, sent or "(nothing: service defaults)"))
+        twin = catalog.regional_twin(model, catalog.DEFAULT_REGION) if spec and \
+            catalog.DEFAULT_REGION not in spec.regions else None
+        if twin:
+            lines[-1] += "; %s id: %s" % (catalog.DEFAULT_REGION, twin)
+    return lines
 
 
 def resolve(request: Mapping, cli_model: Optional[str], cli_mode: Optional[str]) -> Tuple[str, str]:

@@ -3,13 +3,15 @@
 The flat request uses the API's own field names (``prompt``, ``size``, ``img_url``...)
 without the ``input``/``parameters`` nesting. Each model's catalog entry says which flat
 fields go to ``input``, which to ``parameters``, and (for media-protocol models) which
-become ``input.media`` items. Nothing is added that the user did not ask for, so an
-official example body round-trips exactly.
+become ``input.media`` items. Every body carries ``parameters`` (``{}`` when nothing is set:
+the service answers 400 BadRequest.EmptyParameters without it). The only values added are the
+model's ``sent_defaults`` (the upstream skill's resolution/size and duration) when the request
+names none of them; everything else is what the user asked for.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from . import catalog
 from .errors import UsageError
@@ -27,6 +29,7 @@ class Built:
         self.spec = spec
         self.unused: List[str] = []  # flat fields the model does not take
         self.aliases: List[str] = []  # "reference_image -> img_url" style notes
+        self.defaulted: List[str] = []  # parameters added from the model's sent_defaults
 
 
 def route_for(model_id: str) -> str:
@@ -82,15 +85,78 @@ def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
         if native is not None and not isinstance(native, dict):
             raise UsageError('"%s" must be a JSON object' % name,
                              hint='use the flat form {"prompt": ...} or the native {"input": {...}, "parameters": {...}}')
+    if spec is not None:
+        named = set(flat) | set(native_params if isinstance(native_params, dict) else ())
+        for key, value in spec.sent_defaults.items():
+            if not named.intersection(_SAME_SETTING.get(key, (key,))):
+                params[key] = value
+                built.defaulted.append(key)
     if isinstance(native_in, dict):
         inp.update(native_in)
     if isinstance(native_params, dict):
         params.update(native_params)
 
     built.body["input"] = inp
-    if params:
-        built.body["parameters"] = params
+    built.body["parameters"] = params
     return built
+
+
+# A default for one of these is not added when the request names any of them (a `size` on a
+# `resolution` model is a mistake validation reports, not a reason to add a second setting).
+_SAME_SETTING = {"size": ("size", "resolution"), "resolution": ("size", "resolution")}
+
+
+def billed_at(body: Mapping[str, Any], spec: Optional[catalog.Model]) -> Tuple[Optional[str], Optional[str]]:
+    """(resolution, duration) a body is billed at: the value it sends, else the model's service
+    default from the catalog. Resolution is a tier ("720P") or, for `size` models, a W*H size;
+    duration is seconds as text, "input" (the input video's length), or None when unknown."""
+    params = body.get("parameters")
+    params = params if isinstance(params, dict) else {}
+    field = spec.resolution_field if spec is not None else None
+    names = (field,) if field else ("resolution", "size")
+    resolution = next((params[n] for n in names if params.get(n) is not None), None)
+    if resolution is None and spec is not None:
+        resolution = spec.default_resolution
+    duration = params.get("duration")
+    if duration is None and spec is not None:
+        duration = spec.duration.default if spec.duration is not None else 0
+    if duration is None:
+        return _text(resolution), None
+    if duration == 0 and spec is not None and (spec.duration is None or spec.duration.allows(0)):
+        return _text(resolution), "input"
+    return _text(resolution), str(duration)
+
+
+def _text(value: Any) -> Optional[str]:
+    return None if value is None else str(value)
+
+
+def billing_note(built: Built) -> str:
+    """One line: the resolution and duration the task is billed at, and where each comes from."""
+    resolution, duration = billed_at(built.body, built.spec)
+    params = built.body.get("parameters") or {}
+
+    def origin(keys: Tuple[str, ...]) -> str:
+        if any(k in built.defaulted for k in keys):
+            return "this skill's default"
+        if any(k in params for k in keys):
+            return "as requested"
+        return "service default"
+
+    if resolution is None:
+        where = "the service's default resolution"
+    else:
+        tier = catalog.tier_of(resolution)
+        where = "%s (%s%s)" % (tier, "size %s; " % resolution, origin(("size", "resolution"))) if tier \
+            else "%s (%s)" % (resolution, origin(("size", "resolution")))
+    if duration is None:
+        length = "the service's default duration"
+    elif duration == "input":
+        length = "the input video's length (%s)" % origin(("duration",))
+    else:
+        length = "%s s (%s)" % (duration, origin(("duration",)))
+    unknown = "" if built.spec is not None else " (model not in the catalog)"
+    return "Note: billed at %s, %s%s" % (where, length, unknown)
 
 
 def _alias_target(key: str, spec: catalog.Model, flat: Mapping[str, Any]) -> Optional[str]:

@@ -640,6 +640,39 @@ def wants_actual_prompt(spec: ModelSpec, body: Dict[str, Any]) -> bool:
     return spec.usage in ("wan21", "wan22", "wan22kf") and params.get("prompt_extend", True) is not False
 
 
+# doc 3.x: the input fields that carry media (each a URL, or a list of URLs), and the media-array
+# item keys that do; doc 3.3 / 5: the forms a media URL may take.
+MEDIA_URL_FIELDS = ("img_url", "audio_url", "first_frame_url", "last_frame_url", "reference_urls",
+                    "reference_video_urls", "ref_images_url", "video_url", "mask_image_url", "mask_video_url",
+                    "first_clip_url", "last_clip_url")
+MEDIA_ITEM_URL_KEYS = ("url", "reference_voice")
+URL_PREFIXES = ("http://", "https://", "oss://", "data:")
+
+
+def media_urls(inp: Any) -> List[str]:
+    """Every non-empty string the create body's input gives as a media URL."""
+    found: List[Any] = []
+    if not isinstance(inp, dict):
+        return []
+    for key in MEDIA_URL_FIELDS:
+        value = inp.get(key)
+        found.extend(value if isinstance(value, list) else [value])
+    media = inp.get("media")
+    for item in media if isinstance(media, list) else []:
+        if isinstance(item, dict):
+            found.extend(item.get(k) for k in MEDIA_ITEM_URL_KEYS)
+    return [u for u in found if isinstance(u, str) and u]
+
+
+def is_url(value: str) -> bool:
+    """An http(s) URL with a host, an oss:// temporary URL or a data: URI (not a bare name or a path)."""
+    low = value.lower()
+    if not low.startswith(URL_PREFIXES):
+        return False
+    rest = value.split(":", 1)[1].lstrip("/")
+    return bool(rest.strip())
+
+
 def iter_strings(obj: Any):
     """Every string anywhere in a JSON value (doc 2/5 oss:// scan)."""
     if isinstance(obj, str):

@@ -6,7 +6,10 @@ section ("doc 4.3" etc.).  Standard library only; does not import scripts/.
 Choices where the doc leaves room (documented here once):
 * Unknown model -> 400 InvalidParameter "Model not exist." (doc 4.3: no official 404).
 * Unknown API path -> 404 {"code":"NotFound"}.
-* Times in task bodies and the /tasks list window are UTC (doc 4.2 / 6 do not fix a zone).
+* Times in task bodies and the /tasks list window are UTC, or UTC+8 with ``zone_hours=8``
+  (doc 4.2 / 6 do not fix a zone; clients must cope with both).
+* A create without ``Content-Type: application/json`` -> 400 InvalidParameter (doc 2 says the
+  header is required but documents no code for its absence; InvalidParameter is the closest).
 * Late-failing tasks (doc 4.4) and script_task() tasks do not take concurrency slots.
 * Non-object ``input`` -> synchronous 400 InvalidParameter.
 """
@@ -59,7 +62,11 @@ MSG_DATA_INSPECTION = "The media format is not supported or incorrect for the da
 MSG_RATE = "Requests rate limit exceeded, please try again later."
 MSG_UNPURCHASED = "Access to model denied. Please make sure you are eligible for using the model."
 MSG_CANCEL = "Failed to cancel the task, please confirm if the task is in PENDING status."
-MSG_BAD_URL = "The provided URL does not appear to be valid."
+# doc 4.3 / 5 [UPLOAD]: an oss:// URL the service cannot resolve for this model
+MSG_OSS_URL = ("InternalError.Algo.InvalidParameter: The provided URL does not appear to be valid. "
+               "Ensure it is correctly formatted.")
+MSG_EMPTY_PARAMETERS = 'Required parameter "parameters" missing from request.'
+MSG_INVALID_URL = "Invalid URL provided in your request."
 
 
 class _Resp:
@@ -193,7 +200,7 @@ class Emulator:
                  video_size: Optional[int] = None, serve_rate: Optional[float] = None,
                  max_file_size_mb: int = 100, policy_ttl: float = 300.0,
                  concurrency: Optional[Dict[str, int]] = None, submit_rps: Optional[Dict[str, float]] = None,
-                 clock: Callable[[], float] = time.monotonic, port: int = 0) -> None:
+                 clock: Callable[[], float] = time.monotonic, port: int = 0, zone_hours: int = 0) -> None:
         self.api_keys = tuple(api_keys)
         self.pending_seconds = pending_seconds
         self.run_seconds = run_seconds
@@ -207,6 +214,7 @@ class Emulator:
         self._port = port
         self.activated_models: Optional[set] = None
         self.ignore_range = False
+        self.zone_hours = zone_hours  # the zone of task times and of the /tasks window: 0 (UTC) or 8 (UTC+8)
 
         if video_bytes is None and video_size is None:
             with open(FIXTURE, "rb") as fh:
@@ -375,11 +383,14 @@ class Emulator:
     def _wall(self, t: float) -> float:
         return self._wall0 + (t - self._clock0)
 
+    def _zone(self) -> _dt.timezone:
+        return _dt.timezone(_dt.timedelta(hours=self.zone_hours))
+
     def _fmt(self, t: Optional[float]) -> Optional[str]:
-        # doc 4.2: "YYYY-MM-DD HH:mm:ss.SSS" (UTC here)
+        # doc 4.2: "YYYY-MM-DD HH:mm:ss.SSS" (in the emulator's zone, UTC by default)
         if t is None:
             return None
-        d = _dt.datetime.fromtimestamp(self._wall(t), tz=_dt.timezone.utc)
+        d = _dt.datetime.fromtimestamp(self._wall(t), tz=self._zone())
         return d.strftime("%Y-%m-%d %H:%M:%S.") + "%03d" % (d.microsecond // 1000)
 
     # ------------------------------------------------------------ scheduler (doc 6 concurrency)
@@ -692,6 +703,9 @@ class Emulator:
         raw = self._read_body(h, rec)
         if raw is None:
             return _err(413, "BadRequest.TooLarge", "Payload Too Large")  # doc 4.3
+        # doc 2: Content-Type: application/json is required on the create call (code: see module doc)
+        if rec.headers.get("content-type", "").split(";", 1)[0].strip().lower() != "application/json":
+            return _err(400, "InvalidParameter", MSG_INVALID)
         try:
             body = json.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
@@ -705,15 +719,31 @@ class Emulator:
             return _err(400, "BadRequest.EmptyInput", MSG_EMPTY_INPUT)
         if not isinstance(body.get("input"), dict):
             return _err(400, "InvalidParameter", MSG_INVALID)
+        # doc 4.3: BadRequest.EmptyParameters; every documented client sends at least {}
+        if body.get("parameters") is None:
+            return _err(400, "BadRequest.EmptyParameters", MSG_EMPTY_PARAMETERS)
+        if not isinstance(body.get("parameters"), dict):
+            return _err(400, "InvalidParameter", MSG_INVALID)
         spec = M.resolve_model(model)
         if spec is None:  # doc 4.3: no official 404; emulator picks 400 "Model not exist."
             return _err(400, "InvalidParameter", MSG_NO_MODEL)
         if spec.route != route:  # doc 2: kf2v only on image2video, others only on video-generation
             return _err(400, "InvalidParameter", MSG_URL)
+        # doc 3.3 / 4.3: media fields take an http(s) URL, an oss:// temporary URL or a data: URI;
+        # anything else (a bare file name, a local path) is refused at once with InvalidURL
+        if any(not M.is_url(u) for u in M.media_urls(body["input"])):
+            return _err(400, "InvalidURL", MSG_INVALID_URL)
         oss_urls = [s for s in M.iter_strings(body) if s.startswith("oss://")]
         # doc 2 / 5: oss:// needs X-DashScope-OssResourceResolve: enable
         if oss_urls and rec.headers.get("x-dashscope-ossresourceresolve", "").strip().lower() != "enable":
             return _err(400, "InvalidParameter.DataInspection", MSG_DATA_INSPECTION)
+        with self._lock:
+            # doc 4.3 / 5 [UPLOAD]: a temporary object is bound to the model it was uploaded for;
+            # one never uploaded, or uploaded for another model, is refused synchronously
+            for u in oss_urls:
+                obj = self._objects.get(u[len("oss://"):])
+                if obj is None or obj.model != model:
+                    return _err(400, "invalid_parameter_error", MSG_OSS_URL)
         now = self._now()
         with self._lock:
             # doc 6: submit RPS per model, sliding one-second window
@@ -731,12 +761,6 @@ class Emulator:
             msg = M.validate(spec, body)  # doc 4.4 late validation
             if msg:
                 st.fail = ("InvalidParameter", msg)
-            else:
-                for u in oss_urls:  # doc 5: temporary objects are bound to the model used at upload
-                    obj = self._objects.get(u[len("oss://"):])
-                    if obj is None or obj.model != model:
-                        st.fail = ("InvalidParameter", MSG_BAD_URL)
-                        break
             if self._task_scripts:
                 statuses, code, message = self._task_scripts.pop(0)
                 st.script = statuses
@@ -840,7 +864,7 @@ class Emulator:
 
         def parse_t(v: str) -> Optional[float]:
             try:
-                d = _dt.datetime.strptime(v, "%Y%m%d%H%M%S").replace(tzinfo=_dt.timezone.utc)
+                d = _dt.datetime.strptime(v, "%Y%m%d%H%M%S").replace(tzinfo=self._zone())
             except ValueError:
                 return None
             return d.timestamp()
@@ -849,11 +873,13 @@ class Emulator:
             now = self._now()
             self._advance(now)
             wall_now = self._wall(now)
-            # start_time/end_time: YYYYMMDDhhmmss, interpreted as UTC; default the last 24 h; window <= 24 h
-            end = parse_t(q["end_time"]) + 1.0 if q.get("end_time") else None
+            # start_time/end_time: YYYYMMDDhhmmss in the emulator's zone; default the last 24 h; window <= 24 h
+            end = parse_t(q["end_time"]) if q.get("end_time") else None
             start = parse_t(q["start_time"]) if q.get("start_time") else None
             if (q.get("end_time") and end is None) or (q.get("start_time") and start is None):
                 return _err(400, "InvalidParameter", "start_time/end_time must be formatted as YYYYMMDDhhmmss")
+            if end is not None:
+                end += 1.0  # the whole second named
             if end is None:
                 end = wall_now + 1.0 if start is None else min(start + 86400.0, wall_now + 1.0)
             if start is None:

@@ -306,6 +306,11 @@ def error_hint(status: int, code: str, message: str, model: Optional[str]) -> Op
                 "see `video.py --list-models` and QWEN_REGION")
     if "datainspection" in lowered.replace(".", "").replace("_", ""):
         return "an input URL or file was rejected; oss:// URLs need the upload model to match the task model"
+    if "url does not appear to be valid" in lowered:  # 400 invalid_parameter_error (temporary-upload page)
+        return ("an oss:// URL is valid for 48 h and only for the model it was uploaded for; pass the local "
+                "file instead and it is uploaded for %s" % (model or "this model"))
+    if code == "InvalidURL":
+        return "every media field needs a public http(s) URL, an oss:// URL or a local file path that exists"
     if status == 429:
         return "rate limited: wait a minute and retry (limits are per model; see references/polling-guide.md)"
     if "arrearage" in lowered:

@@ -50,6 +50,7 @@ def make_plan(request: Dict[str, Any], ctx: Context, notes, *, model: Optional[s
         notes.warn(note)
     for alias in built.aliases:
         notes.info("Note: %s" % alias)
+    notes.info(payload.billing_note(built))
     output = output or request.get("output")
     if output is not None and not isinstance(output, str):
         raise UsageError('"output" must be a path string')
@@ -72,17 +73,18 @@ def _media_i2v(request: Dict[str, Any], mode: str, model_id: str, defaulted: boo
 def _regional(model_id: str, defaulted: bool, ctx: Context, notes) -> str:
     """Check the model against the configured region; a default gets its regional twin."""
     spec = catalog.get(model_id)
-    region = config.region_of(ctx)
-    if spec is None or region is None or region in spec.regions:
+    region, assumed = config.ids_region(ctx)
+    if spec is None or region in spec.regions or (assumed and not defaulted):
         return model_id
     twin = catalog.regional_twin(model_id, region)
     if defaulted and twin:
-        notes.info("Note: using %s, the %s id of the default model %s" % (twin, region, model_id))
+        notes.info("Note: using %s, the %s id of the default model %s%s" % (twin, region, model_id,
+                                                                           "; " + assumed if assumed else ""))
         return twin
     served = [m.id for m in catalog.models_for_mode(spec.mode) if region in m.regions]
     if defaulted and served:
-        notes.info("Note: using %s: the default %s model %s is not offered in %s"
-                   % (served[0], spec.mode, model_id, region))
+        notes.info("Note: using %s: the default %s model %s is not offered in %s%s"
+                   % (served[0], spec.mode, model_id, region, "; " + assumed if assumed else ""))
         return served[0]
     alternative = twin or (served[0] if served else None)
     notes.warn("%s is listed for %s, not %s: that endpoint may reject it%s" % (
