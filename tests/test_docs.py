@@ -6,6 +6,7 @@
   its top, and keeps every section of the seed's skill page.
 * The one error table in SKILL.md: what the script prints occurs in scripts/, what the service
   answers occurs in the emulator.
+* Every field the catalog knows is documented in references/request-fields.md.
 * Every ``video.py`` call in SKILL.md, examples.md, polling-guide.md and workflows.md runs: with
   ``--dry-run`` appended, or against the local emulator for --task-id/--list/--cancel.
 * Every curl block in execution-guide.md runs against the emulator (submit, poll, download,
@@ -219,6 +220,35 @@ def test_run_recipe_and_arguments_at_the_top():
     from qianwen_video import errors
 
     assert all("**%d**" % code in exit_codes for code in errors.EXIT_CODES), exit_codes
+
+
+# ---------------------------------------------------------------------------------------
+# Request fields: every field the catalog knows is documented where fields are listed
+
+def _catalog_fields() -> set:
+    fields = set(catalog.INPUT_FIELDS) | set(catalog.MEDIA_FIELDS) | set(catalog.FIELD_ALIASES)
+    fields |= {target for targets in catalog.FIELD_ALIASES.values() for target in targets}
+    fields |= set(catalog.STRING_FIELDS) | set(catalog.INTEGER_FIELDS) | set(catalog.NUMBER_FIELDS)
+    for model in catalog.MODELS.values():
+        fields |= set(model.input_fields) | set(model.param_fields)
+        if model.media:
+            fields |= {name for name, _ in model.media.from_fields}
+    return fields
+
+
+def test_every_catalog_field_in_request_fields_md():
+    text = (REFS / "request-fields.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`([a-z_]+)`", text))
+    missing = sorted(_catalog_fields() - documented)
+    assert not missing, "fields the catalog knows but request-fields.md never names: %s" % missing
+
+
+def test_media_fields_listed_as_the_catalog_has_them():
+    text = (REFS / "request-fields.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- media-fields -->(.*?)<!-- /media-fields -->", text, re.S)
+    assert block, "request-fields.md lacks the <!-- media-fields --> list"
+    listed = re.findall(r"`([a-z_]+)`", block.group(1))
+    assert sorted(listed) == sorted(catalog.MEDIA_FIELDS)
 
 
 # The "Defaults sent when the request names none" table in SKILL.md: each row's models.
