@@ -222,6 +222,20 @@ def test_run_recipe_and_arguments_at_the_top():
     assert all("**%d**" % code in exit_codes for code in errors.EXIT_CODES), exit_codes
 
 
+def test_two_minute_recipes_agree():
+    """SKILL.md and polling-guide.md state one time for a 5 s 720P video and both keep the marked
+    place for the batch submit/check pair."""
+    skill = SKILL_MD.read_text(encoding="utf-8")
+    guide = (REFS / "polling-guide.md").read_text(encoding="utf-8")
+    stated = re.search(r"5 s 720P video takes about (\d+–\d+) minutes", skill)
+    assert stated, "SKILL.md must state how long a 5 s 720P video takes"
+    row = re.search(r"^\| t2v / i2v, 5 s, 720P \|.*\| (\d+–\d+) min \|$", guide, re.M)
+    assert row and row.group(1) == stated.group(1), (stated.group(1), row and row.group(0))
+    assert re.search(r"roughly %s minutes for 5 s at 720P" % stated.group(1), guide)
+    for text in (skill, guide):
+        assert "<!-- two-minute-batch:" in text
+
+
 # ---------------------------------------------------------------------------------------
 # Request fields: every field the catalog knows is documented where fields are listed
 
