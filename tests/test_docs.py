@@ -1,8 +1,12 @@
 """The documents are executable: their commands run, their tables match the code.
 
-* SKILL.md model tables are generated from ``qianwen_video.catalog`` (regenerate with
-  ``python3 tests/test_docs.py --write``) and compared here.
-* The "On failure" table's error patterns must occur in the sources under scripts/.
+* The model tables in references/models.md are generated from ``qianwen_video.catalog``
+  (regenerate with ``python3 tests/test_docs.py --write``) and compared here.
+* SKILL.md stays short enough to read in one go, with the run recipe and the argument table at
+  its top, and keeps every section of the seed's skill page.
+* The one error table in SKILL.md: what the script prints occurs in scripts/, what the service
+  answers occurs in the emulator.
+* Every field the catalog knows is documented in references/request-fields.md.
 * Every ``video.py`` call in SKILL.md, examples.md, polling-guide.md and workflows.md runs: with
   ``--dry-run`` appended, or against the local emulator for --task-id/--list/--cancel.
 * Every curl block in execution-guide.md runs against the emulator (submit, poll, download,
@@ -36,6 +40,7 @@ from tests.media_files import signature  # noqa: E402
 
 SKILL_MD = ROOT / "SKILL.md"
 REFS = ROOT / "references"
+MODELS_MD = REFS / "models.md"
 DOCS = [SKILL_MD, ROOT / "agent-compatibility.md"] + sorted(REFS.glob("*.md"))
 KEY = "sk-test-0123456789abcdef"
 PLACEHOLDER_DIR = "<this-skill-dir>"
@@ -101,14 +106,20 @@ def regenerate(text: str) -> str:
 
 
 def test_model_tables_match_catalog():
-    text = SKILL_MD.read_text(encoding="utf-8")
+    text = MODELS_MD.read_text(encoding="utf-8")
     blocks = TABLE_BLOCK.findall(text)
     assert {b[1] for b in blocks} == {"t2v", "i2v", "kf2v,r2v,vace", "videoedit", "happyhorse"}
-    assert text == regenerate(text), "SKILL.md model tables are stale: run python3 tests/test_docs.py --write"
+    assert text == regenerate(text), "references/models.md is stale: run python3 tests/test_docs.py --write"
+
+
+def test_model_tables_live_only_in_models_md():
+    for doc in DOCS:
+        if doc != MODELS_MD:
+            assert not TABLE_BLOCK.search(doc.read_text(encoding="utf-8")), doc.name
 
 
 def test_every_catalog_model_is_in_a_table():
-    text = SKILL_MD.read_text(encoding="utf-8")
+    text = MODELS_MD.read_text(encoding="utf-8")
     listed = set(re.findall(r"^\| `([^`]+)`", "\n".join(b[2] for b in TABLE_BLOCK.findall(text)), re.M))
     assert listed == set(catalog.MODELS)
 
@@ -117,6 +128,186 @@ def test_defaults_named_in_skill_md_match_catalog():
     text = SKILL_MD.read_text(encoding="utf-8")
     for mode, model in catalog.DEFAULT_MODELS.items():
         assert re.search(r"%s\s+`%s`" % (mode, re.escape(model)), text), (mode, model)
+
+
+# ---------------------------------------------------------------------------------------
+# SKILL.md: short, the run recipe first, every section of the seed's skill page
+
+SKILL_MAX_CHARS = 20000
+TOP_LINES = 120
+
+# The seed's skill page (../shared/seed/): its sections, each with the heading it has here.
+SEED_SECTIONS = [
+    ("Skill directory", "## Skill directory"),
+    ("Security", "## Security"),
+    ("Key Compatibility", "## Key compatibility"),
+    ("Mode Selection Guide", "## Mode selection guide"),
+    ("Model Selection", "## Model selection"),
+    ("Models", "## Models"),
+    ("Execution", "## Execution"),
+    ("Prerequisites", "### Prerequisites"),
+    ("Environment Check", "### Environment check"),
+    ("Default: Run Script", "### Run the script"),
+    ("Verify Result", "### Verify the result"),
+    ("On Failure", "### On failure"),
+    ("Request Fields Summary", "## Request fields summary"),
+    ("Resolution Parameter by Mode", "### ⚠️ Resolution parameter by family"),
+    ("Mode-Specific Required Fields", "### Mode-specific required fields"),
+    ("Cost Estimation", "## Cost"),
+    ("Local File Handling", "## Local file handling"),
+    ("Cross-Skill Chaining", "## Cross-skill chaining"),
+    ("Important Notes", "## Important notes"),
+    ("Error Handling", "## Error handling"),
+    ("Output Location", "## Output location"),
+    ("Update Check (MANDATORY Post-Execution)", "## Update check (MANDATORY after each run)"),
+    ("References", "## References"),
+]
+# The seed's model subsections now live in references/models.md.
+SEED_MODEL_SECTIONS = ["## t2v (text-to-video)", "## i2v (image-to-video)", "## kf2v / r2v / vace",
+                       "## videoedit (video editing)", "## HappyHorse series"]
+
+
+def _skill_lines() -> List[str]:
+    return SKILL_MD.read_text(encoding="utf-8").splitlines()
+
+
+def test_skill_md_size():
+    text = SKILL_MD.read_text(encoding="utf-8")
+    assert len(text) <= SKILL_MAX_CHARS, "SKILL.md has %d characters; at most %d" % (len(text), SKILL_MAX_CHARS)
+
+
+def test_seed_sections_all_present():
+    headings = [line.rstrip() for line in _skill_lines() if line.startswith("#")]
+    missing = [seed for seed, ours in SEED_SECTIONS if ours not in headings]
+    assert not missing, "sections of the seed's skill page missing from SKILL.md: %s" % missing
+    models = [line.rstrip() for line in MODELS_MD.read_text(encoding="utf-8").splitlines()]
+    assert [h for h in SEED_MODEL_SECTIONS if h not in models] == []
+    text = SKILL_MD.read_text(encoding="utf-8")
+    for signal in ("[ACTION_REQUIRED]", "[UPDATE_AVAILABLE]", "**No signal**", "check_update.py --print-response",
+                   "gossamer.py --dismiss", "gossamer.py --never-install"):
+        assert signal in text, signal
+
+
+def _line_of(pattern: str, lines: List[str], last: bool = False) -> int:
+    found = [n for n, line in enumerate(lines, 1) if re.search(pattern, line)]
+    assert found, "SKILL.md has no line matching %r" % pattern
+    return found[-1] if last else found[0]
+
+
+def test_run_recipe_and_arguments_at_the_top():
+    """An agent that reads only the first TOP_LINES lines knows how to run, read and resume the script."""
+    lines = _skill_lines()
+    table = _line_of(r"^\| Argument \| Meaning \|$", lines)
+    table_end = table + next(i for i, line in enumerate(lines[table:]) if not line.startswith("|"))
+    marks = {
+        "the recipe's heading": _line_of(r"^### Run the script$", lines),
+        "the absolute-path rule": _line_of(r"\*\*absolute path\*\*", lines),
+        "a full run": _line_of(r"^python3 <this-skill-dir>/scripts/video\.py \\$", lines),
+        "what it prints": _line_of(r"^\*\*What it prints\.\*\*", lines),
+        "the exit codes": _line_of(r"^\*\*Exit codes:\*\*", lines),
+        "submit in a short shell": _line_of(r"^python3 \S+ --request .* --submit-only$", lines),
+        "check in a short shell": _line_of(r"^python3 \S+ --task-id <task_id> --poll-once", lines),
+        "the batch recipe's place": _line_of(r"^<!-- two-minute-batch:", lines),
+        "the end of the argument table": table_end,
+    }
+    late = {what: n for what, n in marks.items() if n > TOP_LINES}
+    assert not late, "SKILL.md must give these within its first %d lines: %s" % (TOP_LINES, late)
+    exit_codes = "\n".join(lines[marks["the exit codes"] - 1:marks["the exit codes"] + 3])
+    from qianwen_video import errors
+
+    assert all("**%d**" % code in exit_codes for code in errors.EXIT_CODES), exit_codes
+
+
+def test_two_minute_recipes_agree():
+    """SKILL.md and polling-guide.md state one time for a 5 s 720P video and both keep the marked
+    place for the batch submit/check pair."""
+    skill = SKILL_MD.read_text(encoding="utf-8")
+    guide = (REFS / "polling-guide.md").read_text(encoding="utf-8")
+    stated = re.search(r"5 s 720P video takes about (\d+–\d+) minutes", skill)
+    assert stated, "SKILL.md must state how long a 5 s 720P video takes"
+    row = re.search(r"^\| t2v / i2v, 5 s, 720P \|.*\| (\d+–\d+) min \|$", guide, re.M)
+    assert row and row.group(1) == stated.group(1), (stated.group(1), row and row.group(0))
+    assert re.search(r"roughly %s minutes for 5 s at 720P" % stated.group(1), guide)
+    for text in (skill, guide):
+        assert "<!-- two-minute-batch:" in text
+
+
+# ---------------------------------------------------------------------------------------
+# Request fields: every field the catalog knows is documented where fields are listed
+
+def _catalog_fields() -> set:
+    fields = set(catalog.INPUT_FIELDS) | set(catalog.MEDIA_FIELDS) | set(catalog.FIELD_ALIASES)
+    fields |= {target for targets in catalog.FIELD_ALIASES.values() for target in targets}
+    fields |= set(catalog.STRING_FIELDS) | set(catalog.INTEGER_FIELDS) | set(catalog.NUMBER_FIELDS)
+    for model in catalog.MODELS.values():
+        fields |= set(model.input_fields) | set(model.param_fields)
+        if model.media:
+            fields |= {name for name, _ in model.media.from_fields}
+    return fields
+
+
+def test_every_catalog_field_in_request_fields_md():
+    text = (REFS / "request-fields.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`([a-z_]+)`", text))
+    missing = sorted(_catalog_fields() - documented)
+    assert not missing, "fields the catalog knows but request-fields.md never names: %s" % missing
+
+
+def test_media_fields_listed_as_the_catalog_has_them():
+    text = (REFS / "request-fields.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- media-fields -->(.*?)<!-- /media-fields -->", text, re.S)
+    assert block, "request-fields.md lacks the <!-- media-fields --> list"
+    listed = re.findall(r"`([a-z_]+)`", block.group(1))
+    assert sorted(listed) == sorted(catalog.MEDIA_FIELDS)
+
+
+# The "Defaults sent when the request names none" table in SKILL.md: each row's models.
+LEGACY = ("wan2.1", "wan2.2", "wan2.5", "wan2.6")
+NEWER = ("wan2.7", "happyhorse-1.0", "happyhorse-1.1")
+DEFAULT_ROWS = {
+    "t2v wan2.1–2.6": lambda m: m.mode == "t2v" and m.family in LEGACY,
+    "i2v wan2.1–2.6, kf2v": lambda m: (m.mode == "i2v" and m.family in LEGACY) or m.mode == "kf2v",
+    "r2v wan2.6": lambda m: m.mode == "r2v" and m.family in LEGACY,
+    "t2v, i2v on wan2.7 and HappyHorse": lambda m: m.mode in ("t2v", "i2v") and m.family in NEWER,
+    "r2v on wan2.7 and HappyHorse": lambda m: m.mode == "r2v" and m.family in NEWER,
+    "vace, videoedit": lambda m: m.mode in ("vace", "videoedit"),
+}
+# Models whose tiers lack the family's default: only these keys are sent (named in their row).
+DEFAULT_EXCEPTIONS = {"wan2.2-i2v-plus": ("duration",)}
+
+
+def _default_rows() -> Dict[str, str]:
+    text = SKILL_MD.read_text(encoding="utf-8")
+    section = re.search(r"^### Defaults sent when the request names none\n(.*?)^#", text, re.S | re.M)
+    assert section, "SKILL.md lacks the defaults table"
+    rows = {}
+    for line in section.group(1).splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and cells[0] not in ("Mode and family",):
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+def test_defaults_table_covers_every_model_once():
+    rows = _default_rows()
+    assert set(rows) == set(DEFAULT_ROWS), sorted(rows)
+    for model in catalog.MODELS.values():
+        owners = [label for label, owns in DEFAULT_ROWS.items() if owns(model)]
+        assert len(owners) == 1, (model.id, owners)
+    for model_id in DEFAULT_EXCEPTIONS:
+        owner = next(label for label, owns in DEFAULT_ROWS.items() if owns(catalog.MODELS[model_id]))
+        assert model_id in rows[owner], (model_id, owner)
+
+
+def test_defaults_table_matches_what_the_catalog_sends():
+    rows = _default_rows()
+    for label, owns in DEFAULT_ROWS.items():
+        stated = {}
+        for key, value in re.findall(r'`([a-z_]+): "?([^"`]+)"?`', rows[label]):
+            stated[key] = int(value) if value.isdigit() else value
+        for model in filter(owns, catalog.MODELS.values()):
+            expected = {k: v for k, v in stated.items() if k in DEFAULT_EXCEPTIONS.get(model.id, stated)}
+            assert dict(model.sent_defaults) == expected, (label, model.id, dict(model.sent_defaults), expected)
 
 
 # ---------------------------------------------------------------------------------------
@@ -147,20 +338,52 @@ def _pattern_in_sources(pattern: str, strings: List[str]) -> bool:
     return False
 
 
-def _failure_patterns() -> List[str]:
+SERVICE_ROW = "| **Service answers** |"
+
+
+def _failure_patterns() -> Tuple[List[str], List[str]]:
+    """The one error table: (what the script prints, what the service answers), split at its
+    "Service answers" row."""
     text = SKILL_MD.read_text(encoding="utf-8")
+    assert len(re.findall(r"<!-- errors -->", text)) == 1, "SKILL.md must have exactly one error table"
     block = re.search(r"<!-- errors -->(.*?)<!-- /errors -->", text, re.S)
     assert block, "SKILL.md lacks the <!-- errors --> table"
-    rows = [line for line in block.group(1).splitlines() if line.startswith("| `")]
-    return [re.match(r"\| `([^`]+)`", row).group(1) for row in rows]
+    ours: List[str] = []
+    service: List[str] = []
+    target = ours
+    for line in block.group(1).splitlines():
+        if line.startswith(SERVICE_ROW):
+            target = service
+        elif line.startswith("| `"):
+            target.append(re.match(r"\| `([^`]+)`", line).group(1))
+    return ours, service
+
+
+def _emulator_strings() -> List[str]:
+    found = []
+    for path in (ROOT / "tests" / "emulator").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.append(node.value)
+    return found
 
 
 def test_on_failure_patterns_occur_in_code():
+    ours, service = _failure_patterns()
+    assert len(ours) >= 15 and len(service) >= 5
     strings = _source_strings()
-    patterns = _failure_patterns()
-    assert len(patterns) >= 15
-    missing = [p for p in patterns if not _pattern_in_sources(p, strings)]
+    missing = [p for p in ours if not _pattern_in_sources(p, strings)]
     assert not missing, "error patterns in SKILL.md that scripts/ never prints: %s" % missing
+    answers = _emulator_strings()
+    unknown = [p for p in service if not _pattern_in_sources(p, answers)]
+    assert not unknown, "service answers in SKILL.md that the emulator never gives: %s" % unknown
+
+
+def test_one_error_table():
+    text = SKILL_MD.read_text(encoding="utf-8")
+    tables = re.findall(r"^\| [^|\n]+ \| [^|\n]+(?: \| [^|\n]+)? \|\n\|---\|", text, re.M)
+    headers = [h for h in tables if re.search(r"error|stderr|service says", h, re.I)]
+    assert len(headers) == 1, headers
 
 
 def test_argument_table_matches_parser():
@@ -577,15 +800,15 @@ def test_agent_compatibility_markers():
 
 def _main(argv: List[str]) -> int:
     if argv == ["--write"]:
-        text = SKILL_MD.read_text(encoding="utf-8")
+        text = MODELS_MD.read_text(encoding="utf-8")
         new = regenerate(text)
         if new != text:
-            SKILL_MD.write_text(new, encoding="utf-8")
-            print("SKILL.md model tables regenerated from the catalog")
+            MODELS_MD.write_text(new, encoding="utf-8")
+            print("references/models.md regenerated from the catalog")
         else:
-            print("SKILL.md model tables are up to date")
+            print("references/models.md is up to date")
         return 0
-    print("usage: python3 tests/test_docs.py --write   (regenerate the SKILL.md model tables)")
+    print("usage: python3 tests/test_docs.py --write   (regenerate the tables in references/models.md)")
     return 64
 
 
