@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Collection, Dict, List, Optional
 
-from . import config, journal, media, outputs, payload, poll
+from . import config, journal, media, outputs, payload, poll, updates
 from .api import AmbiguousSubmit, DashScope
 from .cli import resume_command
 from .console import Console
@@ -52,11 +52,7 @@ class Session:
         return self._api
 
     def _update_check(self) -> None:
-        try:
-            import gossamer  # scripts/ is on sys.path when run as video.py
-        except ImportError:
-            return
-        gossamer.run(caller=str(self.ctx.script_path))
+        updates.maybe_signal(self.ctx)  # skill installs only (never pip/pipx): see updates.py
 
     # -- new task -----------------------------------------------------------------------
     def generate(self) -> int:
