@@ -30,14 +30,13 @@ import collections
 import hashlib
 import json
 import os
-import shlex
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple
 
-from . import catalog, journal, media, outputs, payload, poll
+from . import catalog, journal, media, outputs, payload, poll, shell
 from . import run as single
 from . import session as tasks
 from .api import AmbiguousSubmit
@@ -459,7 +458,7 @@ def resume_command(ctx: Context, args) -> str:
                        ("--print-response", "print_response"), ("--quiet", "quiet")):
         if getattr(args, name):
             parts.append(flag)
-    return " ".join(shlex.quote(p) for p in parts)
+    return shell.join(parts)  # POSIX or Windows (cmd.exe/PowerShell) quoting
 
 
 class Batch:

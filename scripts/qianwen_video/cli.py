@@ -4,12 +4,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shlex
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from . import catalog, errors
+from . import catalog, errors, shell
 from .context import Context
 from .errors import CliError, UsageError, ValidationFailed
 
@@ -145,7 +144,7 @@ def build_parser(stream=None) -> argparse.ArgumentParser:
 def command_prefix(ctx: Context) -> List[str]:
     """How to run this CLI again: the script by absolute path, or the console script when installed."""
     if ctx.script_path.exists():
-        return ["python3", str(ctx.script_path)]
+        return shell.python_command(sys.executable) + [str(ctx.script_path)]
     return ["qianwen-video"]  # `pip install .` puts the package in site-packages without video.py
 
 
@@ -156,7 +155,7 @@ def resume_command(ctx: Context, task_id: str, output: Optional[str] = None, pol
         parts += ["--output", output]
     if poll_once:
         parts += ["--poll-once"]
-    return " ".join(shlex.quote(p) for p in parts)
+    return shell.join(parts)  # POSIX or Windows (cmd.exe/PowerShell) quoting
 
 
 def load_request(args, ctx: Context) -> Dict[str, Any]:
