@@ -8,7 +8,7 @@ the Microsoft C runtime rules:
   string is one argument; backslashes are literal except right before a double quote, where 2n
   backslashes + ``"`` give n backslashes and end the quoting, and 2n+1 give n backslashes and a
   literal ``"``. So backslashes before a closing quote (``"C:\\out\\"``) are doubled.
-* cmd.exe (ss64.com/nt/syntax-esc.html): ``& | < > ^`` and the delimiters ``, ; =`` and space are
+* cmd.exe (ss64.com/nt/syntax-esc.html; stackoverflow.com/questions/30620876): ``& | < > ^`` and the delimiters ``, ; =`` and space are
   plain text inside double quotes; ``%NAME%`` still expands there when NAME is a defined variable
   (an undefined one is left as typed), and ``!`` only with delayed expansion, which is off unless
   cmd is started with /V.
