@@ -1,10 +1,11 @@
 """Commands to run next, as printed in hints and resume lines: this CLI's own name and quoting."""
 from __future__ import annotations
 
-import shlex
+import sys
 import time
 from typing import Any, List, Optional
 
+from . import shell
 from .context import Context
 from .options import DEFAULTS, Options
 
@@ -12,12 +13,13 @@ from .options import DEFAULTS, Options
 def command_prefix(ctx: Context) -> List[str]:
     """How to run this CLI again: the script by absolute path, or the console script when installed."""
     if ctx.script_path.exists():
-        return ["python3", str(ctx.script_path)]
+        return shell.python_command(sys.executable) + [str(ctx.script_path)]
     return ["qianwen-video"]  # `pip install .` puts the package in site-packages without video.py
 
 
 def quoted(parts: List[str]) -> str:
-    return " ".join(shlex.quote(p) for p in parts)
+    """One command line, quoted for the shell it will be pasted into (POSIX, cmd.exe or PowerShell)."""
+    return shell.join(parts)
 
 
 def resume_command(ctx: Context, task_id: str, output: Optional[str] = None, poll_once: bool = False) -> str:

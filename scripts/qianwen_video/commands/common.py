@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from .. import config
+from .. import config, updates
 from ..console import Console
 from ..context import Context
 from ..errors import EXIT_OK
@@ -41,12 +41,8 @@ def connect(ctx: Context, console: Console):
 
 
 def update_check(ctx: Context) -> None:
-    """The skill's update signal (scripts/gossamer.py beside video.py), once per run that talks to the service."""
-    try:
-        import gossamer  # scripts/ is on sys.path when run as video.py
-    except ImportError:
-        return
-    gossamer.run(caller=str(ctx.script_path))
+    """The skill's update signal, once per run that talks to the service: skill installs only (updates.py)."""
+    updates.maybe_signal(ctx)
 
 
 def follow_and_save(rt: Runtime, ref: TaskRef, options: Options) -> Outcome:

@@ -20,6 +20,7 @@ from typing import BinaryIO, Callable, Optional
 from urllib.parse import urlsplit
 
 from . import retry
+from ..store import outputs
 from ..console import Console
 from ..context import Context
 from ..errors import CliError
@@ -366,14 +367,10 @@ def _span(status: int, headers, have: int):
     return 0, int(length) if length and length.isdigit() else None
 
 
-def _replace(part: Path, dest: Path, ctx: Context, attempts: int = 5) -> None:
-    """os.replace, retried briefly: on Windows a virus scanner may hold the new file."""
-    for attempt in range(attempts):
-        try:
-            os.replace(part, dest)
-            return
-        except PermissionError as exc:
-            if attempt == attempts - 1 or exc.errno not in (errno.EACCES, errno.EPERM, None, 13):
-                raise DownloadFailed("could not move %s into place: %s" % (part.name, exc),
-                                     hint="another program may hold the file; try again") from None
-            ctx.sleep(0.2 * (attempt + 1))
+def _replace(part: Path, dest: Path, ctx: Context) -> None:
+    """Move the finished .part into place (retried while another program holds it: outputs.replace)."""
+    try:
+        outputs.replace(part, dest, ctx.sleep)
+    except PermissionError as exc:
+        raise DownloadFailed("could not move %s into place: %s" % (part.name, exc),
+                             hint="another program may hold the file; try again") from None

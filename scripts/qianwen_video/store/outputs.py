@@ -4,8 +4,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from .. import catalog
@@ -20,6 +21,7 @@ NAME_LIMIT = 120  # bytes (UTF-8) of a video name taken from the server; _1, .pa
 SUFFIX_LIMIT = 12  # a longer "extension" is no extension
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")  # one path component once prefixed, never "." or ".."
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+REPLACE_ATTEMPTS = 5  # waits of 0.2, 0.4, 0.6 and 0.8 s between them: 2 s in all
 
 
 def output_dir(output: Optional[str], cwd: Path) -> Path:
@@ -138,6 +140,26 @@ def claim(wanted: Path) -> Tuple[Path, Path]:
                 _remove(part_path_for(candidate))  # finished by another run in the meantime
         number += 1
         candidate = wanted.with_name("%s_%d%s" % (wanted.stem, number, wanted.suffix))
+
+
+def replace(source: Path, target: Path, sleep: Callable[[float], None] = time.sleep,
+            attempts: int = REPLACE_ATTEMPTS) -> None:
+    """Rename *source* over *target* (os.replace), retried briefly while it is refused.
+
+    On Windows an antivirus scanner or the search indexer may hold a file that was just written, and
+    the rename then fails with ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION or ERROR_LOCK_VIOLATION,
+    which Python raises as PermissionError (EACCES: CPython PC/errmap.h, winerror_to_errno). Such a
+    hold lasts moments, so a few short waits save a paid result. Any other error, or the last
+    PermissionError, is raised unchanged.
+    """
+    for attempt in range(attempts):
+        try:
+            os.replace(str(source), str(target))
+            return
+        except PermissionError:
+            if attempt >= attempts - 1:
+                raise
+            sleep(0.2 * (attempt + 1))
 
 
 def _remove(path: Path) -> None:

@@ -221,7 +221,7 @@ def _write_json(path: Path, document: Dict[str, Any], console) -> None:
             handle.write(text + "\n")
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, str(path))
+        outputs.replace(Path(temporary), path, console.ctx.sleep)  # retried like the video's
     except BaseException:
         _remove(Path(temporary))
         raise

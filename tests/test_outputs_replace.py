@@ -1,0 +1,79 @@
+"""outputs.replace: the rename into place survives a brief hold (an antivirus scan on Windows)."""
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+
+from qianwen_video.store import outputs
+from tests.emulator import Emulator
+from tests.harness import KEY, env_for, run
+
+REAL_REPLACE = os.replace
+
+
+def refusing(times: int, when=lambda target: True):
+    """os.replace that raises PermissionError (as Windows does for a held file) *times* times."""
+    calls = []
+
+    def replace(source, target):
+        calls.append(str(target))
+        if when(str(target)) and sum(1 for c in calls if when(c)) <= times:
+            raise PermissionError(errno.EACCES, "The process cannot access the file", str(target))
+        return REAL_REPLACE(source, target)
+
+    return replace, calls
+
+
+def test_a_transient_hold_is_waited_out(tmp_path, monkeypatch):
+    source, target = tmp_path / "a.tmp", tmp_path / "a.json"
+    source.write_text("new")
+    target.write_text("old")
+    replace, calls = refusing(2)
+    monkeypatch.setattr(os, "replace", replace)
+    sleeps = []
+    outputs.replace(source, target, sleeps.append)
+    assert target.read_text() == "new" and not source.exists()
+    assert sleeps == [0.2, 0.4] and len(calls) == 3
+
+
+def test_a_hold_that_does_not_end_raises_the_last_permission_error(tmp_path, monkeypatch):
+    source, target = tmp_path / "a.tmp", tmp_path / "a.json"
+    source.write_text("new")
+    replace, calls = refusing(99)
+    monkeypatch.setattr(os, "replace", replace)
+    sleeps = []
+    with pytest.raises(PermissionError):
+        outputs.replace(source, target, sleeps.append)
+    assert sleeps == pytest.approx([0.2, 0.4, 0.6, 0.8]) and len(calls) == outputs.REPLACE_ATTEMPTS
+    assert source.read_text() == "new" and not target.exists()
+
+
+def test_other_errors_are_not_retried(tmp_path):
+    sleeps = []
+    with pytest.raises(FileNotFoundError):
+        outputs.replace(tmp_path / "missing", tmp_path / "a.json", sleeps.append)
+    assert sleeps == []
+
+
+def test_a_run_saves_video_and_response_json_through_a_brief_hold_on_each(tmp_path, monkeypatch):
+    calls, held = [], [0]
+
+    def once_each(source, target):  # the first rename of each of the two files is refused
+        name = str(target)
+        if name.endswith((".response.json", ".mp4")) and not any(c == name for c in calls):
+            calls.append(name)
+            held[0] += 1
+            raise PermissionError(errno.EACCES, "The process cannot access the file", name)
+        calls.append(name)
+        return REAL_REPLACE(source, target)
+
+    monkeypatch.setattr(os, "replace", once_each)
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.05) as emu:
+        result = run(["--request", '{"prompt": "a boat"}', "--output", str(tmp_path / "out")], env_for(emu), tmp_path)
+    assert result.code == 0, result.stderr
+    assert held[0] == 2
+    saved = sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith("qianwen-video-tasks"))
+    assert len(saved) == 2 and saved[0].endswith(".mp4") and saved[1].endswith(".response.json")
+    assert result.sleeps.count(0.2) >= 2  # one short wait for each held file
