@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple
 
-from . import catalog, journal, media, outputs, payload, poll
+from . import catalog, gallery, journal, media, outputs, payload, poll
 from . import run as single
 from . import session as tasks
 from .api import AmbiguousSubmit
@@ -706,7 +706,9 @@ class Batch:
         try:
             self.book.append("submitted", task_id, submitted_at=round(started, 3), mode=plan.mode,
                              model=plan.model, request_digest=item.digest, output=item.output,
-                             output_dir=str(self.out_dir), batch=str(self.manifest.path))
+                             output_dir=str(self.out_dir), batch=str(self.manifest.path), batch_item=item.index,
+                             **journal.request_fields(plan.request, plan.built.body, self.ctx.cwd,
+                                                      media.home_of(self.ctx.environ)))
         except OSError:
             pass  # the manifest has it; the journal is a convenience
         if item in self.queue:
@@ -820,7 +822,7 @@ class Batch:
         if status != item.status:
             self.manifest.append("status", item, task_id=item.task_id, status=status)
             try:  # the task journal too: single runs and --list read it
-                self.book.append("status", item.task_id, status=status)
+                self.book.append("status", item.task_id, status=status, **journal.failure_fields(task))
             except OSError:
                 pass
             item.status = status
@@ -899,6 +901,7 @@ class Batch:
 
     def report(self, batch_path: Path) -> int:
         elapsed = self.ctx.clock() - self.started
+        gallery.refresh(self.out_dir, self.console.warn, self.console.redactor.secrets, self.ctx.wall_clock)
         done = [i for i in self.items if i.state == "done"]
         failed = [i for i in self.items if i.state == "failed"]
         left = [i for i in self.items if i.state not in ("done", "failed")]

@@ -106,6 +106,9 @@ def build_parser(stream=None) -> argparse.ArgumentParser:
                           "video_url, local_path, response_path")
     out.add_argument("--quiet", "-q", action="store_true",
                      help="no progress lines (the task id and errors are still printed)")
+    out.add_argument("--gallery", action="store_true",
+                     help="rewrite index.html in the output directory from its journal: a page of every video "
+                          "with its prompt and settings (it is also rewritten after each saved video)")
     task = parser.add_argument_group("task control")
     task.add_argument("--submit-only", action="store_true", help="submit, print the task id on stdout, exit 0")
     task.add_argument("--task-id", metavar="ID", help="resume an existing task: poll it and download the video")

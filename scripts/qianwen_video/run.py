@@ -34,6 +34,9 @@ def dispatch(args, ctx: Context, console: Console) -> int:
     if args.cancel and not args.task_id:
         raise UsageError("--cancel needs --task-id", hint="video.py --cancel --task-id ID")
     _refuse_contradictions(args)
+    if args.gallery:
+        from . import gallery
+        return gallery.command(outputs.output_dir(args.output, ctx.cwd), console, args.print_response, ctx.wall_clock)
     if args.batch:
         from . import batch  # batch imports this module: a local import avoids the cycle
         return batch.run(args, ctx, console)
@@ -59,6 +62,8 @@ def _refuse_contradictions(args) -> None:
         (args.task_id and args.dry_run, "--dry-run checks a new request; --task-id follows an existing task"),
         (args.cancel and args.poll_once, "--cancel and --poll-once do different things to a task; pick one"),
         (args.list and (has_request or args.task_id), "--list only shows the journal; it takes no request or task"),
+        (args.gallery and (has_request or args.task_id or args.batch or args.list or args.dry_run),
+         "--gallery only rewrites index.html from the journal; run it on its own"),
         (not args.batch and (args.concurrency is not None or args.skip_invalid),
          "--concurrency and --skip-invalid only apply to --batch"),
     ]
@@ -194,7 +199,7 @@ def list_models(args, console: Console) -> int:
 
 
 def list_journal(args, ctx: Context, console: Console) -> int:
-    from . import journal
+    from . import gallery, journal
 
     directory = outputs.output_dir(args.output, ctx.cwd)
     book = journal.Journal(directory, ctx.wall_clock)
@@ -211,8 +216,9 @@ def list_journal(args, ctx: Context, console: Console) -> int:
         return EXIT_OK
     console.plain(console.table(
         ([t.get("task_id") or "(unknown: rerun the request)", _when(t.get("submitted_at")), t.get("mode", "?"), t.get("model", "?"),
-          t.get("status", "?"), t.get("local_path") or ""] for t in tasks),
-        ("task id", "submitted", "mode", "model", "status", "local file")))
+          gallery.status_text(t), gallery.resolution_of(t), gallery.duration_of(t), gallery.excerpt(t.get("prompt")),
+          t.get("local_path") or ""] for t in tasks),
+        ("task id", "submitted", "mode", "model", "status", "resolution", "duration", "prompt", "local file")))
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Collection, Dict, List, Optional
 
-from . import config, journal, media, outputs, payload, poll
+from . import config, gallery, journal, media, outputs, payload, poll
 from .api import AmbiguousSubmit, DashScope
 from .cli import resume_command
 from .console import Console
@@ -104,7 +104,8 @@ class Session:
                             submitted_at=round(document.get("_started", self.ctx.wall_clock()), 3),
                             mode=plan.mode, model=plan.model, request_digest=digest, output=plan.output,
                             output_dir=str(plan.out_dir), attempt=document.get("_attempt"),
-                            adopted=True if document.get("adopted") else None)
+                            adopted=True if document.get("adopted") else None,
+                            **journal.request_fields(plan.request, plan.built.body, self.ctx.cwd, home))
             except OSError as exc:
                 self.console.warn("could not record task %s in the journal %s (%s); keep the task id: resume "
                                   "with %s" % (task_id, book.path, exc.strerror or exc,
@@ -328,7 +329,7 @@ class Session:
         if self.args.poll_once:
             task = self.api.get_task(task_id)
             status = poll.status_of(task)
-            self._record_status(book, task_id, status, known.get("status"))
+            self._record_status(book, task_id, status, known.get("status"), task)
             self.console.info("task=%s  status=%s" % (task_id, status))
             if status in poll.TERMINAL:
                 return self._finish(task, task_id, mode, model, output, book)
@@ -363,7 +364,7 @@ class Session:
         last = {"status": None}
 
         def on_status(task: Dict[str, Any], status: str, elapsed: float) -> None:
-            self._record_status(book, task_id, status, last["status"])
+            self._record_status(book, task_id, status, last["status"], task)
             if status != last["status"] or not self.ctx.interactive:
                 self.console.info("  [%ds] task=%s status=%s" % (elapsed, task_id, status))
             else:
@@ -394,11 +395,12 @@ class Session:
                                task_id=task_id)
         return self._finish(task, task_id, mode, model, output, book)
 
-    def _record_status(self, book: journal.Journal, task_id: str, status: str, previous: Optional[str]) -> None:
+    def _record_status(self, book: journal.Journal, task_id: str, status: str, previous: Optional[str],
+                       task: Optional[Dict[str, Any]] = None) -> None:
         """Status changes of tasks the journal knows (an unknown or mistyped id leaves no row)."""
         if status != previous and book.find(task_id) is not None:
             try:
-                book.append("status", task_id, status=status)
+                book.append("status", task_id, status=status, **journal.failure_fields(task))
             except OSError:
                 pass  # the journal is a convenience; never fail a paid task over it
 
@@ -543,6 +545,7 @@ class Session:
                         response_path=str(response_path))
         except OSError as exc:
             self.console.warn("could not update the journal %s: %s" % (book.path, exc.strerror or exc))
+        gallery.refresh(book.path.parent, self.console.warn, self.console.redactor.secrets, self.ctx.wall_clock)
         self.console.always("Video saved to %s (%.1f MB)" % (video_path, size / 1048576.0))
         self.console.info("Video URL (valid 24 h): %s" % video_url)
         if self.args.print_response:
