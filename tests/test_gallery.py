@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qianwen_video import gallery, journal, payload
 from tests.emulator import Emulator
@@ -268,13 +270,21 @@ def test_a_killed_writers_old_temporary_file_is_removed_a_fresh_one_kept(tmp_pat
     assert not old.exists() and fresh.exists()
 
 
-def test_refresh_warns_instead_of_raising(tmp_path):
+def test_refresh_warns_instead_of_raising(tmp_path, monkeypatch):
     journal.Journal(tmp_path).append("submitted", "t1", model="m")
     (tmp_path / gallery.INDEX_NAME).mkdir()  # something that cannot be replaced by a file
     warnings: List[str] = []
     assert gallery.refresh(tmp_path, warnings.append) is None
     assert len(warnings) == 1 and "could not write the gallery page" in warnings[0] and "--gallery" in warnings[0]
     assert gallery.refresh(tmp_path / "nothing-here", warnings.append) is None and len(warnings) == 1
+    (tmp_path / gallery.INDEX_NAME).rmdir()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(gallery, "render", broken)  # a bug must not fail the run that saved a paid video
+    assert gallery.refresh(tmp_path, warnings.append) is None
+    assert "internal error: RuntimeError: a bug" in warnings[1]
 
 
 # -- the CLI -----------------------------------------------------------------------------
@@ -365,3 +375,25 @@ def test_gallery_flag_without_a_journal_and_with_print_response(emu, tmp_path):
 def test_gallery_flag_refuses_other_commands(tmp_path, extra):
     result = run(["--gallery"] + extra, {}, tmp_path)
     assert result.code == 64 and "--gallery only rewrites index.html" in result.stderr
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                     st.text(max_size=40))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(st.sampled_from(["field", "path", "url", "x"]),
+                                                                         inner, max_size=3)), max_leaves=8)
+_KEYS = ["status", "local_path", "prompt", "negative_prompt", "model", "mode", "resolution", "size", "ratio",
+         "duration", "seed", "submitted_at", "code", "message", "batch", "batch_item", "inputs", "remote_inputs"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.lists(st.fixed_dictionaries({"task_id": st.text(min_size=1, max_size=20)},
+                                      optional={k: _VALUES for k in _KEYS}), max_size=5))
+def test_any_journal_values_render_a_well_formed_page(tmp_path, entries):
+    """Journal lines are read back from disk: any JSON value in any field renders, escaped."""
+    text = gallery.render(entries, str(tmp_path), exists=lambda path: len(path) % 2 == 0, now=1.0)
+    text.encode("utf-8")
+    page = Page(text)
+    assert page.raw["script"] == [gallery.SCRIPT]
+    assert len(page.attrs("article")) == len(entries)
+    assert all(not name.startswith("on") for _, attrs in page.tags for name in attrs)

@@ -481,10 +481,13 @@ def refresh(directory: Path, warn: Optional[Callable[[str], None]] = None,
     try:
         return build(directory, clock, redact)[0]
     except OSError as exc:
-        if warn is not None:
-            warn("could not write the gallery page %s (%s); `video.py --gallery` writes it again"
-                 % (Path(directory) / INDEX_NAME, exc.strerror or exc))
-        return None
+        reason = exc.strerror or str(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug here must not turn a saved, paid video into exit 1
+        reason = "internal error: %s: %s" % (exc.__class__.__name__, exc)
+    if warn is not None:
+        warn("could not write the gallery page %s (%s); `video.py --gallery` writes it again"
+             % (Path(directory) / INDEX_NAME, reason))
+    return None
 
 
 def command(directory: Path, console: Any, print_response: bool = False,

@@ -545,8 +545,8 @@ class Session:
                         response_path=str(response_path))
         except OSError as exc:
             self.console.warn("could not update the journal %s: %s" % (book.path, exc.strerror or exc))
-        gallery.refresh(book.path.parent, self.console.warn, self.console.redactor.secrets, self.ctx.wall_clock)
         self.console.always("Video saved to %s (%.1f MB)" % (video_path, size / 1048576.0))
+        gallery.refresh(book.path.parent, self.console.warn, self.console.redactor.secrets, self.ctx.wall_clock)
         self.console.info("Video URL (valid 24 h): %s" % video_url)
         if self.args.print_response:
             self.console.result(self._document(task, task_id, mode, model, video_url=video_url,
