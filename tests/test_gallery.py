@@ -165,7 +165,7 @@ def test_newest_first_batches_grouped_in_item_order(tmp_path):
     text = gallery.render(entries, str(tmp_path))
     assert re.findall(r'data-task="([^"]+)"', text) == ["new", "b1", "b2", "b3", "mid", "old"]
     page = Page(text)
-    assert [a["data-batch"] for a in page.attrs("section")] == ["/o/shots.manifest.jsonl"]
+    assert [a["data-batch"] for a in page.attrs("section")] == [os.path.relpath("/o/shots.manifest.jsonl", tmp_path)]
     assert "Batch shots" in page.all_text()
 
 
@@ -305,7 +305,9 @@ def test_a_saved_video_rewrites_the_page_and_list_shows_the_request(emu, tmp_pat
     assert {k: task[k] for k in ("prompt", "resolution", "duration", "seed", "inputs")} == {
         "prompt": request["prompt"], "resolution": "720P", "duration": 5, "seed": 7,
         "inputs": [{"field": "img_url", "path": str(tmp_path / "cat.png")}]}
-    page = Page((tmp_path / "out" / gallery.INDEX_NAME).read_text(encoding="utf-8"))
+    text = (tmp_path / "out" / gallery.INDEX_NAME).read_text(encoding="utf-8")
+    assert str(tmp_path) not in text  # every path on the page is relative to it: the folder can move
+    page = Page(text)
     (video,) = page.attrs("video")
     assert (tmp_path / "out" / video["src"]).resolve() == Path(task["local_path"]).resolve()
     assert video["preload"] == "metadata" and "controls" in video
@@ -344,7 +346,7 @@ def test_a_batch_writes_the_page_with_its_items_grouped(emu, tmp_path):
         (1, "shot 1", 3), (2, "shot 2", 3)]
     page = Page((tmp_path / "out" / gallery.INDEX_NAME).read_text(encoding="utf-8"))
     (section,) = page.attrs("section")
-    assert section["data-batch"] == str(tmp_path / "out" / "shots.manifest.jsonl")
+    assert section["data-batch"] == "shots.manifest.jsonl"  # relative: the page names no absolute path
     assert "Batch shots" in page.all_text() and len(page.attrs("video")) == 2
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,8 +36,9 @@ WAIT = 20.0  # seconds the browser gets to load metadata / images (they are loca
 INJECTED = '<script>window.__injected = 1</script><img src=x onerror="window.__injected = 2">'
 
 
-def _chrome():
-    """A headless Chromium driver, or a skip that says what is missing and how to get it."""
+def _chrome(profile: Path):
+    """A headless Chromium driver with a fresh profile, or a skip that says what is missing and how
+    to get it."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -54,7 +54,7 @@ def _chrome():
     options.binary_location = binary
     for flag in BROWSER_FLAGS:
         options.add_argument(flag)
-    options.add_argument("--user-data-dir=" + tempfile.mkdtemp(prefix="gallery-chromium-"))
+    options.add_argument("--user-data-dir=" + str(profile))
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     return webdriver.Chrome(service=Service(executable_path=driver), options=options)
 
@@ -148,7 +148,7 @@ def _wait(driver, script: str, what: str) -> Any:
 
 
 def test_the_gallery_in_a_real_browser(tmp_path):
-    driver = _chrome()  # first: a skip costs nothing
+    driver = _chrome(tmp_path / "chromium-profile")  # first: a skip costs nothing
     decoy = _Decoy()
     try:
         with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.05) as emu:

@@ -394,7 +394,7 @@ def render(entries: Iterable[Mapping[str, Any]], directory: str, *,
         saved = sum(1 for e in members if state_of(e, exists) == "saved")
         parts.append('<section class="batch group" data-batch="%s"><h2>Batch %s <span class="count">'
                      '%d task%s, %d saved</span></h2><div class="grid">%s</div></section>'
-                     % (esc(batch), esc(_batch_name(batch)), len(members), "" if len(members) == 1 else "s",
+                     % (esc(relative(batch, directory)), esc(_batch_name(batch)), len(members), "" if len(members) == 1 else "s",
                         saved, cards))
     parts.append("</main>")
     if hidden > 0:
