@@ -112,6 +112,9 @@ def build_parser(stream=None) -> argparse.ArgumentParser:
                           "video_url, local_path, response_path")
     out.add_argument("--quiet", "-q", action="store_true",
                      help="no progress lines (the task id and errors are still printed)")
+    out.add_argument("--gallery", action="store_true",
+                     help="rewrite index.html in the output directory from its journal: a page of every video "
+                          "with its prompt and settings (it is also rewritten after each saved video)")
     task = parser.add_argument_group("task control")
     task.add_argument("--submit-only", action="store_true", help="submit, print the task id on stdout, exit 0")
     task.add_argument("--task-id", metavar="ID", help="resume an existing task: poll it and download the video")
@@ -168,6 +171,8 @@ def refuse_contradictions(options: Options) -> None:
         (options.cancel and options.poll_once, "--cancel and --poll-once do different things to a task; pick one", None),
         (options.list and (has_request or options.task_id),
          "--list only shows the journal; it takes no request or task", None),
+        (options.gallery and (has_request or options.task_id or options.batch or options.list or options.dry_run),
+         "--gallery only rewrites index.html from the journal; run it on its own", None),
         (not options.batch and (options.concurrency is not None or options.skip_invalid),
          "--concurrency and --skip-invalid only apply to --batch", None),
         (options.task_id and has_request and not options.batch,
@@ -194,6 +199,10 @@ def dispatch(options: Options, ctx: Context, console) -> Outcome:
         from .commands import offline
 
         return offline.list_journal(options, ctx, console)
+    if options.gallery:
+        from .commands import offline
+
+        return offline.write_gallery(options, ctx, console)
     if options.dry_run:
         from .commands import offline
 

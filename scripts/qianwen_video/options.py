@@ -28,6 +28,7 @@ class Options(NamedTuple):
     dry_run: bool = False
     no_validate: bool = False
     list_models: bool = False
+    gallery: bool = False  # --gallery: rewrite index.html from the journal
 
 
 DEFAULTS = Options()

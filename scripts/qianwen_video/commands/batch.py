@@ -42,7 +42,7 @@ from ..errors import EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE, ApiError, C
 from ..hints import batch_resume_command
 from ..options import Options
 from ..outcome import Outcome
-from ..store import journal, outputs
+from ..store import gallery, journal, outputs
 from ..store.manifest import Manifest, item_keys, manifest_path
 from ..tasks import Runtime, TaskRef, recover
 from ..tasks.finish import describe_failure, finish, video_url_of
@@ -536,7 +536,9 @@ class Batch:
         try:
             self.book.append("submitted", task_id, submitted_at=round(started, 3), mode=plan.mode,
                              model=plan.model, request_digest=item.digest, output=item.output,
-                             output_dir=str(self.out_dir), batch=str(self.manifest.path))
+                             output_dir=str(self.out_dir), batch=str(self.manifest.path), batch_item=item.index,
+                             **journal.request_fields(plan.request, plan.built.body, self.ctx.cwd,
+                                                      media.home_of(self.ctx.environ)))
         except OSError:
             pass  # the manifest has it; the journal is a convenience
         if item in self.queue:
@@ -674,7 +676,7 @@ class Batch:
         if status != item.status:
             self._record("status", item, task_id=item.task_id, status=status)
             try:  # the task journal too: single runs and --list read it
-                self.book.append("status", item.task_id, status=status)
+                self.book.append("status", item.task_id, status=status, **journal.failure_fields(task))
             except OSError:
                 pass
             item.status = status
@@ -748,6 +750,7 @@ class Batch:
 
     def report(self, batch_path: Path) -> Outcome:
         elapsed = self.ctx.clock() - self.started
+        gallery.refresh(self.out_dir, self.console.warn, self.console.redactor.secrets, self.ctx.wall_clock)
         done = [i for i in self.items if i.state == "done"]
         failed = [i for i in self.items if i.state == "failed"]
         left = [i for i in self.items if i.state not in ("done", "failed")]

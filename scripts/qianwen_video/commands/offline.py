@@ -1,4 +1,4 @@
-"""The commands that send nothing: --dry-run, --list-models, --list."""
+"""The commands that send nothing: --dry-run, --list-models, --list, --gallery."""
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -6,7 +6,7 @@ from typing import Any, Dict, List
 from .. import catalog, config, media, payload
 from ..console import Console
 from ..context import Context
-from ..errors import EXIT_OK
+from ..errors import EXIT_OK, CliError
 from ..hints import when
 from ..options import Options
 from ..outcome import Outcome
@@ -75,7 +75,7 @@ def list_models(options: Options, console: Console) -> Outcome:
 
 
 def list_journal(options: Options, ctx: Context, console: Console) -> Outcome:
-    from ..store import journal
+    from ..store import gallery, journal
 
     directory = outputs.output_dir(options.output, ctx.cwd)
     # Newest first, reading back only as far as the limit needs (a journal of years stays fast);
@@ -87,6 +87,29 @@ def list_journal(options: Options, ctx: Context, console: Console) -> Outcome:
         return Outcome(EXIT_OK, document)
     table = console.table(
         ([t.get("task_id") or "(unknown: rerun the request)", when(t.get("submitted_at")), t.get("mode", "?"),
-          t.get("model", "?"), t.get("status", "?"), t.get("local_path") or ""] for t in tasks),
-        ("task id", "submitted", "mode", "model", "status", "local file"))
+          t.get("model", "?"), gallery.status_text(t), gallery.resolution_of(t), gallery.duration_of(t),
+          gallery.excerpt(t.get("prompt")), t.get("local_path") or ""] for t in tasks),
+        ("task id", "submitted", "mode", "model", "status", "resolution", "duration", "prompt", "local file"))
     return Outcome(EXIT_OK, document, table)
+
+
+def write_gallery(options: Options, ctx: Context, console: Console) -> Outcome:
+    """`--gallery`: rewrite the output directory's page from its journal, on demand."""
+    from ..store import gallery, journal
+
+    directory = outputs.output_dir(options.output, ctx.cwd)
+    journal_path = str(directory / journal.JOURNAL_NAME)
+    try:
+        page, counts = gallery.build(directory, ctx.wall_clock, console.redactor.secrets)
+    except OSError as exc:
+        raise CliError("could not write the gallery page %s: %s" % (directory / gallery.INDEX_NAME,
+                                                                   exc.strerror or exc),
+                       hint="check the directory's permissions, or pick the directory with --output") from None
+    if page is None:
+        console.always("No tasks recorded in %s; no gallery written" % journal_path)
+        return Outcome(EXIT_OK, {"gallery": None, "journal": journal_path, "tasks": 0})
+    saved = counts.get("saved", 0)
+    console.always("Gallery written: %s (%d saved video%s of %d tasks); open it in a browser"
+                   % (page, saved, "" if saved == 1 else "s", sum(counts.values())))
+    return Outcome(EXIT_OK, {"gallery": str(page), "journal": journal_path, "tasks": sum(counts.values()),
+                             "states": counts})

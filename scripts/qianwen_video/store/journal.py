@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from urllib.parse import urlsplit, urlunsplit
 
+from .. import media
 from .log import BLOCK, Log, Record
 
 JOURNAL_NAME = "qianwen-video-tasks.jsonl"
@@ -35,6 +38,12 @@ DUPLICATE_WINDOW = 24 * 3600  # task ids live 24 h on the service
 CLOCK_MARGIN = 3600.0
 STOP_RUN = 8  # one record with a bogus old `at` does not end the scan; this many in a row do
 FAILED_STATES = ("FAILED", "CANCELED", "UNKNOWN")
+# What a "submitted" record keeps of the request for --list and the gallery page.
+TEXT_FIELDS = ("prompt", "negative_prompt")  # user text: stored whole
+PARAMETER_FIELDS = ("resolution", "size", "ratio", "duration", "seed")
+MAX_INPUTS = 32  # media values recorded per task (a request has a handful)
+MAX_PARAMETER = 64  # characters of one parameter value
+MAX_CODE, MAX_MESSAGE = 200, 2000  # characters of a failure's code and message (server text)
 
 _TASK_ID_FIELD = re.compile(rb'"task_id":\s*"((?:[^"\\]|\\.)*)"')
 
@@ -73,6 +82,74 @@ def request_digest(mode: str, model: str, request: Any, files: Sequence[Path] = 
     canonical = json.dumps({"mode": mode, "model": model, "request": request, "files": identity},
                            sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8", "backslashreplace")).hexdigest()[:32]
+
+
+def request_fields(request: Mapping[str, Any], body: Mapping[str, Any], cwd: Path,
+                   home: Optional[str] = None) -> Dict[str, Any]:
+    """What --list and the gallery show about a request, as extra fields of its "submitted"
+    record: the prompt and negative prompt as sent (whole), resolution/size/ratio, duration and
+    seed (from the body, so both the flat and the native forms count), and its media by field.
+
+    `inputs` lists local files as absolute paths (the page shows them, images as thumbnails);
+    `remote_inputs` lists URLs without their query string, fragment or user info (a signed
+    URL's signature lives in its query), a data: URL as its media type only. No secret can
+    reach the journal this way: the body is built before uploads, and no header is read.
+    """
+    fields: Dict[str, Any] = {}
+    sent = body.get("input")
+    sent = sent if isinstance(sent, Mapping) else {}
+    parameters = body.get("parameters")
+    parameters = parameters if isinstance(parameters, Mapping) else {}
+    for key in TEXT_FIELDS:
+        if isinstance(sent.get(key), str) and sent[key]:
+            fields[key] = sent[key]
+    for key in PARAMETER_FIELDS:
+        value = parameters.get(key, sent.get(key))
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, (int, float)) or (isinstance(value, str) and value):
+            fields[key] = value if not isinstance(value, str) else value[:MAX_PARAMETER]
+    local: List[Dict[str, str]] = []
+    remote: List[Dict[str, str]] = []
+    for ref in media.refs(dict(request))[:MAX_INPUTS]:
+        path = media.local_path(ref.value, cwd, home)
+        if path is not None:
+            local.append({"field": ref.label, "path": os.path.abspath(str(path))})
+        else:
+            remote.append({"field": ref.label, "url": _without_secrets(ref.value)})
+    if local:
+        fields["inputs"] = local
+    if remote:
+        fields["remote_inputs"] = remote
+    return fields
+
+
+def _without_secrets(url: str) -> str:
+    """A URL as it may be stored: no query, fragment or user info; data: as its media type."""
+    if url.lower().startswith("data:"):
+        return url[:url.find(",")] if "," in url[:200] else "data:"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port:
+            host += ":%d" % parts.port
+    except ValueError:
+        return url.split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1][:500]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))[:500]
+
+
+def failure_fields(task: Optional[Mapping[str, Any]]) -> Dict[str, str]:
+    """A task answer's failure `code` and `message`, for its "status" record: server text,
+    kept as strings and bounded (escaping is the reader's job)."""
+    output = task.get("output") if isinstance(task, Mapping) else None
+    found: Dict[str, str] = {}
+    if not isinstance(output, Mapping):
+        return found
+    for key, limit in (("code", MAX_CODE), ("message", MAX_MESSAGE)):
+        value = output.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+            found[key] = str(value)[:limit]
+    return found
 
 
 class Journal:
@@ -354,6 +431,8 @@ def merge(task_id: str, records: Iterable[Record], entry: Optional[Dict[str, Any
             entry["response_path"] = record.get("response_path")
             entry["status"] = record.get("status") or "SUCCEEDED"
             entry.pop("downloading", None)
+            entry.pop("code", None)
+            entry.pop("message", None)
         elif event == "adopted":
             entry.update({k: v for k, v in record.items() if k not in ("event", "at")})
     return entry

@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, Iterator, Optional
 from ..errors import CliError, StillRunning
 from ..hints import resume_command
 from ..outcome import task_document
+from ..store.journal import failure_fields
 from . import Runtime, TaskRef
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
@@ -66,7 +67,7 @@ def follow(rt: Runtime, ref: TaskRef, timeout: float, poll_interval: float) -> D
     last = {"status": None}
 
     def on_status(task: Dict[str, Any], status: str, elapsed: float) -> None:
-        record_status(rt.book, ref.task_id, status, last["status"])
+        record_status(rt.book, ref.task_id, status, last["status"], task)
         line = "  [%ds] task=%s status=%s" % (elapsed, ref.task_id, status)
         if status != last["status"] or not ctx.interactive:
             console.info(line)
@@ -100,15 +101,17 @@ def check_once(rt: Runtime, ref: TaskRef, previous: Optional[str]) -> Dict[str, 
     """One status check (--poll-once), journaled."""
     task = rt.api.get_task(ref.task_id)
     status = status_of(task)
-    record_status(rt.book, ref.task_id, status, previous)
+    record_status(rt.book, ref.task_id, status, previous, task)
     rt.console.info("task=%s  status=%s" % (ref.task_id, status))
     return task
 
 
-def record_status(book, task_id: str, status: str, previous: Optional[str]) -> None:
-    """Status changes of tasks the journal knows (an unknown or mistyped id leaves no row)."""
+def record_status(book, task_id: str, status: str, previous: Optional[str],
+                  task: Optional[Dict[str, Any]] = None) -> None:
+    """Status changes of tasks the journal knows (an unknown or mistyped id leaves no row), with a
+    failure's code and message (what --list and the gallery show)."""
     if status != previous and book.find(task_id) is not None:
         try:
-            book.append("status", task_id, status=status)
+            book.append("status", task_id, status=status, **failure_fields(task))
         except OSError:
             pass  # the journal is a convenience; never fail a paid task over it

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, NamedTuple, Optional
 
-from .. import payload
+from .. import media, payload
 from ..errors import EXIT_FAILED, CliError, StillRunning
 from ..hints import resume_command, when
-from ..store.journal import DUPLICATE_WINDOW
+from ..store.journal import DUPLICATE_WINDOW, request_fields
 from ..store.lock import FileLock
 from . import Runtime, recover
 from .plan import Plan, sent_prompt
@@ -119,7 +119,8 @@ def record(rt: Runtime, plan: Plan, submitted: Submitted, digest: str, output: O
     try:
         rt.book.append("submitted", submitted.task_id, submitted_at=round(submitted.started, 3), mode=plan.mode,
                        model=plan.model, request_digest=digest, output=plan.output, output_dir=str(plan.out_dir),
-                       attempt=submitted.attempt, adopted=True if submitted.adopted else None)
+                       attempt=submitted.attempt, adopted=True if submitted.adopted else None,
+                       **request_fields(plan.request, plan.built.body, rt.ctx.cwd, media.home_of(rt.ctx.environ)))
     except OSError as exc:
         rt.console.warn("could not record task %s in the journal %s (%s); keep the task id: resume with %s"
                         % (submitted.task_id, rt.book.path, exc.strerror or exc,
