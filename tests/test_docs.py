@@ -814,3 +814,14 @@ def _main(argv: List[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))
+
+
+def test_readme_layout_table_names_every_module():
+    """README's layout table has a row for each module under scripts/ (packages' __init__ aside)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):]
+    listed = set(re.findall(r"^\| `(scripts/[^`]+\.py)` \|", layout, re.M))
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "scripts").rglob("*.py")
+               if p.name != "__init__.py" and "__pycache__" not in p.parts}
+    assert modules - listed == set(), "add these to README's layout table"
+    assert listed - modules == set(), "README's layout table names modules that do not exist"
