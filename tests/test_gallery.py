@@ -400,3 +400,22 @@ def test_any_journal_values_render_a_well_formed_page(tmp_path, entries):
     assert page.raw["script"] == [gallery.SCRIPT]
     assert len(page.attrs("article")) == len(entries)
     assert all(not name.startswith("on") for _, attrs in page.tags for name in attrs)
+
+
+def test_the_page_reads_only_the_newest_tasks_of_a_long_journal(tmp_path, monkeypatch):
+    """Written after every saved video, the page must cost the same with a journal of years:
+    it reads the journal from its end, MAX_CARDS + 1 tasks at most, never the whole history."""
+    book = journal.Journal(tmp_path, clock=lambda: 100.0)
+    for i in range(gallery.MAX_CARDS + 5):
+        book.append("submitted", "t%d" % i, submitted_at=float(i), model="m", mode="t2v", prompt="p%d" % i)
+
+    def whole_journal(_self):
+        raise AssertionError("the gallery read the whole journal")
+
+    monkeypatch.setattr(journal.Journal, "tasks", whole_journal)
+    monkeypatch.setattr(journal.Journal, "records", whole_journal)
+    page, counts = gallery.build(tmp_path, clock=lambda: 100.0)
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<article ") == gallery.MAX_CARDS and sum(counts.values()) == gallery.MAX_CARDS
+    assert 'data-task="t%d"' % (gallery.MAX_CARDS + 4) in text and 'data-task="t4"' not in text
+    assert "Older tasks are not shown here" in text and "newest %d tasks" % gallery.MAX_CARDS in text

@@ -10,8 +10,9 @@ from ..errors import EXIT_OK
 from ..options import Options
 from ..outcome import Outcome, task_document
 from ..tasks import Runtime, TaskRef
-from ..tasks.finish import finish
-from ..tasks.follow import follow
+
+# The following and saving steps (and the gallery) are imported where they run: the offline
+# commands import this module too, and --dry-run's start-up must stay close to a bare interpreter.
 
 
 def load_request(options: Options, ctx: Context) -> Dict[str, Any]:
@@ -46,12 +47,19 @@ def update_check(ctx: Context) -> None:
 
 
 def follow_and_save(rt: Runtime, ref: TaskRef, options: Options) -> Outcome:
+    from ..tasks.follow import follow
+
     task = follow(rt, ref, options.timeout, options.poll_interval)
     return saved_outcome(rt, task, ref)
 
 
 def saved_outcome(rt: Runtime, task: Dict[str, Any], ref: TaskRef) -> Outcome:
     """Finish an ended task: the saved video's document, or the failure (raised)."""
+    from ..store import gallery
+    from ..tasks.finish import finish
+
     saved = finish(rt, task, ref)
+    # The page after each single run's video; a batch writes it once, at its end.
+    gallery.refresh(rt.book.path.parent, rt.console.warn, rt.console.redactor.secrets, rt.ctx.wall_clock)
     return Outcome(EXIT_OK, task_document(task, ref.task_id, ref.mode, ref.model, video_url=saved.video_url,
                                           local_path=saved.local_path, response_path=saved.response_path))

@@ -356,19 +356,19 @@ def _options(select_id: str, label: str, values: Iterable[str]) -> str:
 
 def render(entries: Iterable[Mapping[str, Any]], directory: str, *,
            exists: Callable[[str], bool] = lambda _path: True, now: Optional[float] = None,
-           title: str = "Videos") -> str:
+           title: str = "Videos", older: bool = False) -> str:
     """The gallery page for journal entries (``Journal.tasks()`` values); pure.
 
     `directory` is where the page will live (file links are relative to it); `exists` says
     whether a local file is still there (the default assumes it is); `now` is shown as the
-    time the page was written.
+    time the page was written; `older` says the journal holds older tasks than those given.
     """
     directory = str(directory)
     every = [e for e in entries if isinstance(e, Mapping) and isinstance(e.get("task_id"), str) and e["task_id"]]
     newest = sorted(every, key=lambda e: _number(e.get("submitted_at")), reverse=True)
     shown, hidden = newest[:MAX_CARDS], len(newest) - MAX_CARDS
     states = [state_of(e, exists) for e in shown]
-    summary = "%d task%s: %d saved, %d failed or canceled, %d expired" % (
+    summary = ("newest " if older else "") + "%d task%s: %d saved, %d failed or canceled, %d expired" % (
         len(every), "" if len(every) == 1 else "s", states.count("saved"),
         states.count("failed") + states.count("canceled"), states.count("expired"))
     if now is not None:
@@ -402,6 +402,9 @@ def render(entries: Iterable[Mapping[str, Any]], directory: str, *,
     if hidden > 0:
         parts.append('<footer>%d older task%s not shown here; <code>video.py --list</code> lists every '
                      'task.</footer>' % (hidden, "" if hidden == 1 else "s"))
+    elif older:
+        parts.append('<footer>Older tasks are not shown here; <code>video.py --list N</code> lists the newest '
+                     'N.</footer>')
     parts.append("<script>%s</script></body></html>\n" % SCRIPT)
     return "\n".join(parts)
 
@@ -460,14 +463,19 @@ def _sync_directory(directory: Path) -> None:
 def build(directory: Path, clock: Callable[[], float] = time.time,
           redact: Optional[Callable[[str], str]] = None) -> Tuple[Optional[Path], Dict[str, int]]:
     """Rebuild the page from the directory's journal: (page path or None when there is no
-    journal, counts by state). File-system errors propagate (OSError)."""
+    journal, counts by state of the tasks shown). File-system errors propagate (OSError).
+
+    Only the newest MAX_CARDS tasks are read (the journal is read from its end), so a page
+    written after every saved video costs the same with a journal of years."""
     book = journal.Journal(Path(directory), clock)
     if not book.path.is_file():
         return None, {}
     with _WRITING:
-        entries = list(book.tasks().values())
+        entries = book.list_recent(MAX_CARDS + 1)
+        older = len(entries) > MAX_CARDS
+        entries = entries[:MAX_CARDS]
         exists = os.path.isfile
-        text = render(entries, str(directory), exists=exists, now=clock())
+        text = render(entries, str(directory), exists=exists, now=clock(), older=older)
         if redact is not None:
             text = redact(text)
         counts: Dict[str, int] = {}

@@ -11,7 +11,7 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 from ..errors import CliError
 from ..hints import resume_command
 from ..outcome import task_document
-from ..store import gallery, outputs
+from ..store import outputs
 from ..store.lock import FileLock
 from . import Runtime, TaskRef
 from .follow import status_of
@@ -206,7 +206,6 @@ def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held:
     except OSError as exc:
         console.warn("could not update the journal %s: %s" % (book.path, exc.strerror or exc))
     console.always("Video saved to %s (%.1f MB)" % (video_path, size / 1048576.0))
-    gallery.refresh(book.path.parent, console.warn, console.redactor.secrets, ctx.wall_clock)
     console.info("Video URL (valid 24 h): %s" % video_url)
     return Saved(str(video_path), str(response_path), video_url, size)
 
