@@ -28,7 +28,7 @@ JUNK_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", ".hypothesis", "ou
 LEFT_OUT_OF_SDIST = {".ci/run", ".gitignore"}
 SDIST_TOP_FILES = {"LICENSE", "README.md", "SKILL.md", "agent-compatibility.md", "version.json", ".env.example",
                    "pyproject.toml", "MANIFEST.in"}
-SDIST_DIRS = ("scripts/", "references/", "tests/", "bench/")
+SDIST_DIRS = ("scripts/", "references/", "tests/", "bench/", "docs/")
 NEEDED_BY_TESTS = ["tests/__init__.py", "tests/conftest.py", "tests/harness.py", "tests/faultlog.py",
                    "tests/own_bucket.py", "tests/emulator/__init__.py", "tests/emulator/server.py",
                    "tests/emulator/fixtures/sample.mp4", "scripts/video.py", "scripts/gossamer.py"]

@@ -170,7 +170,7 @@ def book_for(tmp_path: Path, data: bytes, now: float, block: int, warnings: Opti
     return Journal(tmp_path, clock=lambda: now, block=block, warn=(warnings.append if warnings is not None else None))
 
 
-PROPERTY = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @PROPERTY
