@@ -825,3 +825,34 @@ def test_readme_layout_table_names_every_module():
                if p.name != "__init__.py" and "__pycache__" not in p.parts}
     assert modules - listed == set(), "add these to README's layout table"
     assert listed - modules == set(), "README's layout table names modules that do not exist"
+
+
+def test_documented_batch_pair_runs_against_the_emulator(tmp_path):
+    """The two-minute batch recipe as written: --submit-only exits 0, then --poll-once is repeated
+    while it exits 2 and ends with 0, every item saved and none submitted twice."""
+    from tests.emulator import Emulator
+
+    pairs = {}
+    for name, line in _doc_calls():
+        argv = _argv(line)
+        if "--batch" in argv and ("--submit-only" in argv or "--poll-once" in argv):
+            pairs.setdefault(name, []).append(argv)
+    assert {"SKILL.md", "polling-guide.md"} <= set(pairs)
+    for name, calls in pairs.items():
+        (submit,) = [argv for argv in calls if "--submit-only" in argv]
+        (check,) = [argv for argv in calls if "--poll-once" in argv]
+        cwd = tmp_path / name
+        cwd.mkdir()
+        _create_local_files(submit, cwd)
+        with Emulator(api_keys=(KEY,), pending_seconds=0.0, run_seconds=0.1) as emu:
+            env = {"DASHSCOPE_HTTP_BASE_URL": emu.base_url, "DASHSCOPE_API_KEY": KEY}
+            submitted = _run_cli(submit, cwd, env)
+            assert submitted.code == 0, "%s: %s" % (name, submitted.stderr)
+            codes = []
+            for _ in range(20):
+                codes.append(_run_cli(check, cwd, env).code)
+                if codes[-1] != 2:
+                    break
+                time.sleep(0.1)
+            assert codes[-1] == 0 and set(codes[:-1]) <= {2}, (name, codes)
+            assert emu.created_count() == 2

@@ -116,10 +116,13 @@ def build_parser(stream=None) -> argparse.ArgumentParser:
                      help="rewrite index.html in the output directory from its journal: a page of every video "
                           "with its prompt and settings (it is also rewritten after each saved video)")
     task = parser.add_argument_group("task control")
-    task.add_argument("--submit-only", action="store_true", help="submit, print the task id on stdout, exit 0")
+    task.add_argument("--submit-only", action="store_true",
+                      help="submit, print the task id on stdout, exit 0 (with --batch: every item, one "
+                           "'<item> <task id>' line each)")
     task.add_argument("--task-id", metavar="ID", help="resume an existing task: poll it and download the video")
     task.add_argument("--poll-once", action="store_true",
-                      help="with --task-id: check once; exit 2 if it is still running")
+                      help="with --task-id (or --batch: every item): check once, download what is done; "
+                           "exit 2 while still running")
     task.add_argument("--poll-interval", type=_seconds, default=DEFAULTS.poll_interval, metavar="N",
                       help="longest wait between status checks, seconds (default: 15; the first checks "
                            "come sooner)")
@@ -163,7 +166,8 @@ def refuse_contradictions(options: Options) -> None:
     """Flag combinations that cannot both be honoured: say so instead of ignoring one."""
     has_request = options.request is not None or options.file is not None
     pairs = [
-        (options.poll_once and not options.task_id, "--poll-once needs --task-id", "video.py --task-id ID --poll-once"),
+        (options.poll_once and not (options.task_id or options.batch), "--poll-once needs --task-id or --batch",
+         "video.py --task-id ID --poll-once, or video.py --batch FILE --poll-once"),
         (options.cancel and not options.task_id, "--cancel needs --task-id", "video.py --cancel --task-id ID"),
         (options.task_id and options.submit_only,
          "--submit-only submits a new task; --task-id follows an existing one", None),

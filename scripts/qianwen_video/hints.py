@@ -32,8 +32,9 @@ def resume_command(ctx: Context, task_id: str, output: Optional[str] = None, pol
     return quoted(parts)
 
 
-def batch_resume_command(ctx: Context, options: Options) -> str:
-    """The command that resumes a batch: the same file and every option that changes its run."""
+def batch_resume_command(ctx: Context, options: Options, *extra: str) -> str:
+    """The command that resumes a batch: the same file and every option that changes its run
+    (plus `extra` flags, e.g. --poll-once)."""
     parts = command_prefix(ctx) + ["--batch", options.batch or ""]
     for flag, name in (("--output", "output"), ("--model", "model"), ("--mode", "mode"),
                        ("--concurrency", "concurrency"), ("--poll-interval", "poll_interval"),
@@ -45,7 +46,7 @@ def batch_resume_command(ctx: Context, options: Options) -> str:
                        ("--print-response", "print_response"), ("--quiet", "quiet")):
         if getattr(options, name):
             parts.append(flag)
-    return quoted(parts)
+    return quoted(parts + list(extra))
 
 
 def when(epoch: Any) -> str:

@@ -21,6 +21,11 @@ its own ``model``, ``mode`` and ``output`` (a file name inside ``--output``).
   resumes: finished items are skipped, running ones polled, only never-created ones
   submitted. An interrupted or unanswered submit is resolved through the task list
   (``tasks.recover``), never resubmitted blindly.
+- For a shell that is killed after a few minutes (an agent's), the run splits in two:
+  ``--submit-only`` submits every item (paced and journaled as above, not polled) and exits 0
+  with the task ids; ``--poll-once`` submits nothing, checks every submitted item once,
+  downloads what is done and exits 2 while any is unfinished, else 1 if any failed, else 0.
+  Both resume from the same manifest, so no interleaving of the two submits an item twice.
 - Item identity is a digest of the item (its mode, model and fields, "output" aside) and its
   occurrence among identical items, never its line number: inserting, removing or reordering
   lines never resubmits a finished item, and an edited item is a new request (with a warning).
@@ -78,6 +83,7 @@ class Item:
     recheck_from: Optional[float] = None  # an unanswered submit's start (wall clock), to look up again
     recheck_at: float = 0.0  # when (ctx.clock) that second look is due
     unconfirmed: Optional[recover.Decision] = None  # listed tasks that may be this item's, read again then
+    checked: bool = False  # --poll-once: its one status check of this run is done
 
     @property
     def model(self) -> Optional[str]:
@@ -259,11 +265,13 @@ def check_flags(options: Options) -> None:
         if value is not None:
             raise UsageError("--batch reads its requests from FILE; it takes no %s" % flag,
                              hint="put each request on its own line of the batch file")
-    for flag, value in (("--submit-only", options.submit_only), ("--poll-once", options.poll_once),
-                        ("--cancel", options.cancel), ("--list", options.list)):
+    for flag, value in (("--cancel", options.cancel), ("--list", options.list)):
         if value:
             raise UsageError("%s does not work with --batch" % flag,
                              hint="a batch is resumable: run the same --batch command again to continue it")
+    if options.submit_only and options.poll_once:
+        raise UsageError("--submit-only and --poll-once are the two halves of a batch run; pick one",
+                         hint="first --batch FILE --submit-only, then --batch FILE --poll-once until it exits 0")
     if options.output and outputs.names_file(options.output):
         raise UsageError("with --batch, --output is a directory, not a file name: %s" % options.output,
                          hint='name each item\'s file with its own "output" field')
@@ -383,14 +391,16 @@ class Batch:
         try:
             while True:
                 self._collect_downloads()
-                if not (self.queue or self.running or self.downloads):
+                if self._finished():
                     break
                 now = self.ctx.clock()
                 if now >= deadline:
                     self.timed_out = True
                     break
-                self._submit_ready()
-                self._poll_due()
+                if not self.options.poll_once:
+                    self._submit_ready()
+                if not self.options.submit_only:
+                    self._poll_due()
                 self._show()
                 self._nap(deadline)
             while self.downloads:  # a download under way is finished, even after --timeout
@@ -408,6 +418,17 @@ class Batch:
         for item in self.queue + self.running:
             item.state = "left"
             item.status = item.status or "NOT_SUBMITTED"
+
+    def _finished(self) -> bool:
+        """Nothing left for this run: --submit-only ends once every item is submitted, --poll-once
+        once every submitted item was checked and its download is done."""
+        if self.downloads:
+            return False
+        if self.options.submit_only:
+            return not self.queue
+        if self.options.poll_once:
+            return all(item.checked for item in self.running)
+        return not (self.queue or self.running)
 
     def _stop_downloads(self) -> None:
         """Ctrl-C: stop the downloads (each removes its `.part`), wait briefly for them, and
@@ -442,13 +463,14 @@ class Batch:
     def _nap(self, deadline: float) -> None:
         now = self.ctx.clock()
         wake = min(deadline, now + TICK)
-        if self.running:
-            wake = min(wake, max(min(i.next_poll for i in self.running), self.bucket.next_time(now)))
+        due = [i.next_poll for i in self.running if not (self.options.poll_once and i.checked)]
+        if due and not self.options.submit_only:
+            wake = min(wake, max(min(due), self.bucket.next_time(now)))
         for item in self.queue:  # an item waiting to look its task up again wakes at that moment
             if item.recheck_from is not None:
                 wake = min(wake, item.recheck_at)
         for model in {i.plan.model for i in self.queue if i.recheck_from is None}:
-            if self.inflight[model] < self._limit(model):
+            if self._has_room(model):
                 wake = min(wake, self.pacer.next_time(model, now))
         if self.downloads:
             wake = min(wake, now + 0.05)
@@ -467,6 +489,12 @@ class Batch:
                               "extra tasks wait PENDING on the service" % (wanted, model, documented))
         return wanted
 
+    def _has_room(self, model: str) -> bool:
+        """Whether one more of this model's tasks may be submitted now. --submit-only does not
+        poll, so it cannot see tasks end: it submits at the model's rate and the service queues
+        what is over the running limit as PENDING."""
+        return self.options.submit_only or self.inflight[model] < self._limit(model)
+
     def _submit_ready(self) -> None:
         for item in list(self.queue):
             if item.recheck_from is not None:
@@ -474,7 +502,7 @@ class Batch:
                     self._look_again(item)
                 continue  # submitted (if still queued) on a later pass, after the pacer's say
             model = item.plan.model
-            if self.inflight[model] >= self._limit(model):
+            if not self._has_room(model):
                 continue
             now = self.ctx.clock()
             if self.pacer.next_time(model, now) > now:
@@ -652,15 +680,18 @@ class Batch:
     def _start_polling(self, item: Item, task_id: str, status: str, soon: bool) -> None:
         item.task_id, item.status, item.state = task_id, status, "running"
         item.schedule = delays(max(self.options.poll_interval, 0.01))
+        soon = soon or self.options.poll_once  # its one check of this run is not put off
         item.next_poll = self.ctx.clock() + (0.0 if soon else next(item.schedule))
         self.running.append(item)
         self.inflight[item.plan.model] += 1
 
     def _poll_due(self) -> None:
         now = self.ctx.clock()
-        for item in sorted((i for i in self.running if i.next_poll <= now), key=lambda i: i.next_poll):
+        due = (i for i in self.running if i.next_poll <= now and not (self.options.poll_once and i.checked))
+        for item in sorted(due, key=lambda i: i.next_poll):
             if not self.bucket.take(self.ctx.clock()):
                 return
+            item.checked = True
             try:
                 task = self.api.get_task(item.task_id)
             except ApiError as exc:
@@ -754,6 +785,7 @@ class Batch:
         done = [i for i in self.items if i.state == "done"]
         failed = [i for i in self.items if i.state == "failed"]
         left = [i for i in self.items if i.state not in ("done", "failed")]
+        unsubmitted = [i for i in left if not i.task_id]
         for item in done:
             item.status = "SUCCEEDED"
         self.console.info(self.console.table(
@@ -761,16 +793,43 @@ class Batch:
               (i.local_path or "") if i.state == "done" else _short(i.error or "not finished")]
              for i in self.items),
             ("item", "status", "model", "task id", "local file / error")))
-        self.console.always("Batch %s: %d succeeded, %d failed, %d not finished in %.1fs (manifest: %s)"
-                            % (batch_path.name, len(done), len(failed), len(left), elapsed, self.manifest.path))
-        if left:
-            self.console.always("%s; resume with: %s" % (
-                "--timeout reached" if self.timed_out else "not finished",
-                batch_resume_command(self.ctx, self.options)))
         document = {"batch": str(batch_path), "manifest": str(self.manifest.path), "output_dir": str(self.out_dir),
                     "succeeded": len(done), "failed": len(failed), "unfinished": len(left),
                     "elapsed_seconds": round(elapsed, 3), "items": [i.result() for i in self.items]}
+        if self.options.submit_only:
+            return self._submitted_report(batch_path, document, done, failed, left, unsubmitted)
+        self.console.always("Batch %s: %d succeeded, %d failed, %d not finished in %.1fs (manifest: %s)"
+                            % (batch_path.name, len(done), len(failed), len(left), elapsed, self.manifest.path))
+        if self.options.poll_once and left:
+            running = len(left) - len(unsubmitted)
+            if running:
+                self.console.always("%d still running; check again with: %s"
+                                    % (running, batch_resume_command(self.ctx, self.options, "--poll-once")))
+            if unsubmitted:
+                self.console.always("%d not submitted yet; submit them with: %s"
+                                    % (len(unsubmitted), batch_resume_command(self.ctx, self.options, "--submit-only")))
+        elif left:
+            self.console.always("%s; resume with: %s" % (
+                "--timeout reached" if self.timed_out else "not finished",
+                batch_resume_command(self.ctx, self.options)))
         return Outcome(EXIT_PENDING if left else EXIT_FAILED if failed else EXIT_OK, document)
+
+    def _submitted_report(self, batch_path: Path, document: Dict[str, Any], done: List[Item], failed: List[Item],
+                          left: List[Item], unsubmitted: List[Item]) -> Outcome:
+        """--submit-only: every item's task id on stdout ("<item> <task id>" lines), what to run next on stderr.
+        Exit 0 when every item has a task, 1 when any could not be submitted, 2 when the time ran out first."""
+        submitted = [i for i in left if i.task_id]
+        self.console.always("Batch %s: %d submitted and running, %d finished earlier, %d failed, %d not submitted "
+                            "(manifest: %s)" % (batch_path.name, len(submitted), len(done), len(failed),
+                                                len(unsubmitted), self.manifest.path))
+        if unsubmitted:
+            self.console.always("--timeout reached; submit the rest with: %s"
+                                % batch_resume_command(self.ctx, self.options, "--submit-only"))
+        if submitted:
+            self.console.always("Check them (and download what is done) with: %s"
+                                % batch_resume_command(self.ctx, self.options, "--poll-once"))
+        ids = "\n".join("%d %s" % (i.index, i.task_id) for i in self.items if i.task_id) or None
+        return Outcome(EXIT_PENDING if unsubmitted else EXIT_FAILED if failed else EXIT_OK, document, ids)
 
 
 def _short(text: str, limit: int = 100) -> str:
