@@ -1,5 +1,7 @@
-"""The batch command (``--batch FILE``): many requests in one resumable run; scheduling only, each
-task's life is the tasks package's.
+"""The batch command (``--batch FILE``): many requests in one resumable run, scheduling only.
+
+Each task's life is the tasks package's; this module decides when each item is submitted,
+polled and downloaded.
 
 FILE is JSONL (one flat request per line) or a JSON array of them. Each request may name
 its own ``model``, ``mode`` and ``output`` (a file name inside ``--output``).

@@ -1,5 +1,6 @@
-"""The output directory's gallery: ``index.html``, one self-contained page of every task in
-the journal, to watch and compare the videos side by side.
+"""The output directory's gallery: one self-contained ``index.html`` of the journal's tasks.
+
+The page is for watching and comparing the videos side by side.
 
 - ``render`` is pure: journal entries (``Journal.tasks()`` values) in, an HTML string out.
   Newest first; a batch's tasks are grouped under their batch (the entries' ``batch`` and

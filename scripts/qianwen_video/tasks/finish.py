@@ -1,5 +1,7 @@
-"""Finish a task that ended: say why a failed one failed, or save a succeeded one's answer and video
-(one download per task even when two runs follow it; a killed download continues)."""
+"""Finish a task that ended: explain a failure, or save a success's answer and video.
+
+One download per task even when two runs follow it; a killed download continues.
+"""
 from __future__ import annotations
 
 import json

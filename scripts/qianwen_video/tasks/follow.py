@@ -1,5 +1,7 @@
-"""Follow a task to a final status: quick first checks (bad parameters fail within seconds), then
-every --poll-interval; each status change is journaled."""
+"""Follow a task to a final status on the skill's poll schedule, journaling each change.
+
+Quick first checks (bad parameters fail within seconds), then every --poll-interval.
+"""
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterator, Optional

@@ -1,5 +1,7 @@
-"""Batch pacing, pure and clock-injected: per-model submit rate and a shared back-off on 429, and a
-token bucket for task queries."""
+"""Batch pacing on an injected clock: submit rates, the 429 back-off and the query bucket.
+
+Per-model submit rate with a shared back-off on 429, and a token bucket for task queries.
+"""
 from __future__ import annotations
 
 import collections

@@ -1,5 +1,8 @@
-"""Submit one task and pay once: the intent is journaled before the create call, an unanswered
-create is looked up (tasks.recover) instead of being sent again, and identical runs take turns."""
+"""Submit one task and pay once.
+
+The intent is journaled before the create call, an unanswered create is looked up
+(tasks.recover) instead of being sent again, and identical runs take turns.
+"""
 from __future__ import annotations
 
 from typing import Any, Dict, NamedTuple, Optional
