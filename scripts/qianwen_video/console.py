@@ -44,6 +44,8 @@ MIN_SECRET = 4  # shorter values are not secrets worth masking (they would mask 
 # `\x1b`, also escaped again: `\\n`) that decode to a character.
 # (A negated small class: a class spanning U+007F-U+FFFF costs ~10 ms to compile at start-up.)
 _UNIT = re.compile(r"\\+(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})|([nrtfbv]))|[^\x21-\x7e]")
+# For ASCII text without a backslash, folding only drops the controls and the space.
+_ASCII_INVISIBLE = {code: None for code in list(range(0x21)) + [0x7f]}
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "f": "\f", "b": "\b", "v": "\v"}
 _INVISIBLE_CATEGORIES = ("Cc", "Cf", "Zs", "Zl", "Zp")
 # Default-ignorable characters outside those categories: combining grapheme joiner, Hangul fillers,
@@ -125,6 +127,10 @@ def _fold_secret(secret: str) -> str:
 class _Masks:
     """A set of values masked in every form described in the module docstring."""
 
+    def _in_folded(self, folded: str) -> bool:
+        """Whether any value (or a PIECE-long run of one) is in this folded text."""
+        return any(value in folded if len(value) < PIECE else _pieces(folded, value) for value in self.folded)
+
     def __init__(self) -> None:
         self.exact: List[str] = []  # literal forms, longest first (quoted, encoded)
         self.folded: List[str] = []  # the values themselves, invisible characters left out
@@ -150,6 +156,8 @@ class _Masks:
         for form in self.exact:
             if form in text:
                 text = text.replace(form, MASK)
+        if text.isascii() and "\\" not in text and not self._in_folded(text.translate(_ASCII_INVISIBLE)):
+            return text  # the common case, decided without mapping folded positions back
         view = _Folded(text)
         spans = set()
         for value in self.folded:

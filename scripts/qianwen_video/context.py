@@ -64,13 +64,14 @@ class Context:
 
     @property
     def interactive(self) -> bool:
-        if self.stderr_isatty is not None:
-            return self.stderr_isatty
-        isatty = getattr(self.stderr, "isatty", None)
-        try:
-            return bool(isatty and isatty())
-        except (ValueError, OSError):
-            return False
+        """Whether stderr is a terminal (asked once: a batch asks for every line it shows)."""
+        if self.stderr_isatty is None:
+            isatty = getattr(self.stderr, "isatty", None)
+            try:
+                self.stderr_isatty = bool(isatty and isatty())
+            except (ValueError, OSError):
+                self.stderr_isatty = False
+        return self.stderr_isatty
 
     def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
         value = self.environ.get(name)

@@ -64,7 +64,7 @@ TICK = 0.25  # longest nap of the main loop (live line refresh)
 
 
 # -- items --------------------------------------------------------------------------------
-@dataclass
+@dataclass(eq=False)  # items are compared by identity: list/set operations stay cheap
 class Item:
     index: int  # 1-based position in the batch file
     raw: Any
@@ -86,6 +86,7 @@ class Item:
     recheck_at: float = 0.0  # when (ctx.clock) that second look is due
     unconfirmed: Optional[recover.Decision] = None  # listed tasks that may be this item's, read again then
     checked: bool = False  # --poll-once: its one status check of this run is done
+    queued: bool = False  # in Batch.queue (waiting to be submitted)
 
     @property
     def model(self) -> Optional[str]:
@@ -304,6 +305,11 @@ class Batch:
         self.out_dir = out_dir
         self.book = open_journal(out_dir, ctx, console)
         self.queue: List[Item] = [item for item in items if item.plan is not None]
+        # Kept beside the queue so a scheduling pass costs the same at 20 items and 20 000:
+        self.queued_models: Dict[str, int] = collections.Counter(item.plan.model for item in self.queue)
+        self.rechecking: Set[Item] = set()  # queued items waiting to look an unanswered submit up again
+        for item in self.queue:
+            item.queued = True
         self.running: List[Item] = []
         self.inflight: Dict[str, int] = collections.defaultdict(int)
         self.pacer = SubmitPacer()
@@ -359,7 +365,7 @@ class Batch:
             if not entry.get("finished") and self._saved_in_journal(item, entry):
                 continue
             if entry.get("finished"):
-                self.queue.remove(item)
+                self._dequeue(item)
                 item.task_id, item.status = entry.get("task_id"), entry.get("status")
                 item.video_url, item.local_path = entry.get("video_url"), entry.get("local_path")
                 if item.status == "SUCCEEDED":
@@ -371,7 +377,7 @@ class Batch:
                     item.state, item.error = "failed", entry.get("error")
                 continue
             if entry.get("task_id"):
-                self.queue.remove(item)
+                self._dequeue(item)
                 self._start_polling(item, entry["task_id"], entry.get("status") or "PENDING", soon=True)
             elif entry.get("intent_at") is not None:
                 unresolved.append((item, entry))
@@ -457,7 +463,7 @@ class Batch:
         saved = known.get("local_path")
         if not saved or not Path(saved).is_file():
             return False
-        self.queue.remove(item)
+        self._dequeue(item)
         item.task_id, item.status, item.state, item.local_path = task_id, "SUCCEEDED", "done", saved
         self._record("saved", item, task_id=task_id, local_path=saved, response_path=known.get("response_path"))
         return True
@@ -468,11 +474,11 @@ class Batch:
         due = [i.next_poll for i in self.running if not (self.options.poll_once and i.checked)]
         if due and not self.options.submit_only:
             wake = min(wake, max(min(due), self.bucket.next_time(now)))
-        for item in self.queue:  # an item waiting to look its task up again wakes at that moment
-            if item.recheck_from is not None:
-                wake = min(wake, item.recheck_at)
-        for model in {i.plan.model for i in self.queue if i.recheck_from is None}:
-            if self._has_room(model):
+        for item in self.rechecking:  # an item waiting to look its task up again wakes at that moment
+            wake = min(wake, item.recheck_at)
+        rechecking = collections.Counter(item.plan.model for item in self.rechecking)
+        for model, queued in self.queued_models.items():
+            if queued > rechecking[model] and self._has_room(model):  # an item it could submit
                 wake = min(wake, self.pacer.next_time(model, now))
         if self.downloads:
             wake = min(wake, now + 0.05)
@@ -498,18 +504,33 @@ class Batch:
         return self.options.submit_only or self.inflight[model] < self._limit(model)
 
     def _submit_ready(self) -> None:
+        for item in [i for i in self.rechecking if self.ctx.clock() >= i.recheck_at]:
+            self._look_again(item)
+        # In queue order per model; once every model with queued items is held back (running
+        # limit or rate), the rest of the queue waits too, so the pass stops there.
+        held: Set[str] = set()
         for item in list(self.queue):
-            if item.recheck_from is not None:
-                if self.ctx.clock() >= item.recheck_at:
-                    self._look_again(item)
-                continue  # submitted (if still queued) on a later pass, after the pacer's say
+            if len(held) >= len(self.queued_models):
+                break
             model = item.plan.model
-            if not self._has_room(model):
-                continue
+            if item.recheck_from is not None or model in held:
+                continue  # a rechecking item is submitted on a later pass, after its second look
             now = self.ctx.clock()
-            if self.pacer.next_time(model, now) > now:
+            if not self._has_room(model) or self.pacer.next_time(model, now) > now:
+                held.add(model)
                 continue
             self._submit(item)
+
+    def _dequeue(self, item: Item) -> None:
+        """Take an item off the queue (submitted, adopted or failed)."""
+        if not item.queued:
+            return
+        item.queued = False
+        self.queue.remove(item)
+        self.rechecking.discard(item)
+        self.queued_models[item.plan.model] -= 1
+        if not self.queued_models[item.plan.model]:
+            del self.queued_models[item.plan.model]
 
     def _submit(self, item: Item) -> None:
         plan = item.plan
@@ -520,7 +541,7 @@ class Batch:
                 request = media.resolved(request, self.ctx.cwd, self._uploader(plan.model), home)
             body = payload.build(request, plan.model, plan.mode).body
         except CliError as exc:  # nothing was created: a later run tries again
-            self.queue.remove(item)
+            self._dequeue(item)
             self._fail(item, "NOT_SUBMITTED", "upload failed: " + exc.message, exc.hint)
             return
         from ..net.api import AmbiguousSubmit
@@ -545,12 +566,12 @@ class Batch:
                 return
             if exc.status == 401:
                 raise
-            self.queue.remove(item)
+            self._dequeue(item)
             self._fail(item, "SUBMIT_FAILED", exc.message, exc.hint)
             return
         except CliError as exc:  # not sent (network): nothing was created
             self._record("not_created", item, error=exc.message)
-            self.queue.remove(item)
+            self._dequeue(item)
             self._fail(item, "NOT_SUBMITTED", exc.message, exc.hint)
             return
         finally:
@@ -571,8 +592,7 @@ class Batch:
                                                       media.home_of(self.ctx.environ)))
         except OSError:
             pass  # the manifest has it; the journal is a convenience
-        if item in self.queue:
-            self.queue.remove(item)
+        self._dequeue(item)
         self._start_polling(item, task_id, "PENDING", soon=False)
         line = "item %d: %s task %s (%s)" % (item.index, "found" if adopted else "submitted", task_id, plan.model)
         if self.ctx.interactive:
@@ -586,7 +606,7 @@ class Batch:
             decision = recover.lookup(self.api, self.ctx, item.plan.model, sent_prompt(item.plan), started,
                                       until, exclude=self.known_ids)
         except CliError as exc:
-            self.queue.remove(item)
+            self._dequeue(item)
             self._fail(item, "AMBIGUOUS", exc.message, exc.hint)
             return
         self._decided(item, decision, started)
@@ -595,13 +615,14 @@ class Batch:
         """The second look an unanswered submit was waiting for."""
         started, item.recheck_from = item.recheck_from, None
         pending, item.unconfirmed = item.unconfirmed, None
+        self.rechecking.discard(item)
         if pending is None:
             self._resolve(item, started, until=started + recover.SUBMIT_SPAN)
             return
         try:
             decision = recover.recheck(self.api, pending, sent_prompt(item.plan), self.ctx.wall_clock() - started)
         except CliError as exc:
-            self.queue.remove(item)
+            self._dequeue(item)
             self._fail(item, "AMBIGUOUS", exc.message, exc.hint)
             return
         self._decided(item, decision, started)
@@ -615,6 +636,7 @@ class Batch:
             # Listed, but it shows no prompt until it finishes: never adopted unconfirmed.
             delay = self.options.poll_interval
             item.recheck_from, item.recheck_at, item.unconfirmed = started, self.ctx.clock() + delay, decision
+            self.rechecking.add(item)
             self.console.info("item %d: task %s may be this item's; it is confirmed once the service shows its "
                               "prompt: checking again in %.0fs"
                               % (item.index, ", ".join(c.task_id for c in decision.candidates), delay))
@@ -625,13 +647,14 @@ class Batch:
             if young > 0:
                 # A new task can take a while to be listed: look once more before paying again.
                 item.recheck_from, item.recheck_at = started, self.ctx.clock() + young
+                self.rechecking.add(item)
                 self.console.info("item %d: no task is listed yet; checking again in %.0fs before submitting"
                                   % (item.index, young))
                 return
             self._record("not_created", item, error="the task list shows no task from that submit")
             self.console.info("item %d: no task was created; it goes back in the queue" % item.index)
             return
-        self.queue.remove(item)
+        self._dequeue(item)
         if nothing:
             self._fail(item, "NOT_SUBMITTED", "the submit got no answer twice and no task was created",
                        "check the network, then run the same command again")
