@@ -8,9 +8,12 @@ if sys.version_info < (3, 9):
                      % sys.version.split()[0])
     sys.exit(1)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from qianwen_video.cli import entry  # noqa: E402
 
 if __name__ == "__main__":
-    entry()
+    try:  # a Ctrl-C while the package loads is an interruption like any other: exit 130, no traceback
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from qianwen_video.__main__ import run
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        sys.exit(130)
+    run()

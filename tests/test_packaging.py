@@ -120,7 +120,7 @@ def test_the_wheel_holds_only_the_package_and_its_metadata(built):
             ["METADATA", "RECORD", "WHEEL", "entry_points.txt", "licenses/LICENSE", "top_level.txt"]
         assert read(info + "/licenses/LICENSE") == (ROOT / "LICENSE").read_text(encoding="utf-8")
         assert read(info + "/top_level.txt").split() == ["qianwen_video"]
-        assert "qianwen-video = qianwen_video.cli:main" in read(info + "/entry_points.txt")
+        assert "qianwen-video = qianwen_video.__main__:run" in read(info + "/entry_points.txt")
         metadata = read(info + "/METADATA")
     assert "License-Expression: MIT" in metadata and "License-File: LICENSE" in metadata
     assert not [n for n in names if "gossamer" in n or n.endswith("video.py")]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from typing import Any, Dict, List, Optional
 
 from . import catalog, errors, modes
@@ -266,6 +265,9 @@ def main(argv: Optional[List[str]] = None, ctx: Optional[Context] = None) -> int
         console.end_live()
         console.always("Interrupted.")
         return errors.EXIT_INTERRUPTED
+    except errors.OutputClosed:
+        _detach_stdout(ctx)  # `| head -1` stopped reading: end quietly, as other tools do
+        return errors.EXIT_FAILED
     except OSError as exc:
         where = " %s" % exc.filename if getattr(exc, "filename", None) else ""
         console.error("cannot access%s: %s" % (where, exc.strerror or exc),
@@ -283,9 +285,18 @@ def main(argv: Optional[List[str]] = None, ctx: Optional[Context] = None) -> int
 
 def _error_json(exc: CliError, options: Optional[Options], console) -> None:
     if options is not None and options.print_response:
-        console.result(error_document(exc))
+        try:
+            console.result(error_document(exc))
+        except errors.OutputClosed:
+            _detach_stdout(console.ctx)
 
 
-def entry() -> None:
-    """Console-script entry point (pyproject) and `python3 scripts/video.py`."""
-    sys.exit(main())
+def _detach_stdout(ctx: Context) -> None:
+    """Point a closed stdout at the null device, so that nothing (not even the interpreter's last
+    flush) reports the broken pipe again (the Python docs' advice for SIGPIPE)."""
+    try:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), ctx.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -29,6 +29,7 @@ from typing import Any, Iterable, List, Optional, Tuple
 from urllib.parse import quote, unquote
 
 from .context import Context
+from .errors import OutputClosed
 
 _URL_QUERY = re.compile(r"((?:https?|oss)://[^\s\"'<>?#]+)\?[^\s\"'<>]*")
 _ESCAPED_URL_QUERY = re.compile(r"((?:https?|oss):\\/\\/[^\s\"'<>?#]+)\?[^\s\"'<>]*")
@@ -360,14 +361,19 @@ class Console:
         text = _json_safe(json.dumps(document, ensure_ascii=False, indent=2))
         if not _encodable(text, self.ctx.stdout):
             text = json.dumps(document, ensure_ascii=True, indent=2)
-        self.ctx.stdout.write(self.redactor.secrets(text) + "\n")
-        self.ctx.stdout.flush()
+        self._stdout(self.redactor.secrets(text) + "\n")
 
     def plain(self, text: str) -> None:
         """A bare stdout line (the task id for --submit-only, a table): secrets masked, control
         characters escaped."""
-        self.ctx.stdout.write(printable(self.redactor.secrets(text)) + "\n")
-        self.ctx.stdout.flush()
+        self._stdout(printable(self.redactor.secrets(text)) + "\n")
+
+    def _stdout(self, text: str) -> None:
+        try:
+            self.ctx.stdout.write(text)
+            self.ctx.stdout.flush()
+        except BrokenPipeError:
+            raise OutputClosed() from None
 
     def table(self, rows: Iterable[Iterable[Any]], header: Iterable[str]) -> str:
         """Render a plain-text table (callers pick the stream); a cell's line breaks, tabs and

@@ -22,6 +22,10 @@ EXIT_CODES = {
 }
 
 
+class OutputClosed(Exception):
+    """stdout's reader went away (`video.py --list-models | head -1`): the run ends quietly."""
+
+
 class CliError(Exception):
     """A failure to report as ``Error: <message>`` + ``Hint: <hint>`` and exit ``code``."""
 
