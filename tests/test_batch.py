@@ -291,15 +291,21 @@ def test_ctrl_c_stops_a_batch_download_promptly_and_the_rerun_downloads_it(tmp_p
         assert code == 130, stderr
         assert took < 3.0, took
         time.sleep(0.3)  # a stopped worker has nothing left to write
-        assert list(out.glob("*.part")) == [] and list(out.glob("*.mp4")) == [], sorted(out.iterdir())
+        # What arrived is kept (paid bytes), never at the final name
+        [part] = list(out.glob("*.part"))
+        assert list(out.glob("*.mp4")) == [] and part.stat().st_size > 500_000, sorted(out.iterdir())
+        kept = part.stat().st_size
         assert not any(r.get("event") == "saved" for r in manifest_records(tmp_path))
         results_before = len(emu.requests_to("GET", r"^/results/"))
         emu.serve_rate = None  # the rerun need not be slow
         again = run(batch_args("--print-response"), env_for(emu), tmp_path)
         assert again.code == 0, again.stderr
         [video] = list(out.glob("*.mp4"))
-        assert video.stat().st_size == size
-        assert len(emu.requests_to("GET", r"^/results/")) == results_before + 1
+        assert video.name + ".part" == part.name  # the same name: the download was continued
+        assert video.stat().st_size == size and list(out.glob("*.part")) == []
+        [resumed] = emu.requests_to("GET", r"^/results/")[results_before:]
+        assert resumed.headers.get("range") == "bytes=%d-" % kept
+        assert len(list(out.glob("*.response.json"))) == 1  # one answer beside it, no orphan
         assert emu.created_count() == 1
 
 
@@ -347,4 +353,5 @@ def test_sigint_during_a_batch_download_exits_130_promptly(tmp_path):
                 proc.wait(10)
         assert proc.returncode == 130, stderr
         assert took < 3.0, took  # the worker stopped too: interpreter exit did not wait for the download
-        assert list(out.glob("*.part")) == [] and list(out.glob("*.mp4")) == []
+        assert list(out.glob("*.mp4")) == []  # nothing at a final name; the `.part` is kept to resume
+        assert len(list(out.glob("*.part"))) == 1

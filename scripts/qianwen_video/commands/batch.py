@@ -316,7 +316,7 @@ class Batch:
         self.bucket = TokenBucket(QUERY_RATE, QUERY_BURST, ctx.clock())
         self.downloads: Dict[Future, Item] = {}
         self.pool: Optional[ThreadPoolExecutor] = None
-        self.stop = threading.Event()  # set on Ctrl-C: every download removes its .part and ends
+        self.stop = threading.Event()  # set on Ctrl-C: every download ends, keeping its .part to resume
         self.uploaders: Dict[str, Callable[[List[media.LocalFile]], List[str]]] = {}
         self.uploaded: Dict[Tuple[Any, ...], str] = {}
         self.known_ids: Set[str] = set()
@@ -439,7 +439,7 @@ class Batch:
         return not (self.queue or self.running)
 
     def _stop_downloads(self) -> None:
-        """Ctrl-C: stop the downloads (each removes its `.part`), wait briefly for them, and
+        """Ctrl-C: stop the downloads (each keeps its `.part` for the next run), wait briefly for them, and
         record the ones that had already finished; the stopped ones are downloaded next run."""
         self.stop.set()
         pending = list(self.downloads)

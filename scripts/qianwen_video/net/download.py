@@ -46,7 +46,7 @@ class UrlExpired(Exception):
 
 
 class DownloadStopped(Exception):
-    """The caller's stop flag was set (a batch's Ctrl-C): the `.part` is removed, nothing saved."""
+    """The caller's stop flag was set (a batch's Ctrl-C): nothing saved, the `.part` kept to resume."""
 
 
 def download(ctx: Context, console: Console, transport: Transport, url: str, dest: Path,
@@ -55,8 +55,10 @@ def download(ctx: Context, console: Console, transport: Transport, url: str, des
     """Fetch url into dest; return the byte count. Raises DownloadFailed, or DownloadStopped
     once `stop` is set (it is checked between chunks).
 
-    On failure, stop or Ctrl-C the `.part` file is removed, so the name stays free for the
-    retry (`--task-id`). Only a kill leaves a `.part` behind, never a partial file at ``dest``.
+    On a failure the `.part` file is removed, so the name stays free for the retry
+    (`--task-id`). A Ctrl-C, a stop or a kill leaves the `.part` with the bytes already paid
+    for: the next run continues it under the same name (the journal's "downloading" record
+    names it). Never a partial file at ``dest``.
     The caller owns `<dest>.part` before calling: either the empty one it just claimed
     (outputs.claim; a fresh download) or a killed run's, which is continued with a Range request.
     """
@@ -72,6 +74,8 @@ def download(ctx: Context, console: Console, transport: Transport, url: str, des
         _discard(part)
         raise DownloadFailed("could not write %s: %s" % (dest, exc.strerror or exc),
                              hint="check free disk space and permissions of the output directory") from None
+    except (KeyboardInterrupt, DownloadStopped):
+        raise  # the `.part` stays: the next run resumes it with a Range request
     except BaseException:
         _discard(part)
         raise

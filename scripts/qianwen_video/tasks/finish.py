@@ -192,8 +192,9 @@ def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held:
         size = download(ctx, console, rt.api.transport, video_url, video_path, fresh_url, stop=stop)
     except KeyboardInterrupt:
         console.end_live()
-        console.always("Stopped the download; nothing was saved at %s. Task %s is done: download it "
-                       "with: %s" % (video_path, ref.task_id, resume_command(ctx, ref.task_id, ref.output)))
+        console.always("Stopped the download; what arrived is kept in %s. Task %s is done: continue the "
+                       "download with: %s" % (outputs.part_path_for(video_path), ref.task_id,
+                                              resume_command(ctx, ref.task_id, ref.output)))
         raise
     except CliError as exc:
         raise CliError("%s (task %s)" % (exc.message, ref.task_id),
