@@ -152,3 +152,34 @@ def test_item_7_a_line_inserted_at_the_top_of_a_finished_batch_submits_only_that
     assert again.code == 0, again.stderr
     assert len(creates(emu)) == 4
     assert [r.json["input"]["prompt"] for r in creates(emu)][-1] == "a new first shot"
+
+
+@pytest.mark.parametrize("how", ["a directory", "a full disk"])
+def test_item_5_an_intent_that_cannot_be_journaled_sends_nothing(emu, tmp_path, monkeypatch, how):
+    """If the tool cannot record that it is about to pay, it does not pay: exit 1 with the
+    reason, no create call; after the cause is fixed, the same command pays exactly once."""
+    directory = tmp_path / OUT
+    directory.mkdir(parents=True)
+    if how == "a directory":
+        (directory / journal.JOURNAL_NAME).mkdir()
+    else:
+        from qianwen_video.store import log
+
+        real = log.Log.append
+
+        def full(self, record):
+            if record.get("event") == "submitting":
+                raise OSError(28, "No space left on device")
+            return real(self, record)
+
+        monkeypatch.setattr(log.Log, "append", full)
+    refused = generate(emu, tmp_path)
+    assert refused.code == 1
+    assert "nothing was sent" in refused.stderr and "submitting anyway" not in refused.stderr
+    assert creates(emu) == [] and emu.created_count() == 0
+    monkeypatch.undo()
+    if how == "a directory":
+        (directory / journal.JOURNAL_NAME).rmdir()
+    paid = generate(emu, tmp_path)
+    assert paid.code == 0, paid.stderr
+    assert emu.created_count() == 1
