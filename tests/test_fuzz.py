@@ -1,9 +1,11 @@
 """Property: random request JSON and random server replies never break the CLI.
 
 Whatever the request and whatever the emulator answers (any status, HTML, garbage,
-truncated bodies, resets, the key echoed back), the CLI returns a documented exit code,
-prints no traceback and no internal error, writes the key nowhere, and never creates more
-than one task for the one request.
+truncated bodies, resets, the key echoed back, answers nested 100 000 deep or larger than the
+answer cap, escape and control characters in server text), and whatever damaged lines the
+output directory's journal already holds, the CLI returns a documented exit code, prints no
+traceback and no internal error, writes the key nowhere (no byte of any output or file),
+and never creates more than one task for the one request.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qianwen_video import safe_json
+from qianwen_video.store import journal
 from tests.emulator import Emulator, Reply, Reset, Truncate
 from tests.harness import KEY, env_for, run
 
@@ -50,7 +54,15 @@ bodies = st.one_of(
     st.just({"body": b"\xff\xfe\x00garbage"}),
     st.just({"body": ""}),
     st.builds(lambda text: {"body": text}, st.text(max_size=30)),
+    st.just({"body": b"[" * 100000 + b"]" * 100000}),  # nested past any recursion limit
+    st.just({"body": b'{"output": {"task_id": "t-1", "x": "' + b"a" * (safe_json.ANSWER_LIMIT + 10) + b'"}}'}),
+    st.builds(lambda text: {"json": {"code": text, "message": text + KEY, "output": {"task_status": text}}},
+              st.sampled_from(["\x1b[2J\x1b[31mred", "\u202eevil", "a\rb\x07\x00c", "\x9b31m"])),
 )
+journal_lines = st.lists(st.one_of(
+    st.binary(max_size=40), st.just(b"[" * 5000 + b"]" * 5000), st.just(b'{"event": "submitted", "task_id": '),
+    st.just('{"event": "submitted", "task_id": "t-\u00e9", "model": "\x1b[2J"}'.encode("utf-8")),
+    st.just(b'{"event": "status", "task_id": "../../x", "status": "SUCCEEDED"}')), max_size=4)
 replies = st.builds(
     lambda status, body, after: Reply(status, headers={"Retry-After": after} if after else None, **body),
     st.sampled_from([200, 201, 204, 301, 400, 401, 403, 404, 408, 416, 429, 500, 502, 503, 504]),
@@ -62,10 +74,14 @@ flags = st.lists(st.sampled_from(["--print-response", "--quiet", "--submit-only"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(request=requests_, script=scripts, extra=flags, resume=st.booleans())
-def test_random_requests_and_replies_never_break_the_cli(request, script, extra, resume):
+@given(request=requests_, script=scripts, extra=flags, resume=st.booleans(), damaged=journal_lines)
+def test_random_requests_and_replies_never_break_the_cli(request, script, extra, resume, damaged):
     with Emulator(api_keys=(KEY,), pending_seconds=0.01, run_seconds=0.02, fail_seconds=0.01) as emu, \
             tempfile.TemporaryDirectory() as tmp:
+        if damaged:
+            out = Path(tmp) / "output" / "qianwen-video-generation"
+            out.mkdir(parents=True)
+            (out / journal.JOURNAL_NAME).write_bytes(b"\n".join(damaged) + b"\n")
         for endpoint, action in script:
             method, path = ENDPOINTS[endpoint]
             emu.script(method, path, action)
@@ -82,6 +98,7 @@ def test_random_requests_and_replies_never_break_the_cli(request, script, extra,
             assert "Traceback" not in result.stderr + result.stdout
             assert "unexpected internal error" not in result.stderr, result.stderr
             assert KEY not in result.stdout + result.stderr
+            assert "\x1b" not in result.stderr and "\u202e" not in result.stderr  # server text is escaped
             if "--print-response" in extra and result.stdout.strip():
                 json.loads(result.stdout)  # one JSON document when there is output at all
         for path in Path(tmp).rglob("*"):
