@@ -37,7 +37,7 @@ def env_for(emu, **extra: str) -> Dict[str, str]:
     return env
 
 
-def run(args: List[str], env: Dict[str, str], cwd: Path, max_sleep: float = 0.02) -> Result:
+def run(args: List[str], env: Dict[str, str], cwd: Path, max_sleep: float = 0.02, stdin: str = "") -> Result:
     """In-process: real network to the emulator, sleeps shortened but recorded.
 
     The CLI's clocks run on virtual time: real time plus every second a shortened sleep skipped,
@@ -56,7 +56,7 @@ def run(args: List[str], env: Dict[str, str], cwd: Path, max_sleep: float = 0.02
 
     ctx = Context(environ=dict(env), cwd=Path(cwd), stdout=out, stderr=err, sleep=sleep,
                   clock=lambda: time.monotonic() + skipped[0], wall_clock=lambda: time.time() + skipped[0],
-                  stderr_isatty=False)
+                  stderr_isatty=False, stdin=io.StringIO(stdin))
     code = cli.main(args, ctx)
     return Result(code, out.getvalue(), err.getvalue(), sleeps)
 

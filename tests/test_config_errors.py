@@ -52,9 +52,21 @@ def test_missing_key_prints_the_documented_message(tmp_path):
     assert "echo 'DASHSCOPE_API_KEY=sk-your-key-here' >> .env" in result.stderr
 
 
-def test_placeholder_key_counts_as_missing(tmp_path):
+def test_placeholder_key_is_named_as_the_placeholder(tmp_path):
     result = run(REQUEST, {"DASHSCOPE_API_KEY": "sk-your-key-here"}, tmp_path)
-    assert result.code == 1 and "not found" in result.stderr
+    assert result.code == 1
+    assert "Error: DASHSCOPE_API_KEY is still the placeholder from the example, not an API key" in result.stderr
+    assert "Hint: replace it (in .env or the environment) with your key from https://" in result.stderr
+    assert not list(tmp_path.iterdir())  # nothing created before a run can start
+
+
+def test_an_unedited_copy_of_env_example_is_named_as_the_placeholder(tmp_path):
+    import shutil
+
+    shutil.copy(Path(__file__).resolve().parent.parent / ".env.example", tmp_path / ".env")
+    result = run(REQUEST, {}, tmp_path)
+    assert result.code == 1 and "is still the placeholder from the example" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]
 
 
 def test_token_plan_key_gets_the_warning_and_continues(tmp_path):

@@ -84,26 +84,32 @@ class _Parser(argparse.ArgumentParser):
     stream = None  # where --help goes: the injected stdout
 
     def error(self, message: str):  # argparse's own errors exit 64, not 2
-        raise UsageError(message, hint="see `video.py --help`")
+        raise UsageError(message, hint="see `%s --help`" % self.prog)
 
     def print_help(self, file=None):
         super().print_help(file or self.stream)
 
 
-def build_parser(stream=None) -> argparse.ArgumentParser:
+def build_parser(stream=None, prog: str = "video.py") -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="video.py",
+        prog=prog,
         description="Generate video with Wan and HappyHorse models on DashScope (t2v, i2v, kf2v, r2v, "
                     "vace, videoedit): upload local files, submit, poll, download.",
-        epilog=_modes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=_modes_help().replace("video.py ", prog + " "), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.stream = stream
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     source = parser.add_argument_group("request")
-    source.add_argument("--request", metavar="JSON", help="flat JSON request, e.g. '{\"prompt\": \"...\"}'")
-    source.add_argument("--file", metavar="PATH", help="read the JSON request from a file (--request wins)")
+    source.add_argument("--request", metavar="JSON",
+                        help="flat JSON request, e.g. '{\"prompt\": \"...\"}'; - reads it from stdin")
+    source.add_argument("--file", metavar="PATH", help="read the JSON request from a file, - for stdin "
+                                                       "(--request wins)")
+    source.add_argument("--prompt", metavar="TEXT",
+                        help="the prompt, merged into the request (alone it is the whole request; a request "
+                             "that has its own prompt is refused)")
     source.add_argument("--mode", choices=catalog.MODES, help="force the mode instead of auto-detecting it")
     source.add_argument("--model", metavar="ID", help="model id (overrides the request's \"model\" and the default)")
     out = parser.add_argument_group("output")
-    out.add_argument("--output", metavar="PATH",
+    out.add_argument("--output", "-o", metavar="PATH",
                      help="directory for results, or a file name ending in .mp4/.mov/...; "
                           "default ./output/qianwen-video-generation/")
     out.add_argument("--print-response", action="store_true",
@@ -157,7 +163,9 @@ def build_parser(stream=None) -> argparse.ArgumentParser:
 
 def parse(argv: Optional[List[str]], ctx: Context) -> Options:
     """argv as an Options record (argparse's own errors are UsageError; --help raises SystemExit)."""
-    namespace = build_parser(ctx.stdout).parse_args(argv)
+    from .hints import program_name
+
+    namespace = build_parser(ctx.stdout, program_name(ctx)).parse_args(argv)
     return Options(**{name: getattr(namespace, name) for name in Options._fields})
 
 
@@ -174,6 +182,8 @@ def refuse_contradictions(options: Options) -> None:
         (options.cancel and options.poll_once, "--cancel and --poll-once do different things to a task; pick one", None),
         (options.list and (has_request or options.task_id),
          "--list only shows the journal; it takes no request or task", None),
+        (options.prompt is not None and (options.batch or options.task_id),
+         "--prompt makes a new request; --batch and --task-id take none", None),
         (options.gallery and (has_request or options.task_id or options.batch or options.list or options.dry_run),
          "--gallery only rewrites index.html from the journal; run it on its own", None),
         (not options.batch and (options.concurrency is not None or options.skip_invalid),
@@ -189,11 +199,20 @@ def refuse_contradictions(options: Options) -> None:
 
 def dispatch(options: Options, ctx: Context, console) -> Outcome:
     """Run the one command the options ask for (imported on demand: --help and --dry-run stay light)."""
+    if options.version:
+        from . import __version__
+        from .hints import program_name
+
+        return Outcome(errors.EXIT_OK, {"version": __version__},
+                       "%s %s" % (program_name(ctx), __version__))
     if options.list_models:
         from .commands import offline
 
         return offline.list_models(options, console)
     refuse_contradictions(options)
+    from .store.outputs import check_output_name
+
+    check_output_name(options.output, ctx.cwd)
     if options.batch:
         from .commands import batch
 

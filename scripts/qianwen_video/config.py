@@ -116,8 +116,11 @@ def load_dotenv(ctx: Context, warn: Optional[Callable[[str], None]] = None) -> N
 
 
 def api_key(ctx: Context) -> str:
+    placeholder = None
     for name in KEY_VARIABLES:
         value = ctx.get(name)
+        if value in PLACEHOLDER_KEYS:
+            placeholder = placeholder or name
         if value and value not in PLACEHOLDER_KEYS:
             if not _plausible_key(value):
                 # Never echo the value: it is a secret, even when it is a damaged one.
@@ -126,6 +129,9 @@ def api_key(ctx: Context) -> str:
                                hint="copy the key again from %s and set it on one line, without quotes "
                                     "inside the value" % KEY_CONSOLE_URL)
             return value
+    if placeholder:  # the README's (or .env.example's) example value, never replaced
+        raise CliError("%s is still the placeholder from the example, not an API key" % placeholder,
+                       hint="replace it (in .env or the environment) with your key from %s" % KEY_CONSOLE_URL)
     raise CliError(MISSING_KEY_MESSAGE, hint=MISSING_KEY_HINT)
 
 

@@ -55,6 +55,13 @@ _DEFAULT_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3
                                 "\U000e0000-\U000e0fff]")
 
 
+def size_text(size: int) -> str:
+    """A byte count for people: KB below 1 MB (an 8 KB file is not "0.0 MB"), else MB."""
+    if size < 1024 * 1024:
+        return "%.1f KB" % (size / 1024.0)
+    return "%.1f MB" % (size / 1048576.0)
+
+
 def invisible(char: str) -> bool:
     """A character that shows nothing (whitespace, a control, a format character such as U+200B)."""
     return (char.isspace() or unicodedata.category(char) in _INVISIBLE_CATEGORIES

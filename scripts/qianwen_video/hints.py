@@ -17,6 +17,11 @@ def command_prefix(ctx: Context) -> List[str]:
     return ["qianwen-video"]  # `pip install .` puts the package in site-packages without video.py
 
 
+def program_name(ctx: Context) -> str:
+    """The name the user ran: `video.py` from a skill or a checkout, `qianwen-video` when installed."""
+    return "video.py" if ctx.script_path.exists() else "qianwen-video"
+
+
 def quoted(parts: List[str]) -> str:
     """One command line, quoted for the shell it will be pasted into (POSIX, cmd.exe or PowerShell)."""
     return shell.join(parts)

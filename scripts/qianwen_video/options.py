@@ -9,6 +9,7 @@ class Options(NamedTuple):
 
     request: Optional[str] = None  # --request JSON text
     file: Optional[str] = None  # --file PATH holding the JSON request
+    prompt: Optional[str] = None  # --prompt TEXT, merged into the request
     mode: Optional[str] = None
     model: Optional[str] = None
     output: Optional[str] = None
@@ -28,6 +29,7 @@ class Options(NamedTuple):
     dry_run: bool = False
     no_validate: bool = False
     list_models: bool = False
+    version: bool = False  # --version
     gallery: bool = False  # --gallery: rewrite index.html from the journal
 
 

@@ -16,11 +16,24 @@ from ..tasks import Runtime, TaskRef
 
 
 def load_request(options: Options, ctx: Context) -> Dict[str, Any]:
-    """The JSON request of --request (wins) or --file (`-`: stdin), as a dict."""
+    """The JSON request of --request (wins) or --file (`-` for either: stdin), with --prompt merged in."""
     from .. import request_text
+    from ..errors import UsageError
     from ..media import home_of
 
-    return request_text.load(options.request, options.file, ctx.cwd, stdin=ctx.stdin, home=home_of(ctx.environ))
+    text, file = options.request, options.file
+    if text == "-":
+        text, file = None, "-"
+    if options.prompt is not None and text is None and file is None:
+        return {"prompt": options.prompt}
+    request = request_text.load(text, file, ctx.cwd, stdin=ctx.stdin, home=home_of(ctx.environ))
+    if options.prompt is None:
+        return request
+    if "prompt" in request or "prompt" in (request.get("input") or {} if isinstance(request.get("input"), dict)
+                                           else {}):
+        raise UsageError("the request has its own prompt and --prompt gives another",
+                         hint="drop one of them: --prompt, or the request's \"prompt\"")
+    return dict(request, prompt=options.prompt)
 
 
 def open_journal(directory, ctx: Context, console: Console):

@@ -24,8 +24,8 @@ def run(options: Options, ctx: Context, console: Console) -> Outcome:
     plan = make_plan(request, ctx, console, model=options.model, mode=options.mode, output=options.output,
                      check=not options.no_validate)
     outputs.check_writable_location(plan.out_dir)
+    api = connect(ctx, console)  # a missing key fails here, before anything is sent or created
     outputs.ensure_writable(plan.out_dir)
-    api = connect(ctx, console)  # a missing key fails here, before anything is sent
     update_check(ctx)
     rt = Runtime(ctx, console, api, open_journal(plan.out_dir, ctx, console))
     home = media.home_of(ctx.environ)

@@ -32,6 +32,28 @@ def output_dir(output: Optional[str], cwd: Path) -> Path:
     return cwd / DEFAULT_OUTPUT
 
 
+# Names that are files of another kind: an --output ending so is a mistake, not a directory name.
+OTHER_FILE_SUFFIXES = (".gif", ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".mp3", ".wav",
+                       ".m4a", ".aac", ".flac", ".ogg", ".json", ".jsonl", ".txt", ".md", ".html", ".htm", ".pdf")
+
+
+def check_output_name(output: Optional[str], cwd: Path) -> None:
+    """Refuse an --output that is neither a directory nor a video file name, before anything is
+    created or sent: `-` (results are files, not a stream), a name of another kind of file
+    (`clip.gif`), or an existing file that is not a video."""
+    if output is None:
+        return
+    hint = "give a directory (results are named from the task) or a file name ending in %s" % (
+        "/".join(catalog.VIDEO_EXTENSIONS))
+    if output.strip() in ("", "-"):
+        raise UsageError("--output %r: results are written as files, not to a stream" % output, hint=hint)
+    if Path(output).suffix.lower() in OTHER_FILE_SUFFIXES:
+        raise UsageError("--output %s: not a video file name (the service returns MP4)" % output, hint=hint)
+    target = _absolute(output, cwd)
+    if target.is_file() and not names_file(output):
+        raise UsageError("--output %s: an existing file, not a directory" % output, hint=hint)
+
+
 def names_file(output: Optional[str]) -> bool:
     return bool(output) and Path(output).suffix.lower() in catalog.VIDEO_EXTENSIONS
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
+from ..console import size_text
 from ..errors import CliError
 from ..hints import resume_command
 from ..outcome import task_document
@@ -208,9 +210,38 @@ def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held:
                     response_path=str(response_path))
     except OSError as exc:
         console.warn("could not update the journal %s: %s" % (book.path, exc.strerror or exc))
-    console.always("Video saved to %s (%.1f MB)" % (video_path, size / 1048576.0))
+    console.always("Video saved to %s (%s)" % (video_path, size_text(size)))
+    billed = billed_text(task)
+    if billed:
+        console.info(billed)
     console.info("Video URL (valid 24 h): %s" % video_url)
     return Saved(str(video_path), str(response_path), video_url, size)
+
+
+BILLED_SECONDS = ("duration", "video_duration")  # usage fields with the billed seconds (dashscope-api.md §4.2)
+_SHOWN_VALUE = re.compile(r"[A-Za-z0-9*:._-]{1,20}\Z")  # a size, ratio or tier as the service writes it
+
+
+def billed_text(task: Dict[str, Any]) -> Optional[str]:
+    """What the task answer's `usage` says was billed: seconds and resolution, never a price.
+    Server data: only plain numbers and short plain values are shown; anything else is left out."""
+    usage = task.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    parts = []
+    for key in BILLED_SECONDS:
+        value = usage.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 100000:
+            parts.append("%g s" % value)
+            break
+    tier = usage.get("SR")
+    if isinstance(tier, int) and not isinstance(tier, bool) and 0 < tier < 10000:
+        parts.append("%dP" % tier)
+    for key in ("size", "ratio", "video_ratio"):
+        value = usage.get(key)
+        if isinstance(value, str) and _SHOWN_VALUE.match(value):
+            parts.append("%s %s" % (key.replace("video_", ""), value))
+    return "Billed (the task's usage): " + ", ".join(parts) if parts else None
 
 
 def _write_json(path: Path, document: Dict[str, Any], console) -> None:
