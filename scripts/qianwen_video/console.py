@@ -55,6 +55,29 @@ _DEFAULT_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3
                                 "\U000e0000-\U000e0fff]")
 
 
+def fit(text: str, columns: int) -> str:
+    """`text` cut to fit in `columns - 1` terminal cells (wide CJK characters take two), so a
+    line redrawn in place never wraps and never leaves a stale row behind."""
+    room, used = max(columns - 1, 1), 0
+    for index, char in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+        if used > room:
+            return text[:index - 1] + "\u2026" if index else ""
+    return text
+
+
+def transfer_text(label: str, done: int, total: Optional[int], rate: float) -> str:
+    """A transfer's progress for a live line: bytes, rate (bytes/s) and, with a known size, time left."""
+    text = "%s: %s" % (label, size_text(done))
+    if total:
+        text += " of %s (%d%%)" % (size_text(total), 100 * done // total)
+    if rate:
+        text += ", %s/s" % size_text(int(rate))
+        if total and total > done:
+            text += ", %ds left" % max(1, round((total - done) / rate))
+    return text
+
+
 def size_text(size: int) -> str:
     """A byte count for people: KB below 1 MB (an 8 KB file is not "0.0 MB"), else MB."""
     if size < 1024 * 1024:
@@ -308,20 +331,33 @@ def _json_safe(text: str) -> str:
     return _MAYBE_UNSAFE.sub(escape, text)
 
 
+class _Screen:
+    """What the terminal shows now, shared by the consoles that write to it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.live = False  # a \r progress line is showing
+
+
 class Console:
-    def __init__(self, ctx: Context, quiet: bool = False, redactor: Optional[Redactor] = None):
+    def __init__(self, ctx: Context, quiet: bool = False, redactor: Optional[Redactor] = None,
+                 screen: Optional[_Screen] = None):
         self.ctx = ctx
         self.quiet = quiet
         self.redactor = redactor or Redactor()
-        self._lock = threading.Lock()
-        self._live = False  # a \r progress line is showing on a terminal
+        self._screen = screen or _Screen()
+
+    def quiet_twin(self) -> "Console":
+        """A console without progress lines on the same terminal: its lines never run into this
+        console's live line (a batch saves items through one)."""
+        return Console(self.ctx, quiet=True, redactor=self.redactor, screen=self._screen)
 
     # -- stderr -----------------------------------------------------------------------
     def _write_err(self, text: str) -> None:
-        with self._lock:
-            if self._live:
-                self.ctx.stderr.write("\n")
-                self._live = False
+        with self._screen.lock:
+            if self._screen.live:
+                self.ctx.stderr.write("\r\x1b[2K")  # the plain line takes the live line's place
+                self._screen.live = False
             self.ctx.stderr.write(self.redactor.diagnostic(text) + "\n")
             self.ctx.stderr.flush()
 
@@ -346,17 +382,18 @@ class Console:
         """A progress line redrawn in place on a terminal; plain lines are left to callers."""
         if self.quiet or not self.ctx.interactive:
             return
-        with self._lock:
-            self.ctx.stderr.write("\r\x1b[2K" + self.redactor.diagnostic(text))
+        shown = fit(self.redactor.diagnostic(text), self.ctx.columns)
+        with self._screen.lock:
+            self.ctx.stderr.write("\r\x1b[2K" + shown)
             self.ctx.stderr.flush()
-            self._live = True
+            self._screen.live = True
 
     def end_live(self) -> None:
-        with self._lock:
-            if self._live:
+        with self._screen.lock:
+            if self._screen.live:
                 self.ctx.stderr.write("\n")
                 self.ctx.stderr.flush()
-                self._live = False
+                self._screen.live = False
 
     # -- stdout -----------------------------------------------------------------------
     def result(self, document: Any) -> None:

@@ -50,7 +50,8 @@ class Context:
                  stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep, script_path: Optional[Path] = None,
-                 stderr_isatty: Optional[bool] = None, stdin: Optional[TextIO] = None):
+                 stderr_isatty: Optional[bool] = None, stdin: Optional[TextIO] = None,
+                 columns: Optional[int] = None):
         self.environ = dict(os.environ) if environ is None else environ
         self.cwd = Path.cwd() if cwd is None else cwd
         self.stdout = _utf8_stream(sys.stdout, data=True) if stdout is None else stdout
@@ -61,6 +62,7 @@ class Context:
         self.sleep = sleep
         self.script_path = SCRIPTS_DIR / "video.py" if script_path is None else script_path
         self.stderr_isatty = stderr_isatty
+        self._columns = columns
 
     @property
     def interactive(self) -> bool:
@@ -72,6 +74,16 @@ class Context:
             except (ValueError, OSError):
                 self.stderr_isatty = False
         return self.stderr_isatty
+
+    @property
+    def columns(self) -> int:
+        """The terminal's width now (asked each time: a window can be resized mid-run)."""
+        if self._columns is not None:
+            return self._columns
+        try:
+            return max(os.get_terminal_size(self.stderr.fileno()).columns, 20)
+        except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+            return 80
 
     def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
         value = self.environ.get(name)

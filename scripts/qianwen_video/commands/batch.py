@@ -337,7 +337,7 @@ class Batch:
         self.api.on_answer(lambda method, url, status: status == 429 and self._saw_429(method, url))
         self.rt = Runtime(self.ctx, self.console, self.api, self.book)
         # The batch reports each item itself; the API client, and so its retry notices, keep the real console.
-        self.quiet_rt = self.rt._replace(console=Console(self.ctx, quiet=True, redactor=self.console.redactor))
+        self.quiet_rt = self.rt._replace(console=self.console.quiet_twin())
 
     def _record(self, event: str, item: Item, **fields: Any) -> None:
         self.manifest.append(event, item.key, item.index, **fields)

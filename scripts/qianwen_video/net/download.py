@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from . import retry
 from ..store import outputs
-from ..console import Console
+from ..console import Console, transfer_text
 from ..context import Context
 from ..errors import CliError
 from .transport import CHUNK, Transport, TransportError, Unsendable, USER_AGENT
@@ -29,6 +29,7 @@ from .transport import CHUNK, Transport, TransportError, Unsendable, USER_AGENT
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
+PROGRESS_EVERY = 0.25  # seconds between redraws of the download line on a terminal
 # Content types a video may arrive with: video/* and the generic binary ones (OSS serves an
 # object stored without a type as application/octet-stream; S3-style stores use
 # binary/octet-stream; application/mp4 is RFC 4337's MP4 type), or none at all. An HTML
@@ -243,6 +244,7 @@ def _receive(ctx: Context, console: Console, stream, handle: BinaryIO, have: int
     handle.truncate(start)
     size = start
     flusher = _Writeback(handle) if (total or 0) - start >= _Writeback.MIN_SIZE else None
+    began = shown = ctx.clock()
     try:
         while True:
             _check(stop)
@@ -257,6 +259,10 @@ def _receive(ctx: Context, console: Console, stream, handle: BinaryIO, have: int
             size += len(chunk)
             if flusher:
                 flusher.wrote(len(chunk))
+            now = ctx.clock()
+            if now - shown >= PROGRESS_EVERY:  # a live line on a terminal only (Console.live)
+                shown = now
+                console.live(transfer_text("Downloading", size, total, (size - start) / max(now - began, 1e-6)))
     finally:
         if flusher:
             flusher.stop()

@@ -18,6 +18,7 @@ WAITING = ("PENDING", "RUNNING", "SUSPENDED")
 # later checks land on 30, 45, 60 s..., the same grid as a plain 15 s poller, so a finished task is
 # never noticed later than by that poller, while a failure in the first seconds is seen at once.
 FAST_START = (1.0, 2.0, 3.0, 4.0, 5.0)
+TICK = 1.0  # seconds between redraws of the waiting clock on a terminal
 
 
 def delays(poll_interval: float) -> Iterator[float]:
@@ -67,19 +68,33 @@ def follow(rt: Runtime, ref: TaskRef, timeout: float, poll_interval: float) -> D
     """Poll until the task ends; return its last answer. Raises StillRunning at the timeout."""
     ctx, console = rt.ctx, rt.console
     last = {"status": None}
+    started = ctx.clock()
+
+    def line(elapsed: float) -> str:
+        return "  [%ds] task=%s status=%s" % (elapsed, ref.task_id, last["status"])
 
     def on_status(task: Dict[str, Any], status: str, elapsed: float) -> None:
         record_status(rt.book, ref.task_id, status, last["status"], task)
-        line = "  [%ds] task=%s status=%s" % (elapsed, ref.task_id, status)
-        if status != last["status"] or not ctx.interactive:
-            console.info(line)
+        changed, last["status"] = status != last["status"], status
+        if changed or not ctx.interactive:
+            console.info(line(elapsed))
         else:
-            console.live(line)
-        last["status"] = status
+            console.live(line(elapsed))
+
+    def ticking(seconds: float) -> None:
+        """On a terminal the wait between checks shows a clock that moves every second."""
+        end = ctx.clock() + seconds
+        while True:
+            left = end - ctx.clock()
+            if left <= 0:
+                return
+            ctx.sleep(min(TICK, left))
+            console.live(line(ctx.clock() - started))
 
     try:
         task = wait(lambda: rt.api.get_task(ref.task_id), timeout=timeout, poll_interval=max(poll_interval, 0.01),
-                    clock=ctx.clock, sleep=ctx.sleep, on_status=on_status)
+                    clock=ctx.clock, sleep=ticking if ctx.interactive and not console.quiet else ctx.sleep,
+                    on_status=on_status)
     except KeyboardInterrupt:
         console.end_live()
         console.always("Stopped waiting. Task %s keeps running (it is not canceled).\n"
