@@ -98,8 +98,11 @@ def test_a_dead_proxy_fails_the_create_as_not_sent(emu, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    result = run(ARGS, env_for(emu, HTTP_PROXY="http://127.0.0.1:%d" % port), tmp_path)
+    result = run(ARGS, env_for(emu, HTTP_PROXY="http://someone:pa55word@127.0.0.1:%d" % port), tmp_path)
     assert result.code == 1 and "could not reach DashScope" in result.stderr
+    assert "could not connect to the proxy 127.0.0.1:%d (set for 127.0.0.1)" % port in result.stderr
+    assert "Hint: the proxy in HTTPS_PROXY/HTTP_PROXY is not answering" in result.stderr
+    assert "set HTTPS_PROXY" not in result.stderr and "pa55word" not in result.stderr
     assert emu.created_count() == 0 and emu.requests == []
 
 

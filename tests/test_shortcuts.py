@@ -4,6 +4,7 @@ people read, and what the task was billed at."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,23 @@ def test_a_small_video_shows_kilobytes_and_the_billed_facts_follow(tmp_path):
     billed = [line for line in result.stderr.splitlines() if line.startswith("Billed (the task's usage): ")]
     assert billed == ["Billed (the task's usage): 5 s, 1080P, size 1920*1080"], result.stderr
     assert "¥" not in result.stderr and "price" not in billed[0].lower()
+
+
+def test_list_models_shows_the_values_a_request_may_write(tmp_path):
+    """A `size` model lists W*H sizes (its tier names are refused there), a `resolution` model its
+    tiers: each value shown passes validation."""
+    from qianwen_video import catalog
+
+    table = run(["--list-models", "--mode", "t2v"], {}, tmp_path).stdout
+    rows = {line.split()[0]: line for line in table.splitlines()[2:]}
+    for model in (m for m in catalog.MODELS.values() if m.mode == "t2v"):
+        row = rows[model.id]
+        shown = re.search(r"(size|resolution) (\S+)", row)
+        assert shown and shown.group(1) == model.resolution_field, row
+        values = shown.group(2).rstrip(",").split("/")
+        if model.resolution_field == "size":
+            assert values == list(model.sizes) and not any(v.endswith("P") for v in values), row
+        for value in (values[0], values[-1]):
+            checked = run(["--request", json.dumps({"prompt": "x", model.resolution_field: value}), "--model",
+                           model.id, "--dry-run"], {}, tmp_path)
+            assert checked.code == 0, (model.id, value, checked.stderr)

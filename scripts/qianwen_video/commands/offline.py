@@ -67,11 +67,22 @@ def list_models(options: Options, console: Console) -> Outcome:
             "disputed": dict(model.disputed),
         })
     table = console.table(
-        ([r["id"] + (" *" if r["default"] else ""), r["mode"], r["family"],
-          "%s %s" % (r["resolution_field"], "/".join(r["resolutions"])),
+        ([r["id"] + (" *" if r["default"] else ""), r["mode"], r["family"], resolution_values(r),
           r["durations"] or "-", r["audio"]] for r in rows),
-        ("model (* default)", "mode", "family", "resolution", "duration (s)", "audio"))
+        ("model (* default)", "mode", "family", "resolution (the values a request may write)", "duration (s)",
+         "audio"))
     return Outcome(EXIT_OK, rows, table)
+
+
+def resolution_values(row: Dict[str, Any]) -> str:
+    """The field and the exact values a request may give it: W*H sizes for a `size` model (its tier
+    names are not accepted there), tiers (and ratios) for a `resolution` model."""
+    if row["resolution_field"] == "size":
+        return "size " + "/".join(row["sizes"]) if row["sizes"] else "size W*H"
+    text = "resolution " + "/".join(row["resolutions"])
+    if row["ratios"]:
+        text += ", ratio " + "/".join(row["ratios"])
+    return text
 
 
 def list_journal(options: Options, ctx: Context, console: Console) -> Outcome:

@@ -325,6 +325,9 @@ def network_hint(exc: BaseException) -> str:
     if "certificate" in text or "tls" in text or "ssl" in text:
         return ("TLS verification failed: behind a corporate proxy set SSL_CERT_FILE to its CA bundle "
                 "(macOS: run 'Install Certificates.command')")
+    if "to the proxy" in text:
+        return ("the proxy in HTTPS_PROXY/HTTP_PROXY is not answering: start it or fix its address, or unset "
+                "the variable (NO_PROXY lists hosts that bypass it)")
     if "dns" in text or "refused" in text or "connect" in text:
         return "check the network; behind a proxy set HTTPS_PROXY (and NO_PROXY for local hosts)"
     return "the network dropped; check the connection and HTTPS_PROXY"

@@ -405,6 +405,10 @@ class Transport:
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             done("not sent (%s)" % _describe(exc))
+            proxy = self._proxy_for(parts.scheme, parts.hostname)
+            if proxy is not None:  # the connection that failed was the proxy's: say so, without its password
+                raise NotSent("could not connect to the proxy %s:%s (set for %s): %s" % (
+                    proxy.hostname, proxy.port or 80, parts.hostname, _describe(exc)), url) from None
             raise NotSent("could not connect to %s: %s" % (parts.netloc, _describe(exc)), url) from None
         conn.sock = _GuardedSocket(conn.sock, guard)
         # putrequest/putheader only check and buffer: a value they refuse never left the machine.
