@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..net.api import DashScope
-from ..console import Console
+from ..console import Console, transfer_text
 from ..errors import ApiError, UsageError
 from ..media import LocalFile
 from ..net import retry
@@ -57,6 +57,7 @@ class Progress:
         self.enabled = (self.total >= PROGRESS_MIN_BYTES and console.ctx.interactive and not console.quiet)
         self._sent: Dict[int, int] = {}
         self._lock = threading.Lock()
+        self._began = console.ctx.clock()
 
     def restart(self, item: LocalFile) -> None:
         with self._lock:
@@ -71,8 +72,8 @@ class Progress:
             with self._lock:
                 self._sent[id(item)] = min(self._sent.get(id(item), 0) + count, limit)
                 done = sum(self._sent.values())
-            self.console.live("Uploading %s: %d%% (%.1f/%.1f MB)" % (
-                self.label, 100 * done // self.total, done / 1048576.0, self.total / 1048576.0))
+            seconds = max(self.console.ctx.clock() - self._began, 1e-6)
+            self.console.live(transfer_text("Uploading " + self.label, done, self.total, done / seconds))
 
         return report
 
