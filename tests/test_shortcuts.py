@@ -133,3 +133,27 @@ def test_list_models_shows_the_values_a_request_may_write(tmp_path):
             checked = run(["--request", json.dumps({"prompt": "x", model.resolution_field: value}), "--model",
                            model.id, "--dry-run"], {}, tmp_path)
             assert checked.code == 0, (model.id, value, checked.stderr)
+
+
+def test_an_installed_command_names_itself_in_usage_hints_and_version(tmp_path):
+    """Run as the `qianwen-video` console script (no video.py beside the package), the usage line,
+    the hints and --version say `qianwen-video`, never `video.py`."""
+    import io
+
+    from qianwen_video import cli
+    from qianwen_video.context import Context
+
+    def installed(args):
+        out, err = io.StringIO(), io.StringIO()
+        ctx = Context(environ={}, cwd=tmp_path, stdout=out, stderr=err, stderr_isatty=False,
+                      script_path=tmp_path / "site-packages" / "video.py")
+        return cli.main(args, ctx), out.getvalue(), err.getvalue()
+
+    code, out, _ = installed(["--version"])
+    assert code == 0 and out == "qianwen-video %s\n" % __version__
+    code, _, err = installed(["--poll-once"])
+    assert code == 64 and "qianwen-video --task-id ID --poll-once" in err and "video.py" not in err
+    code, _, err = installed(["--no-such-flag"])
+    assert code == 64 and "see `qianwen-video --help`" in err
+    code, out, _ = installed(["--help"])
+    assert code == 0 and out.startswith("usage: qianwen-video ") and "  qianwen-video --request" in out

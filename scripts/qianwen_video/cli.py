@@ -169,13 +169,13 @@ def parse(argv: Optional[List[str]], ctx: Context) -> Options:
     return Options(**{name: getattr(namespace, name) for name in Options._fields})
 
 
-def refuse_contradictions(options: Options) -> None:
+def refuse_contradictions(options: Options, program: str = "video.py") -> None:
     """Flag combinations that cannot both be honoured: say so instead of ignoring one."""
     has_request = options.request is not None or options.file is not None
     pairs = [
         (options.poll_once and not (options.task_id or options.batch), "--poll-once needs --task-id or --batch",
-         "video.py --task-id ID --poll-once, or video.py --batch FILE --poll-once"),
-        (options.cancel and not options.task_id, "--cancel needs --task-id", "video.py --cancel --task-id ID"),
+         "%s --task-id ID --poll-once, or %s --batch FILE --poll-once" % (program, program)),
+        (options.cancel and not options.task_id, "--cancel needs --task-id", "%s --cancel --task-id ID" % program),
         (options.task_id and options.submit_only,
          "--submit-only submits a new task; --task-id follows an existing one", None),
         (options.task_id and options.dry_run, "--dry-run checks a new request; --task-id follows an existing task", None),
@@ -194,7 +194,7 @@ def refuse_contradictions(options: Options) -> None:
     ]
     for contradicted, message, hint in pairs:
         if contradicted:
-            raise UsageError(message, hint=hint or "see `video.py --help`")
+            raise UsageError(message, hint=hint or "see `%s --help`" % program)
 
 
 def dispatch(options: Options, ctx: Context, console) -> Outcome:
@@ -209,7 +209,9 @@ def dispatch(options: Options, ctx: Context, console) -> Outcome:
         from .commands import offline
 
         return offline.list_models(options, console)
-    refuse_contradictions(options)
+    from .hints import program_name
+
+    refuse_contradictions(options, program_name(ctx))
     from .store.outputs import check_output_name
 
     check_output_name(options.output, ctx.cwd)
