@@ -167,10 +167,10 @@ def test_item_5_an_intent_that_cannot_be_journaled_sends_nothing(emu, tmp_path, 
 
         real = log.Log.append
 
-        def full(self, record):
+        def full(self, record, durable=True):
             if record.get("event") == "submitting":
                 raise OSError(28, "No space left on device")
-            return real(self, record)
+            return real(self, record, durable)
 
         monkeypatch.setattr(log.Log, "append", full)
     refused = generate(emu, tmp_path)

@@ -537,3 +537,17 @@ def test_a_claim_never_writes_through_a_planted_part_symlink(tmp_path):
     (tmp_path / "v.mp4.part").symlink_to(victim)
     video, _ = outputs.claim(tmp_path / "v.mp4")
     assert video == tmp_path / "v_1.mp4" and victim.read_text(encoding="utf-8") == "keep"
+
+
+def test_only_status_records_skip_the_fsync(tmp_path, monkeypatch):
+    """Intent, submitted, downloading and saved records are fsynced before the step they guard; a
+    status record is not (a power cut may lose it; the next check writes it again)."""
+    synced = []
+    monkeypatch.setattr(log.os, "fsync", lambda fd: synced.append(fd))
+    book = Journal(tmp_path, clock=lambda: 1.0)
+    for event in ("submitted", "status", "downloading", "status", "saved"):
+        before = len(synced)
+        book.append(event, "t1", status="RUNNING")
+        assert len(synced) - before == (0 if event == "status" else 1), event
+    attempt = book.intend(mode="t2v", model="m", request_digest="sha256:x", submitted_at=1.0)
+    assert attempt and len(synced) == 4

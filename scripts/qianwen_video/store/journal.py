@@ -38,6 +38,9 @@ DUPLICATE_WINDOW = 24 * 3600  # task ids live 24 h on the service
 CLOCK_MARGIN = 3600.0
 STOP_RUN = 8  # one record with a bogus old `at` does not end the scan; this many in a row do
 FAILED_STATES = ("FAILED", "CANCELED", "UNKNOWN")
+# Records a power cut may lose at no cost (the next status check writes them again); every other
+# record (intent, submitted, downloading, saved) is fsynced before the step it guards.
+VOLATILE_EVENTS = ("status",)
 # What a "submitted" record keeps of the request for --list and the gallery page.
 TEXT_FIELDS = ("prompt", "negative_prompt")  # user text: stored whole
 PARAMETER_FIELDS = ("resolution", "size", "ratio", "duration", "seed")
@@ -171,7 +174,7 @@ class Journal:
         """One record; raises OSError when it cannot be written (NotRegular included)."""
         record = {"event": event, "task_id": task_id, "at": round(self.clock(), 3)}
         record.update({k: v for k, v in fields.items() if v is not None})
-        self.log.append(record)
+        self.log.append(record, durable=event not in VOLATILE_EVENTS)
 
     def intend(self, **fields: Any) -> str:
         """Record a submit about to be sent; return its attempt id.

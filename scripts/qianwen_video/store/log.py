@@ -101,12 +101,17 @@ class Log:
         # A lone surrogate (from a prompt argv) becomes the JSON escape \udcXX: still valid JSON.
         return text.encode("utf-8", "backslashreplace") + b"\n"
 
-    def append(self, record: Mapping[str, Any]) -> None:
-        """Write `record` as one line and fsync it. Raises OSError (NotRegular included)."""
+    def append(self, record: Mapping[str, Any], durable: bool = True) -> None:
+        """Write `record` as one line, fsynced unless `durable` is False (a record whose loss in a
+        power cut costs nothing: the next status check writes it again). Raises OSError (NotRegular
+        included)."""
         data = self.encode(record)
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = self._open(os.O_RDWR | os.O_APPEND | os.O_CREAT)
+            try:
+                fd = self._open(os.O_RDWR | os.O_APPEND | os.O_CREAT)
+            except FileNotFoundError:  # the directory is not there (yet): made once, not per line
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = self._open(os.O_RDWR | os.O_APPEND | os.O_CREAT)
             try:
                 size = os.fstat(fd).st_size
                 if size and _pread(fd, 1, size - 1) != b"\n":
@@ -114,7 +119,8 @@ class Log:
                 view = memoryview(data)
                 while view:  # a short write happens only on errors; the rest still appends
                     view = view[os.write(fd, view):]
-                os.fsync(fd)
+                if durable:
+                    os.fsync(fd)
             finally:
                 os.close(fd)
 

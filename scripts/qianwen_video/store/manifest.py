@@ -83,7 +83,7 @@ class Manifest:
         record["at"] = round(self.clock(), 3)
         record.update({k: v for k, v in fields.items() if v is not None})
         with self._lock:
-            self.log.append(record)
+            self.log.append(record, durable=event != "status")  # a lost status is seen again at the next check
             if self._entries is not None and key is not None:
                 _fold(self._entries, key, record)
 
