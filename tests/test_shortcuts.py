@@ -157,3 +157,26 @@ def test_an_installed_command_names_itself_in_usage_hints_and_version(tmp_path):
     assert code == 64 and "see `qianwen-video --help`" in err
     code, out, _ = installed(["--help"])
     assert code == 0 and out.startswith("usage: qianwen-video ") and "  qianwen-video --request" in out
+
+
+@pytest.mark.parametrize("args,env,exit_code,says", [
+    (["--request", "{bad"], {}, 64, "--request is not valid JSON"),
+    (["--prompt", "x"], {}, 1, "not found"),
+    (["--prompt", "x", "--output", "clip.gif"], {"DASHSCOPE_API_KEY": KEY}, 64, "not a video file name"),
+    (["--prompt", "x", "--model", "wan2.6-t2v", "--request", '{"size": "720P"}'], {}, 64, "size"),
+])
+def test_print_response_prints_one_json_document_for_an_early_error_too(tmp_path, args, env, exit_code, says):
+    result = run(args + ["--print-response"], env, tmp_path)
+    assert result.code == exit_code, result.stderr
+    document = json.loads(result.stdout)  # exactly one document
+    error = document["error"]
+    assert error["exit_code"] == exit_code and says in error["message"] + " ".join(error.get("problems") or [])
+    assert set(error) >= {"code", "message", "hint", "exit_code"}
+
+
+def test_print_response_for_a_failed_task_carries_its_code(emu, tmp_path):
+    emu.script_task(["RUNNING", "FAILED"], code="DataInspectionFailed", message="flagged")
+    result = run(["--prompt", "x", "--print-response", "--poll-interval", "0.05"], env_for(emu), tmp_path)
+    assert result.code == 1
+    document = json.loads(result.stdout)
+    assert document["task_id"] and document["error"]["exit_code"] == 1
