@@ -26,7 +26,9 @@ def loads(text: Any, max_depth: int = MAX_DEPTH) -> Any:
             raise Invalid("not UTF-8 text (byte %d)" % exc.start) from None
     if not isinstance(text, str):
         raise Invalid("not text")
-    depth = nesting(text)
+    # The depth is at most the number of opening brackets: counting them (in C) spares the
+    # character-by-character scan for every ordinary answer.
+    depth = nesting(text) if text.count("[") + text.count("{") > max_depth else 0
     if depth > max_depth:
         raise Invalid("nested more than %d levels deep" % max_depth)
     try:

@@ -136,12 +136,14 @@ def _unlock_download(lock: Optional[FileLock]) -> None:
     lock.release()
 
 
-def _target(rt: Runtime, ref: TaskRef, video_url: str, held: bool) -> Tuple[Path, Path, bool]:
+def _target(rt: Runtime, ref: TaskRef, video_url: str, held: bool,
+            known: Dict[str, Any]) -> Tuple[Path, Path, bool]:
     """(video path, response path, continuing?): the path a killed download of this task left
     a `.part` at, so it continues there (only while this run holds the task's download lock:
     otherwise that `.part` may be another run's live download); otherwise fresh names, the
-    video's claimed with an empty `.part` (outputs.claim) that the download then fills."""
-    earlier = (rt.book.find(ref.task_id) or {}).get("downloading")
+    video's claimed with an empty `.part` (outputs.claim) that the download then fills.
+    `known`: the journal's view of the task."""
+    earlier = known.get("downloading")
     if earlier and held:
         path = Path(earlier)
         if outputs.part_path_for(path).exists() and not path.exists():
@@ -162,7 +164,7 @@ def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held:
         # Another run following this task (or an earlier one) already saved it: no second copy.
         console.always("Video already saved: %s" % saved)
         return Saved(saved, known.get("response_path"), video_url, None)
-    video_path, response_path, resuming = _target(rt, ref, video_url, held)
+    video_path, response_path, resuming = _target(rt, ref, video_url, held, known)
     try:
         outputs.check_writable_location(video_path.parent)
         _write_json(response_path, task, console)
