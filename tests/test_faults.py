@@ -408,10 +408,10 @@ def test_unknown_status_ends_as_expired_or_not_found(emu, tmp_path):
 
 
 def test_waiting_statuses_keep_polling(emu, tmp_path):
-    emu.script_task(["PENDING", "RUNNING", "SUSPENDED", "RUNNING", "SUCCEEDED"])
+    emu.script_task(["PENDING", "PRE-PROCESSING", "RUNNING", "SUSPENDED", "POST-PROCESSING", "SUCCEEDED"])
     result = generate(emu, tmp_path)
     assert result.code == 0, result.stderr
-    assert_log(emu, ["POST create", "GET task x5", "GET result"])
+    assert_log(emu, ["POST create", "GET task x6", "GET result"])
     assert all(0 < s <= 0.05 for s in result.sleeps[:4]), result.sleeps  # never longer than --poll-interval
 
 

@@ -65,16 +65,16 @@ def describe_failure(task: Dict[str, Any], task_id: str, model: str) -> Tuple[st
 
 
 def video_url_of(output: Dict[str, Any]) -> Optional[str]:
-    """The video URL in a SUCCEEDED answer, whichever of the documented shapes it has."""
-    url = output.get("video_url")
-    if isinstance(url, str) and url:
-        return url
+    """The video URL in a SUCCEEDED answer, whichever of the documented shapes it has:
+    output.video_url (Wan, HappyHorse, wan3.0), output.results[0].url (older answers),
+    output.results.video_url (animate, s2v), output.output_video_url (style transfer)
+    (dashscope-new-models.md §7). Only a non-empty string counts."""
     results = output.get("results")
-    if isinstance(results, list) and results and isinstance(results[0], dict):
-        return results[0].get("url") or results[0].get("video_url")
-    if isinstance(results, dict):
-        return results.get("video_url") or results.get("url")
-    return None
+    first = results[0] if isinstance(results, list) and results else results
+    places = [output.get("video_url"), output.get("output_video_url")]
+    if isinstance(first, dict):
+        places += [first.get("url"), first.get("video_url")]
+    return next((url for url in places if isinstance(url, str) and url), None)
 
 
 def recorded_output(known: Dict[str, Any]) -> Optional[str]:

@@ -13,7 +13,9 @@ from ..store.journal import failure_fields
 from . import Runtime, TaskRef
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
-WAITING = ("PENDING", "RUNNING", "SUSPENDED")
+# Still going: videoretalk adds PRE-/POST-PROCESSING, style transfer SUSPENDED
+# (dashscope-new-models.md §4, §5). Anything not TERMINAL is polled again until --timeout.
+WAITING = ("PENDING", "PRE-PROCESSING", "RUNNING", "POST-PROCESSING", "SUSPENDED")
 # Checks at 1, 3, 6, 10 and 15 s after submit, then every poll_interval: with the default 15 s the
 # later checks land on 30, 45, 60 s..., the same grid as a plain 15 s poller, so a finished task is
 # never noticed later than by that poller, while a failure in the first seconds is seen at once.

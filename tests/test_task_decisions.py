@@ -1,5 +1,5 @@
-"""tasks.recover.decide, the pure rule that settles an unanswered create: which listed task (if
-any) it made. A table, no emulator: each row is candidates as the task list shows them, the age
+"""The pure decisions over a task's answers, as tables with no emulator. First
+tasks.recover.decide, the rule that settles an unanswered create: which listed task (if any) it made. A table, no emulator: each row is candidates as the task list shows them, the age
 of the submit, and the one decision allowed. Adopting the wrong task gives the user someone
 else's video; deciding "none" too early pays twice."""
 from __future__ import annotations
@@ -54,3 +54,30 @@ def test_a_task_is_adopted_only_on_its_own_shown_prompt():
         decision = decide(candidates, sent, age)
         if decision.kind == ADOPT:
             assert decision.candidates[0].prompt.strip() == sent.strip()
+
+
+# -- the other pure reads of a task answer ---------------------------------------------------
+from qianwen_video.tasks.finish import video_url_of  # noqa: E402
+from qianwen_video.tasks.follow import TERMINAL, WAITING, status_of  # noqa: E402
+
+URL = "https://dashscope-result.example/v.mp4?Expires=1"
+
+
+@pytest.mark.parametrize("output,expected", [
+    ({"video_url": URL}, URL),  # Wan, HappyHorse, wan3.0
+    ({"results": [{"url": URL}]}, URL),  # older answers
+    ({"results": {"video_url": URL}}, URL),  # animate, s2v
+    ({"output_video_url": URL}, URL),  # style transfer
+    ({"video_url": "", "results": {"video_url": URL}}, URL),
+    ({"video_url": 7, "results": [7]}, None),
+    ({"results": [{"url": {"nested": URL}}]}, None),
+    ({"results": []}, None),
+    ({}, None),
+])
+def test_every_documented_result_shape_gives_the_video_url(output, expected):
+    assert video_url_of(output) == expected
+
+
+@pytest.mark.parametrize("status", WAITING)
+def test_running_statuses_of_every_family_are_not_final(status):
+    assert status_of({"output": {"task_status": status.lower()}}) == status and status not in TERMINAL
