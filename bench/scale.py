@@ -27,7 +27,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from common import (BENCH, MIB, VIDEO_PY, WORK, Row, child_env, emulator, mib, run_measured, scratch, submit_t2v,
                     wait_succeeded)

@@ -187,15 +187,9 @@ def test_the_checks_see_a_planted_violation(tmp_path, monkeypatch):
     (commands / "__init__.py").write_text('"""C."""\n')
     (commands / "b.py").write_text('"""B."""\nfrom ..store import a\n')
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path / "qianwen_video")
-    try:
+    import pytest
+
+    with pytest.raises(AssertionError, match="store.a:3 imports qianwen_video.commands.b"):
         test_layers_only_point_down()
-    except AssertionError as exc:
-        assert "store.a:3 imports qianwen_video.commands.b" in str(exc)
-    else:
-        raise AssertionError("an upward import went unseen")
-    try:
+    with pytest.raises(AssertionError, match="import cycle"):
         test_no_import_cycles()
-    except AssertionError as exc:
-        assert "import cycle" in str(exc)
-    else:
-        raise AssertionError("a cycle went unseen")
