@@ -249,6 +249,15 @@ MEDIA = lambda *types: [{"type": t, "url": "https://x/%d.%s" % (i, "mp4" if "vid
     ({"model": "wan2.2-kf2v-flash", "input": {"first_frame_url": "u"}, "parameters": {"duration": 10}}, False),
     ({"model": "wanx2.1-kf2v-plus", "input": {"first_frame_url": "u"}, "parameters": {"resolution": "1080P"}}, False),
     ({"model": "wanx2.1-kf2v-plus", "input": {"last_frame_url": "u"}}, False),
+    # effect templates (wanx2.1 i2v / kf2v in Beijing only)
+    ({"model": "wanx2.1-i2v-plus", "input": {"img_url": "https://x/a.png", "template": "melt"}}, True),
+    ({"model": "wanx2.1-i2v-plus", "input": {"img_url": "https://x/a.png", "template": "hanfu-1"}}, False),
+    ({"model": "wan2.1-i2v-plus", "input": {"img_url": "https://x/a.png", "template": "melt"}}, False),
+    ({"model": "wan2.6-i2v", "input": {"img_url": "https://x/a.png", "template": "melt"}}, False),
+    ({"model": "wanx2.1-kf2v-plus", "input": {"first_frame_url": "u", "template": "mech2"}}, True),
+    ({"model": "wanx2.1-kf2v-plus", "input": {"first_frame_url": "u", "last_frame_url": "v", "template": "mech2"}},
+     False),
+    ({"model": "wan2.2-kf2v-flash", "input": {"first_frame_url": "u", "template": "mech2"}}, False),
     # r2v 2.6
     ({"model": "wan2.6-r2v", "input": {"prompt": "p", "reference_urls": ["a.mp4", "b.mp4", "c.png"]}}, True),
     ({"model": "wan2.6-r2v", "input": {"prompt": "p", "reference_urls": ["a.mp4"] * 4}}, False),

@@ -135,6 +135,12 @@ def invalid_cases(model: catalog.Model) -> List[Tuple[str, Dict, str]]:
         case("missing first frame media", "media", drop=("first_frame_url",))
     if model.protocol == "media" and model.mode == "videoedit":
         case("missing video", "media", drop=("video_url",))
+    if model.templates:
+        case("unknown effect template", "template", template="sparkle")
+    elif model.protocol == "legacy" and model.mode in ("i2v", "kf2v"):
+        case("template on a model without effects", "template", template="squish")
+    if model.templates and model.mode == "kf2v":
+        case("kf2v template with a last frame", "last_frame_url", template=model.templates[0])
     seed_field = "seed" if "seed" in model.param_fields else None
     if seed_field:
         case("seed out of range", "seed", seed=-1)
@@ -151,6 +157,18 @@ def test_invalid_request_is_refused_before_sending(model_id, rule, request_field
     assert code == 64, (rule, stderr)
     assert "Error: %s:" % field in stderr, (rule, stderr)
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("model_id, fields", [
+    ("wanx2.1-i2v-turbo", {"img_url": IMG, "template": "carousel"}),
+    ("wanx2.1-i2v-plus", {"img_url": IMG, "template": "coupleheart"}),
+    ("wanx2.1-kf2v-plus", {"first_frame_url": IMG, "template": "hanfu-1"}),
+])
+def test_an_effect_template_goes_in_input_without_a_prompt(model_id, fields, tmp_path):
+    code, document, stderr = dry(dict(fields, model=model_id), tmp_path)
+    assert code == 0, stderr
+    body = document["requests"][0]["body"]
+    assert body["input"] == fields and body["model"] == model_id
 
 
 def test_every_rule_of_the_issue_is_exercised_somewhere():
@@ -426,6 +444,43 @@ def test_default_i2v_becomes_wan27_for_media_protocol_fields(request_fields, nam
     assert "Note: using wan2.7-i2v: the default i2v model wan2.6-i2v-flash takes no %s\n" % named in stderr
     assert "img_url" not in stderr and "Warning" not in stderr
     assert document["requests"][-1]["body"]["input"]["media"]
+
+
+# -- an effect template with no model named: the first model of the mode that has effects -----
+@pytest.mark.parametrize("request_fields, region, mode, chosen, note, warning", [
+    ({"img_url": IMG, "template": "melt"}, "cn-beijing", "i2v", "wanx2.1-i2v-turbo",
+     "Note: using wanx2.1-i2v-turbo: the default i2v model wan2.6-i2v-flash takes no template", None),
+    ({"first_frame_url": IMG, "template": "mech1"}, "cn-beijing", "kf2v", "wanx2.1-kf2v-plus",
+     "Note: using wanx2.1-kf2v-plus: the default kf2v model wan2.2-kf2v-flash takes no template", None),
+    # Singapore serves no model with effects: no twin without them is picked, and it says so
+    ({"img_url": IMG, "template": "melt"}, "ap-southeast-1", "i2v", "wanx2.1-i2v-turbo",
+     "Note: using wanx2.1-i2v-turbo: the default i2v model wan2.6-i2v-flash takes no template",
+     "Warning: wanx2.1-i2v-turbo is listed for cn-beijing, not ap-southeast-1: that endpoint may reject it "
+     "(no i2v model taking template is listed there)"),
+    ({"img_url": IMG}, "ap-southeast-1", "i2v", "wan2.6-i2v-flash", None, None),
+])
+def test_a_template_picks_a_model_with_effects(request_fields, region, mode, chosen, note, warning, tmp_path):
+    code, document, stderr = dry(request_fields, tmp_path, region=region)
+    assert code == 0, stderr
+    assert (document["mode"], document["model"]) == (mode, chosen)
+    assert (note in stderr) if note else ("Note: using" not in stderr)
+    assert (warning in stderr) if warning else ("Warning" not in stderr)
+
+
+@pytest.mark.parametrize("request_fields, model, expected", [
+    ({"img_url": IMG}, "wan2.6-i2v-flash", ("wan2.6-i2v-flash", [])),
+    ({"img_url": IMG, "template": "x"}, "wan2.6-i2v-flash", ("wanx2.1-i2v-turbo", ["template"])),
+    ({"img_url": IMG, "template": "x"}, "wanx2.1-i2v-plus", ("wanx2.1-i2v-plus", [])),
+    ({"first_clip_url": VID, "template": "x"}, "wan2.6-i2v-flash", ("wan2.6-i2v-flash", [])),  # none takes both
+    ({"media": [1]}, "wan2.6-i2v-flash", ("wan2.7-i2v", ["media"])),
+    ({"media": [1]}, "happyhorse-1.0-i2v", ("happyhorse-1.0-i2v", [])),
+    ({"template": "x"}, "no-such-model", ("no-such-model", [])),
+])
+def test_default_for_fields_table(request_fields, model, expected):
+    from qianwen_video import modes
+
+    spec = catalog.get(model)
+    assert modes.default_for_fields(request_fields, spec.mode if spec else "i2v", model) == expected
 
 
 def test_a_named_i2v_model_is_never_switched(tmp_path):

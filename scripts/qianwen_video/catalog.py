@@ -68,6 +68,18 @@ INPUT_FIELDS = frozenset({
     "mask_frame_id", "first_clip_url", "last_clip_url", "media",
 })
 
+# Effect templates ("万相-图生视频-视频特效", index id 62961936197; dashscope-new-models.md §6):
+# `input.template` instead of a prompt, on these wanx2.1 models only.
+I2V_TEMPLATES = ("squish", "rotation", "poke", "inflate", "dissolve", "melt", "icecream", "carousel",
+                 "singleheart", "dance1", "dance2", "dance3", "dance4", "dance5", "mermaid", "graduation",
+                 "dragon", "money", "jellyfish", "pupil", "flying", "rose", "crystalrose", "hug", "frenchkiss",
+                 "coupleheart")
+KF2V_TEMPLATES = ("hanfu-1", "solaron", "magazine", "mech1", "mech2")  # first frame only
+
+# Fields a model that does not take them cannot simply drop: the paid video would come out
+# without the input or the effect asked for, so such a request is refused instead.
+NEVER_DROPPED = ("template",)
+
 # Flat fields that may hold a URL or local path, per the local-media contract.
 MEDIA_FIELDS = (
     "img_url", "reference_image", "first_frame_url", "last_frame_url", "first_clip_url",
@@ -197,6 +209,7 @@ class Model(NamedTuple):
     concurrency: int = 2
     disputed: Mapping[str, str] = {}  # never mutated
     notes: str = ""
+    templates: Tuple[str, ...] = ()  # effect templates `input.template` may name (none: no template)
     # The parameters sent when the request names none of them: what the upstream skill's builder
     # for this family sends (QW-0.1.0; see SKILL_DEFAULTS_* below). {} = send none, the service
     # default applies. Never a value outside the model's own tiers/durations.
@@ -301,8 +314,9 @@ def _legacy_t2v(mid, family, tiers, default_size, duration, prompt_max, audio, r
 
 
 def _legacy_i2v(mid, family, tiers, default_res, duration, prompt_max, audio, regions,
-                audio_url=False, shot_type=False, rps=2, conc=2, disputed=None):
-    inputs = ("prompt", "negative_prompt", "img_url", "template") + (("audio_url",) if audio_url else ())
+                audio_url=False, shot_type=False, rps=2, conc=2, disputed=None, templates=()):
+    inputs = (("prompt", "negative_prompt", "img_url") + (("template",) if templates else ())
+              + (("audio_url",) if audio_url else ()))
     params = (("resolution", "duration") + LEGACY_COMMON_PARAMS
               + (("shot_type",) if shot_type else ()) + (("audio",) if audio == "optional" else ()))
     # The skill's 720P where the model has that tier (wan2.2-i2v-plus has 480P/1080P only: the
@@ -310,15 +324,17 @@ def _legacy_i2v(mid, family, tiers, default_res, duration, prompt_max, audio, re
     sent = SKILL_I2V if SKILL_I2V["resolution"] in tiers else {"duration": SKILL_I2V["duration"]}
     return Model(mid, family, "i2v", "video-generation", "legacy", inputs, params, "resolution",
                  tiers, default_res, duration, audio=audio, prompt_max=prompt_max, regions=regions,
-                 submit_rps=rps, concurrency=conc, disputed=disputed or {}, sent_defaults=sent)
+                 submit_rps=rps, concurrency=conc, disputed=disputed or {}, sent_defaults=sent,
+                 templates=templates)
 
 
-def _kf2v(mid, family, tiers, default_res, regions, rps=2, conc=2, disputed=None):
+def _kf2v(mid, family, tiers, default_res, regions, rps=2, conc=2, disputed=None, templates=()):
     return Model(mid, family, "kf2v", "image2video", "legacy",
-                 ("prompt", "negative_prompt", "first_frame_url", "last_frame_url", "template"),
+                 ("prompt", "negative_prompt", "first_frame_url", "last_frame_url")
+                 + (("template",) if templates else ()),
                  ("resolution", "duration") + LEGACY_COMMON_PARAMS, "resolution", tiers,
                  default_res, FIXED_5, regions=regions, submit_rps=rps, concurrency=conc,
-                 disputed=disputed or {}, sent_defaults=SKILL_I2V)
+                 disputed=disputed or {}, sent_defaults=SKILL_I2V, templates=templates)
 
 
 def _vace(mid, regions):
@@ -393,15 +409,16 @@ _MODELS = [
     _legacy_i2v("wan2.2-i2v-flash", "wan2.2", ("480P", "720P", "1080P"), "720P", FIXED_5, 800, "silent", ("cn-beijing",)),
     _legacy_i2v("wan2.2-i2v-plus", "wan2.2", ("480P", "1080P"), "1080P", FIXED_5, 800, "silent", BJ_SG),
     _legacy_i2v("wanx2.1-i2v-turbo", "wan2.1", ("480P", "720P"), "720P", Duration(3, 5, (3, 4, 5)), 800,
-                "silent", ("cn-beijing",)),
+                "silent", ("cn-beijing",), templates=I2V_TEMPLATES),
     _legacy_i2v("wan2.1-i2v-turbo", "wan2.1", ("480P", "720P"), "720P", Duration(3, 5, (3, 4, 5)), 800,
                 "silent", ("ap-southeast-1",)),
-    _legacy_i2v("wanx2.1-i2v-plus", "wan2.1", ("720P",), "720P", FIXED_5, 800, "silent", ("cn-beijing",)),
+    _legacy_i2v("wanx2.1-i2v-plus", "wan2.1", ("720P",), "720P", FIXED_5, 800, "silent", ("cn-beijing",),
+                templates=I2V_TEMPLATES),
     _legacy_i2v("wan2.1-i2v-plus", "wan2.1", ("720P",), "720P", FIXED_5, 800, "silent", ("ap-southeast-1",)),
     # --- kf2v (§3.4): its own route
     _kf2v("wan2.2-kf2v-flash", "wan2.2", ("480P", "720P", "1080P"), "720P", ("cn-beijing",),
           disputed={"image_side": "%s (2.2): 240-8000 px; older versions: 360-2000 px." % DOC_KF2V}),
-    _kf2v("wanx2.1-kf2v-plus", "wan2.1", ("720P",), "720P", ("cn-beijing",)),
+    _kf2v("wanx2.1-kf2v-plus", "wan2.1", ("720P",), "720P", ("cn-beijing",), templates=KF2V_TEMPLATES),
     _kf2v("wan2.1-kf2v-plus", "wan2.1", ("720P",), "720P", ("ap-southeast-1",), rps=1),
     # --- r2v, wan2.6 legacy (§3.5)
     Model("wan2.6-r2v", "wan2.6", "r2v", "video-generation", "legacy",

@@ -6,10 +6,13 @@ from typing import List, Mapping, Optional, Tuple
 from . import catalog
 from .errors import UsageError
 
-# Fields only a media-protocol i2v model takes: they make a request i2v, served by MEDIA_I2V_MODEL
+# Fields only a media-protocol i2v model takes: they make a request i2v, served by wan2.7-i2v
 # when no model is named (the default i2v model is legacy and takes none of them).
 MEDIA_I2V_FIELDS = ("first_clip_url", "driving_audio_url", "media")
-MEDIA_I2V_MODEL = "wan2.7-i2v"
+
+# Fields that pick the model when none is named: the mode's default is kept if it takes them,
+# else the first catalog model of the mode that takes all of them serves the request.
+CHOOSING_FIELDS = MEDIA_I2V_FIELDS + catalog.NEVER_DROPPED
 
 # Mode detection when no known model decides: the first row with any of its fields set wins,
 # else FALLBACK_MODE. detect_mode and --help (help_lines) both read this one table.
@@ -53,7 +56,7 @@ def help_lines() -> List[str]:
         left = quoted[0] if len(quoted) == 1 else "%s or %s" % (", ".join(quoted[:-1]), quoted[-1])
         right = mode
         if fields == MEDIA_I2V_FIELDS:
-            right += " (%s when no model is named)" % MEDIA_I2V_MODEL
+            right += " (%s when no model is named)" % model_taking(fields[:1], mode)
         elif mode == "kf2v":
             right += " (i2v for a media-protocol i2v model)"
         rules.append((left, right))
@@ -99,3 +102,21 @@ def resolve(request: Mapping, cli_model: Optional[str], cli_mode: Optional[str])
     else:
         mode = detect_mode(request, requested)
     return mode, requested or catalog.DEFAULT_MODELS[mode]
+
+
+def model_taking(fields, mode: str) -> Optional[str]:
+    """The first catalog model of `mode` that takes every one of `fields`, if any does."""
+    return next((m.id for m in catalog.models_for_mode(mode) if all(m.takes(f) for f in fields)), None)
+
+
+def default_for_fields(request: Mapping, mode: str, model_id: str) -> Tuple[str, List[str]]:
+    """(model, fields it was chosen for): a defaulted model that cannot take the request's
+    CHOOSING_FIELDS gives way to one of the same mode that can; otherwise it stays."""
+    spec = catalog.get(model_id)
+    if spec is None or spec.mode != mode:
+        return model_id, []
+    wanted = [key for key in CHOOSING_FIELDS if has(request, key)]
+    if all(spec.takes(key) for key in wanted):
+        return model_id, []
+    chosen = model_taking(wanted, mode)
+    return (chosen, [key for key in wanted if not spec.takes(key)]) if chosen else (model_id, [])

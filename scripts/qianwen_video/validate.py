@@ -104,7 +104,8 @@ def _lone_surrogate(text: str) -> Optional[int]:
 def _unused_media(request: Mapping[str, Any], spec: Model, model_id: str, unused: Sequence[str]) -> List[str]:
     found = []
     for name in unused:
-        if name not in catalog.MEDIA_FIELDS or request.get(name) in (None, "", [], {}):
+        if (name not in catalog.MEDIA_FIELDS and name not in catalog.NEVER_DROPPED) or \
+                request.get(name) in (None, "", [], {}):
             continue
         both = [t for t in catalog.FIELD_ALIASES.get(name, ()) if t in spec.input_fields and request.get(t)]
         if both:
@@ -360,6 +361,10 @@ def _legacy_required(spec: Model, inp: Mapping[str, Any], params: Mapping[str, A
             found.append("first_frame_url: required for %s; allowed: an image URL or local path" % spec.id)
         if inp.get("template") and inp.get("last_frame_url"):
             found.append("last_frame_url: not used with a template; allowed: first_frame_url only")
+    template = inp.get("template")
+    if isinstance(template, str) and spec.templates and template not in spec.templates:
+        found.append("template: %r is not an effect template of %s; allowed: %s"
+                     % (template, spec.id, ", ".join(spec.templates)))
     if spec.mode == "r2v":
         refs = list(inp.get("reference_urls") or []) + list(inp.get("reference_video_urls") or [])
         if not refs:

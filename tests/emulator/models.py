@@ -328,12 +328,33 @@ def _v_t2v(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Opti
     )
 
 
+# Effect templates of wan2.1 i2v and kf2v ("万相-图生视频-视频特效", index id 62961936197;
+# dashscope-new-models.md §6), documented for the Beijing wanx2.1-* ids only; any other model,
+# or another name, fails the task.
+I2V_TEMPLATES = ["squish", "rotation", "poke", "inflate", "dissolve", "melt", "icecream", "carousel", "singleheart",
+                 "dance1", "dance2", "dance3", "dance4", "dance5", "mermaid", "graduation", "dragon", "money",
+                 "jellyfish", "pupil", "flying", "rose", "crystalrose", "hug", "frenchkiss", "coupleheart"]
+KF2V_TEMPLATES = ["hanfu-1", "solaron", "magazine", "mech1", "mech2"]
+
+
+def _check_template(spec: ModelSpec, inp: Dict[str, Any], allowed: List[str]) -> Optional[str]:
+    if inp.get("template") is None:
+        return None
+    takes = spec.name.startswith("wanx2.1-")
+    if not takes or inp["template"] not in allowed:
+        return "Input should be %s: input.template" % (_or_list(allowed) if takes else "absent")
+    if spec.kind == "kf2v" and inp.get("last_frame_url"):
+        return "Extra inputs are not permitted with a template: input.last_frame_url"
+    return None
+
+
 def _v_i2v(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Optional[str]:
     # 3.3: img_url required, resolution tier, duration rule
     img = inp.get("img_url")
     if not isinstance(img, str) or not img:
         return "Field required: input.img_url"
     return _first(
+        _check_template(spec, inp, I2V_TEMPLATES),
         _check_resolution(spec, params),
         _check_duration(spec, params),
         _check_enum(params, "shot_type", ["single", "multi"]) if spec.usage == "wan26" else None,
@@ -345,7 +366,8 @@ def _v_kf2v(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Opt
     ff = inp.get("first_frame_url")
     if not isinstance(ff, str) or not ff:
         return "Field required: input.first_frame_url"
-    return _first(_check_resolution(spec, params), _check_duration(spec, params))
+    return _first(_check_template(spec, inp, KF2V_TEMPLATES), _check_resolution(spec, params),
+                  _check_duration(spec, params))
 
 
 def _v_r2v26(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Optional[str]:

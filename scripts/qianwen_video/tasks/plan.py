@@ -31,8 +31,9 @@ def make_plan(request: Dict[str, Any], ctx: Context, notes, *, model: Optional[s
     """
     mode, model_id = modes.resolve(request, model, mode)
     defaulted = not (model or request.get("model"))
-    model_id = _media_i2v(request, mode, model_id, defaulted, notes)
-    model_id = _regional(model_id, defaulted, ctx, notes)
+    model_id = _chosen_by_fields(request, mode, model_id, defaulted, notes)
+    needs = [key for key in modes.CHOOSING_FIELDS if modes.has(request, key)]
+    model_id = _regional(model_id, defaulted, needs, ctx, notes)
     built = payload.build(request, model_id, mode)
     if built.spec is None:
         notes.warn("model %s is not in the catalog; sending it without model-specific checks "
@@ -57,39 +58,41 @@ def make_plan(request: Dict[str, Any], ctx: Context, notes, *, model: Optional[s
     return Plan(request, mode, model_id, built, output, outputs.output_dir(output, ctx.cwd))
 
 
-def _media_i2v(request: Dict[str, Any], mode: str, model_id: str, defaulted: bool, notes) -> str:
-    """A defaulted i2v model that cannot take the request's media-protocol fields becomes wan2.7-i2v."""
-    spec = catalog.get(model_id)
-    if not defaulted or mode != "i2v" or spec is None:
+def _chosen_by_fields(request: Dict[str, Any], mode: str, model_id: str, defaulted: bool, notes) -> str:
+    """A defaulted model that cannot take the request's choosing fields (wan2.7's media fields,
+    an effect template) gives way to the first model of the mode that can."""
+    if not defaulted:
         return model_id
-    wanted = [key for key in modes.MEDIA_I2V_FIELDS if modes.has(request, key) and not spec.takes(key)]
-    if not wanted:
-        return model_id
-    notes.info("Note: using %s: the default i2v model %s takes no %s"
-               % (modes.MEDIA_I2V_MODEL, model_id, "/".join(wanted)))
-    return modes.MEDIA_I2V_MODEL
+    chosen, fields = modes.default_for_fields(request, mode, model_id)
+    if fields:
+        notes.info("Note: using %s: the default %s model %s takes no %s" % (chosen, mode, model_id, "/".join(fields)))
+    return chosen
 
 
-def _regional(model_id: str, defaulted: bool, ctx: Context, notes) -> str:
-    """Check the model against the configured region; a default gets its regional twin."""
+def _regional(model_id: str, defaulted: bool, needs, ctx: Context, notes) -> str:
+    """Check the model against the configured region; a default gets its regional twin, or
+    another model of the region, as long as it takes the request's choosing fields (`needs`)."""
     spec = catalog.get(model_id)
     region, assumed = config.ids_region(ctx)
     if spec is None or region in spec.regions or (assumed and not defaulted):
         return model_id
+    fitting = [m.id for m in catalog.models_for_mode(spec.mode)
+               if region in m.regions and all(m.takes(key) for key in needs)]
     twin = catalog.regional_twin(model_id, region)
+    twin = twin if twin in fitting else None
     if defaulted and twin:
         notes.info("Note: using %s, the %s id of the default model %s%s" % (twin, region, model_id,
                                                                            "; " + assumed if assumed else ""))
         return twin
-    served = [m.id for m in catalog.models_for_mode(spec.mode) if region in m.regions]
-    if defaulted and served:
+    if defaulted and fitting:
         notes.info("Note: using %s: the default %s model %s is not offered in %s%s"
-                   % (served[0], spec.mode, model_id, region, "; " + assumed if assumed else ""))
-        return served[0]
-    alternative = twin or (served[0] if served else None)
+                   % (fitting[0], spec.mode, model_id, region, "; " + assumed if assumed else ""))
+        return fitting[0]
+    alternative = twin or (fitting[0] if fitting else None)
+    missing = " taking %s" % "/".join(needs) if needs else ""
     notes.warn("%s is listed for %s, not %s: that endpoint may reject it%s" % (
         model_id, ", ".join(spec.regions), region,
-        " (use %s there)" % alternative if alternative else " (no %s model is listed there)" % spec.mode))
+        " (use %s there)" % alternative if alternative else " (no %s model%s is listed there)" % (spec.mode, missing)))
     return model_id
 
 
