@@ -51,7 +51,8 @@ if not SHARED_REFERENCE.is_dir():
 # ---------------------------------------------------------------------------------------
 # Model tables, generated from the catalog
 
-AUDIO_TEXT = {"silent": "silent", "auto": "with audio", "optional": "with audio; `audio: false` = silent"}
+AUDIO_TEXT = {"silent": "silent", "auto": "with audio", "optional": "with audio; `audio: false` = silent",
+              "given": "your `audio_url`", "unstated": "not documented"}
 REGION_TEXT = {"cn-beijing": "BJ", "ap-southeast-1": "SG", "us-east-1": "US"}
 
 
@@ -65,6 +66,8 @@ def _models_for(key: str) -> List[catalog.Model]:
 
 
 def _resolution_cell(m: catalog.Model) -> str:
+    if m.resolution_field is None:
+        return "the input's"
     tiers = "/".join(m.tiers)
     if m.resolution_field == "size":
         return "`size` W*H, %s (default `%s`)" % (tiers, m.default_resolution)
@@ -90,9 +93,11 @@ def render_table(key: str) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in models:
         name = "`%s`" % m.id + (" (default)" if catalog.DEFAULT_MODELS.get(m.mode) == m.id else "")
-        duration = m.duration.describe() if m.duration else "input length (≤15)"
+        duration = m.duration.describe() if m.duration else \
+            "input length (≤15)" if m.mode == "videoedit" else "the %s's length" % m.length_from
         cells = [name] + ([m.mode] if multi_mode else []) + [
-            _resolution_cell(m), duration, _sent_cell(m), AUDIO_TEXT[m.audio], str(m.prompt_max),
+            _resolution_cell(m), duration, _sent_cell(m), AUDIO_TEXT[m.audio],
+            str(m.prompt_max) if m.takes("prompt") else "-",
             ", ".join(REGION_TEXT.get(r, r) for r in m.regions)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -108,7 +113,8 @@ def regenerate(text: str) -> str:
 def test_model_tables_match_catalog():
     text = MODELS_MD.read_text(encoding="utf-8")
     blocks = TABLE_BLOCK.findall(text)
-    assert {b[1] for b in blocks} == {"t2v", "i2v", "kf2v,r2v,vace", "videoedit", "happyhorse"}
+    assert {b[1] for b in blocks} == {"t2v", "i2v", "kf2v,r2v,vace", "videoedit", "happyhorse",
+                                      "animate,s2v,lipsync,style", "omni"}
     assert text == regenerate(text), "references/models.md is stale: run python3 tests/test_docs.py --write"
 
 
@@ -248,7 +254,7 @@ def _catalog_fields() -> set:
 
 def test_every_catalog_field_in_request_fields_md():
     text = (REFS / "request-fields.md").read_text(encoding="utf-8")
-    documented = set(re.findall(r"`([a-z_]+)`", text))
+    documented = set(re.findall(r"`([A-Za-z_]+)`", text))
     missing = sorted(_catalog_fields() - documented)
     assert not missing, "fields the catalog knows but request-fields.md never names: %s" % missing
 
@@ -271,6 +277,9 @@ DEFAULT_ROWS = {
     "t2v, i2v on wan2.7 and HappyHorse": lambda m: m.mode in ("t2v", "i2v") and m.family in NEWER,
     "r2v on wan2.7 and HappyHorse": lambda m: m.mode == "r2v" and m.family in NEWER,
     "vace, videoedit": lambda m: m.mode in ("vace", "videoedit"),
+    "animate": lambda m: m.mode == "animate",
+    "s2v, lipsync, style": lambda m: m.mode in ("s2v", "lipsync", "style"),
+    "omni (wan3.0)": lambda m: m.mode == "omni",
 }
 # Models whose tiers lack the family's default: only these keys are sent (named in their row).
 DEFAULT_EXCEPTIONS = {"wan2.2-i2v-plus": ("duration",)}

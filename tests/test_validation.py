@@ -23,17 +23,24 @@ MODELS = sorted(catalog.MODELS.values(), key=lambda m: m.id)
 LEGACY_INPUT = {"prompt", "negative_prompt", "img_url", "audio_url", "template", "first_frame_url",
                 "last_frame_url", "reference_urls", "reference_video_urls", "function", "ref_images_url",
                 "video_url", "mask_image_url", "mask_video_url", "mask_frame_id", "first_clip_url",
-                "last_clip_url"}
+                "last_clip_url", "image_url", "ref_image_url", "watermark"}  # + dashscope-new-models.md §2-§5
 MEDIA_INPUT = {"prompt", "negative_prompt", "media", "audio_url"}
 PARAMETERS = {"size", "resolution", "ratio", "duration", "prompt_extend", "watermark", "seed", "shot_type",
               "audio", "obj_or_bg", "control_condition", "strength", "mask_type", "expand_ratio",
-              "expand_mode", "top_scale", "bottom_scale", "left_scale", "right_scale", "audio_setting"}
+              "expand_mode", "top_scale", "bottom_scale", "left_scale", "right_scale", "audio_setting",
+              "mode", "check_image", "video_extension", "query_face_threshold", "style", "video_fps",
+              "animate_emotion", "min_len", "use_SR"}
 MEDIA_TYPES = {"first_frame", "last_frame", "driving_audio", "first_clip", "reference_image",
-               "reference_video", "video"}
+               "reference_video", "video", "reference_audio", "file", "link"}
+AUDIO = "https://img.alicdn.com/imgextra/i1/NotRealJustExample/d.mp3"
+# The newer families take no prompt (wan3.0 does); their valid requests name only their own fields.
+NO_PROMPT_MODES = ("animate", "s2v", "lipsync", "style")
 
 
 def valid_request(model: catalog.Model) -> Dict:
-    request: Dict = {"model": model.id, "prompt": "a red kite over the sea"}
+    request: Dict = {"model": model.id}
+    if model.mode not in NO_PROMPT_MODES:
+        request["prompt"] = "a red kite over the sea"
     if model.resolution_field == "size":
         request["size"] = model.default_resolution
     elif model.resolution_field == "resolution":
@@ -50,6 +57,10 @@ def valid_request(model: catalog.Model) -> Dict:
         ("media", "i2v"): {"first_frame_url": IMG},
         ("media", "r2v"): {"reference_urls": [IMG]},
         ("media", "videoedit"): {"video_url": VID},
+        ("legacy", "animate"): {"image_url": IMG, "video_url": VID},
+        ("legacy", "s2v"): {"image_url": IMG, "audio_url": AUDIO},
+        ("legacy", "lipsync"): {"video_url": VID, "audio_url": AUDIO},
+        ("legacy", "style"): {"video_url": VID, "style": 2},
     }.get((model.protocol, model.mode), {}))
     return request
 
@@ -68,6 +79,7 @@ def test_valid_request_for_every_model(model, tmp_path):
     assert document["mode"] == model.mode and document["model"] == model.id
     post = document["requests"][-1]
     assert post["method"] == "POST" and post["url"].endswith(model.endpoint)
+    assert len(document["requests"]) == (2 if model.face_check else 1)
     assert post["headers"] == {"Authorization": "Bearer ***", "Content-Type": "application/json",
                                "X-DashScope-Async": "enable"}
     body = post["body"]
@@ -111,7 +123,19 @@ def invalid_cases(model: catalog.Model) -> List[Tuple[str, Dict, str]]:
         case("kf2v is fixed at 5 s", "duration", duration=10)
     if model.prompt_required:
         case("missing prompt", "prompt", drop=("prompt",))
-    case("prompt too long", "prompt", prompt="x" * (model.prompt_max + 1))
+    if model.mode not in NO_PROMPT_MODES:
+        case("prompt too long", "prompt", prompt="x" * (model.prompt_max + 1))
+    for need in model.required:  # the catalog's required fields, each refused when missing
+        if all(name in base for name in need.split("|")):
+            case("missing %s" % need, need.replace("|", " or "), drop=tuple(need.split("|")))
+    for name, allowed in model.choices.items():
+        case("%s outside its values" % name, name, **{name: "other" if isinstance(allowed[0], str) else 99})
+        case("%s as a boolean" % name, name, **{name: True})
+    for name, (low, high) in model.ranges.items():
+        case("%s below its range" % name, name, **{name: low - 1})
+        case("%s above its range" % name, name, **{name: high + 1})
+    for name in model.refused:
+        case("%s refused" % name, name, **{name: "blurry"})
     if "shot_type" in model.param_fields and "prompt_extend" in model.param_fields:
         case("multi-shot needs prompt_extend", "shot_type", shot_type="multi", prompt_extend=False)
     if model.protocol == "legacy" and model.mode == "i2v":
@@ -259,10 +283,10 @@ def test_invalid_request_sends_nothing_to_the_service(tmp_path):
 
 
 def test_unknown_model_is_allowed_with_a_warning(tmp_path):
-    code, document, stderr = dry({"model": "wan3.0-video", "prompt": "x", "resolution": "720P"}, tmp_path)
+    code, document, stderr = dry({"model": "wan9.0-video", "prompt": "x", "resolution": "720P"}, tmp_path)
     assert code == 0
-    assert "Warning: model wan3.0-video is not in the catalog" in stderr
-    assert document["requests"][0]["body"] == {"model": "wan3.0-video", "input": {"prompt": "x"},
+    assert "Warning: model wan9.0-video is not in the catalog" in stderr
+    assert document["requests"][0]["body"] == {"model": "wan9.0-video", "input": {"prompt": "x"},
                                                "parameters": {"resolution": "720P"}}
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
-MODES = ("t2v", "i2v", "kf2v", "r2v", "vace", "videoedit")
+# The seed's six modes, then the newer families' (dashscope-new-models.md §1-§5): animate a person
+# (move / mix), speech-to-video (s2v), lip-sync (videoretalk), style transfer, wan3.0 all-in-one (omni).
+SEED_MODES = ("t2v", "i2v", "kf2v", "r2v", "vace", "videoedit")
+MODES = SEED_MODES + ("animate", "s2v", "lipsync", "style", "omni")
 
-# Defaults exactly as the seed's "Model Selection" section lists them.
+# The seed's six exactly as its "Model Selection" section lists them; the newer modes' own models.
 DEFAULT_MODELS = {
     "t2v": "wan2.6-t2v",
     "i2v": "wan2.6-i2v-flash",
@@ -20,12 +23,19 @@ DEFAULT_MODELS = {
     "r2v": "wan2.6-r2v-flash",
     "vace": "wan2.1-vace-plus",
     "videoedit": "wan2.7-videoedit",
+    "animate": "wan2.2-animate-move",
+    "s2v": "wan2.2-s2v",
+    "lipsync": "videoretalk",
+    "style": "video-style-transform",
+    "omni": "wan3.0-video",
 }
 
 ROUTES = {
     "video-generation": "/services/aigc/video-generation/video-synthesis",
     "image2video": "/services/aigc/image2video/video-synthesis",
 }
+# The synchronous check a portrait must pass before wan2.2-s2v is paid (dashscope-new-models.md §3).
+FACE_DETECT_ROUTE = "/services/aigc/image2video/face-detect"
 
 # dashscope-api.md §3.1: legacy `size` values per tier ("W*H", asterisk).
 SIZE_TIERS: Dict[str, Tuple[str, ...]] = {
@@ -65,7 +75,8 @@ INPUT_FIELDS = frozenset({
     "prompt", "negative_prompt", "img_url", "audio_url", "template",
     "first_frame_url", "last_frame_url", "reference_urls", "reference_video_urls",
     "function", "ref_images_url", "video_url", "mask_image_url", "mask_video_url",
-    "mask_frame_id", "first_clip_url", "last_clip_url", "media",
+    "mask_frame_id", "first_clip_url", "last_clip_url", "media", "image_url", "ref_image_url",
+    "reference_audio_urls", "file_url", "link_url",
 })
 
 # Effect templates ("万相-图生视频-视频特效", index id 62961936197; dashscope-new-models.md §6):
@@ -80,24 +91,36 @@ KF2V_TEMPLATES = ("hanfu-1", "solaron", "magazine", "mech1", "mech2")  # first f
 # without the input or the effect asked for, so such a request is refused instead.
 NEVER_DROPPED = ("template",)
 
+# video-style-transform's `style` values (dashscope-new-models.md §5 gives 0-7, "from Japanese manga to
+# Chinese ink wash"; the names per number from a third-party skill, cinience/alicloud-skills
+# aliyun-video-style-repaint SKILL.md, index id 53542536024).
+TRANSFORM_STYLES = ("Japanese manga", "American comics", "fresh comics", "3D cartoon", "Chinese cartoon",
+                    "paper art", "simple illustration", "Chinese ink wash")
+# Labels shown beside allowed values in messages, --list-models and the docs.
+CHOICE_LABELS: Dict[str, Dict[Any, str]] = {"style": dict(enumerate(TRANSFORM_STYLES))}
+
 # Flat fields that may hold a URL or local path, per the local-media contract.
 MEDIA_FIELDS = (
     "img_url", "reference_image", "first_frame_url", "last_frame_url", "first_clip_url",
     "last_clip_url", "driving_audio_url", "audio_url", "video_url", "mask_image_url",
     "mask_video_url", "ref_images_url", "reference_urls", "reference_images",
-    "reference_video_urls", "media",
+    "reference_video_urls", "media", "image_url", "ref_image_url", "reference_audio_urls", "file_url",
 )
 # Flat alias -> the legacy input fields it may stand for (when the model takes that field and the
-# request does not set it itself): reference_image is the i2v first frame, reference_images the r2v list.
+# request does not set it itself): reference_image is the i2v first frame, reference_images the r2v list,
+# img_url the portrait of animate and s2v.
 # A singular reference_image on a legacy r2v model is one more reference_urls entry.
-FIELD_ALIASES = {"reference_image": ("img_url", "reference_urls"), "reference_images": ("reference_urls",)}
+FIELD_ALIASES = {"reference_image": ("img_url", "reference_urls"), "reference_images": ("reference_urls",),
+                 "img_url": ("image_url",)}  # the newer families name their portrait image_url
 # The shapes those and the other flat fields must have (validate checks, payload normalises).
 MEDIA_SCALAR_FIELDS = tuple(f for f in MEDIA_FIELDS if f not in (
-    "ref_images_url", "reference_urls", "reference_images", "reference_video_urls", "media"))
-MEDIA_LIST_FIELDS = ("reference_urls", "ref_images_url", "reference_images", "reference_video_urls")
+    "ref_images_url", "reference_urls", "reference_images", "reference_video_urls", "reference_audio_urls",
+    "media"))
+MEDIA_LIST_FIELDS = ("reference_urls", "ref_images_url", "reference_images", "reference_video_urls",
+                     "reference_audio_urls")
 STRING_FIELDS = ("prompt", "negative_prompt", "size", "resolution", "ratio", "shot_type", "function",
-                 "control_condition", "mask_type", "expand_mode", "audio_setting", "template")
-INTEGER_FIELDS = ("duration", "seed", "mask_frame_id")
+                 "control_condition", "mask_type", "expand_mode", "audio_setting", "template", "animate_mode", "link_url")
+INTEGER_FIELDS = ("duration", "seed", "mask_frame_id", "video_fps", "min_len", "query_face_threshold")
 NUMBER_FIELDS = ("strength", "expand_ratio", "top_scale", "bottom_scale", "left_scale", "right_scale")
 
 # Which kind of file each media field holds (dashscope-api.md §3.2-§3.8), for the checks of local
@@ -110,18 +133,21 @@ MEDIA_KINDS: Dict[str, Tuple[str, ...]] = {
     "reference_images": ("image",), "video_url": ("video",), "first_clip_url": ("video",),
     "last_clip_url": ("video",), "mask_video_url": ("video",), "reference_video_urls": ("video",),
     "audio_url": ("audio",), "driving_audio_url": ("audio",), "reference_voice": ("audio",),
+    "image_url": ("image",), "ref_image_url": ("image",), "reference_audio_urls": ("audio",),
+    "file_url": ("document",),
     "reference_urls": ("image", "video"), "media": ("image", "video", "audio"),
 }
 MEDIA_TYPE_KINDS: Dict[str, Tuple[str, ...]] = {
     "first_frame": ("image",), "last_frame": ("image",), "reference_image": ("image",),
     "driving_audio": ("audio",), "first_clip": ("video",), "reference_video": ("video",),
-    "video": ("video",),
+    "video": ("video",), "reference_audio": ("audio",), "file": ("document",),
 }
 
 # Output naming: a --output ending in one of these is a file name, not a folder.
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".m4v", ".avi", ".flv", ".wmv", ".ts")
 # Input references: the video formats the service takes (MP4/MOV, dashscope-api.md §3.5-§3.8).
 REFERENCE_VIDEO_SUFFIXES = (".mp4", ".mov")
+REFERENCE_AUDIO_SUFFIXES = (".wav", ".mp3")  # wan3.0 reference audio (dashscope-new-models.md §1)
 
 
 def tier_of(size: Any) -> Optional[str]:
@@ -139,6 +165,13 @@ def is_video_url(value: Any) -> bool:
     if not isinstance(value, str):
         return False
     return value.split("?", 1)[0].lower().endswith(REFERENCE_VIDEO_SUFFIXES)
+
+
+def is_audio_url(value: Any) -> bool:
+    """True when a reference (URL, path or ``{"url": ...}`` item) names audio: .wav/.mp3, query ignored."""
+    if isinstance(value, dict):
+        value = value.get("url")
+    return isinstance(value, str) and value.split("?", 1)[0].lower().endswith(REFERENCE_AUDIO_SUFFIXES)
 
 
 class Duration(NamedTuple):
@@ -159,14 +192,22 @@ class Duration(NamedTuple):
         return self.low <= int(value) <= self.high
 
     def describe(self) -> str:
-        if self.values:
-            return ",".join(str(v) for v in self.values)
+        if self.values:  # runs of five or more consecutive values shown as a range: "-1,2-30"
+            runs: list = []
+            for value in self.values:
+                if runs and value == runs[-1][-1] + 1:
+                    runs[-1].append(value)
+                else:
+                    runs.append([value])
+            return ",".join("%d-%d" % (r[0], r[-1]) if len(r) >= 5 else ",".join(map(str, r)) for r in runs)
         if self.low == self.high:
             return str(self.low)
         return "%d-%d" % (self.low, self.high)
 
 
 FIXED_5 = Duration(5, 5, (5,))
+# wan3.0: any whole number 2-30, or -1 (the model picks the length); dashscope-new-models.md §1.
+WAN30_DURATION = Duration(-1, 30, (-1,) + tuple(range(2, 31)))
 
 
 class MediaRule(NamedTuple):
@@ -182,13 +223,15 @@ class MediaRule(NamedTuple):
     combos: Tuple[Tuple[str, ...], ...] = ()
     # item types that may carry a `reference_voice`
     voice_types: Tuple[str, ...] = ()
+    # groups of types that one request may not mix: (group, other group) pairs
+    apart: Tuple[Tuple[Tuple[str, ...], Tuple[str, ...]], ...] = ()
 
 
 class Model(NamedTuple):
     """One model id. A NamedTuple (not a dataclass) keeps start-up light: no `inspect` import."""
 
     id: str
-    family: str  # "wan2.1" .. "wan2.7", "happyhorse-1.0", "happyhorse-1.1"
+    family: str  # "wan2.1" .. "wan3.0", "happyhorse-1.0", "happyhorse-1.1", "videoretalk", "style-transform"
     mode: str
     route: str  # key of ROUTES
     protocol: str  # "legacy" (named fields) or "media" (input.media[] items)
@@ -199,7 +242,9 @@ class Model(NamedTuple):
     default_resolution: Optional[str]  # a tier, or a W*H size for `size` models
     duration: Optional[Duration]  # None: the model takes no duration
     ratios: Tuple[str, ...] = ()
-    audio: str = "silent"  # "silent", "auto" (adds audio itself), "optional" (`audio` switch)
+    # "silent", "auto" (adds audio itself), "optional" (`audio` switch), "given" (the audio_url sent),
+    # "unstated" (the docs say nothing about the output's sound)
+    audio: str = "silent"
     prompt_max: int = 800
     prompt_required: bool = False
     media: Optional[MediaRule] = None
@@ -210,6 +255,16 @@ class Model(NamedTuple):
     disputed: Mapping[str, str] = {}  # never mutated
     notes: str = ""
     templates: Tuple[str, ...] = ()  # effect templates `input.template` may name (none: no template)
+    required: Tuple[str, ...] = ()  # fields that must be set ("a|b": either); each named when missing
+    choices: Mapping[str, Tuple[Any, ...]] = {}  # field -> its allowed values (never mutated)
+    ranges: Mapping[str, Tuple[int, int]] = {}  # whole-number field -> inclusive range (never mutated)
+    wire: Mapping[str, str] = {}  # flat field -> its name in `parameters`, where the API's name collides
+    face_check: str = ""  # the detect model a portrait must pass (synchronously, unbilled) before submitting
+    refused: Tuple[str, ...] = ()  # fields the model rejects outright: an error, never dropped
+    length_from: str = "input video"  # what sets the output's length when the model takes no duration
+    # Per kind of local file, the names and size this model takes where they differ from the usual
+    # (validate.KIND_LIMITS): kind -> (extensions, MB). Never mutated.
+    file_limits: Mapping[str, Tuple[Tuple[str, ...], int]] = {}
     # The parameters sent when the request names none of them: what the upstream skill's builder
     # for this family sends (QW-0.1.0; see SKILL_DEFAULTS_* below). {} = send none, the service
     # default applies. Never a value outside the model's own tiers/durations.
@@ -303,6 +358,25 @@ HH_EDIT_MEDIA = MediaRule(
 )
 
 
+IMAGE_NAMES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")  # the newer families' image formats
+
+# wan3.0 (dashscope-new-models.md §1): frames, references, a document or a web page, never mixed.
+WAN30_FRAMES = ("first_frame", "last_frame")
+WAN30_MEDIA = MediaRule(
+    from_fields=(("first_frame_url", "first_frame"), ("img_url", "first_frame"), ("last_frame_url", "last_frame"),
+                 ("reference_urls", "reference"), ("reference_images", "reference_image"),
+                 ("reference_image", "reference_image"), ("reference_video_urls", "reference_video"),
+                 ("reference_audio_urls", "reference_audio"), ("file_url", "file"), ("link_url", "link")),
+    counts=(("first_frame", 0, 1), ("last_frame", 0, 1), ("reference_image", 0, 10), ("reference_video", 0, 5),
+            ("reference_audio", 0, 5), ("file", 0, 1), ("link", 0, 1)),
+    apart=((WAN30_FRAMES, ("reference_image", "reference_video", "reference_audio", "file", "link")),
+           (("file",), ("link",))),
+)
+WAN30_RATIOS = ("adaptive", "16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
+WAN30_REFERENCE_SECONDS = 15  # each reference video/audio 1-15 s, and at most 15 s of each in total
+WAN30_TOTAL_SECONDS = 30  # with video input: input seconds + output seconds
+
+
 def _legacy_t2v(mid, family, tiers, default_size, duration, prompt_max, audio, regions,
                 shot_type=False, rps=2, conc=2, disputed=None):
     inputs = ("prompt", "negative_prompt") + (("audio_url",) if audio == "auto" else ())
@@ -372,6 +446,29 @@ def _happyhorse(mid, version, mode, media=None, ratios=RATIOS_5, duration=Durati
                  ratios=ratios, audio="auto", prompt_max=5000, prompt_required=prompt_required,
                  media=media, regions=regions, default_watermark=True, submit_rps=10,
                  concurrency=5, disputed=disputed, sent_defaults=sent)
+
+
+def _wan30(mid):
+    # Regions: the doc lists Beijing, Singapore, Virginia (and Tokyo, Frankfurt, Hong Kong, which this
+    # tool has no endpoint for). No rate limit is documented: the strictest documented pair applies.
+    return Model(mid, "wan3.0", "omni", "video-generation", "media", ("prompt",),
+                 ("resolution", "ratio", "duration", "audio", "seed", "prompt_extend", "watermark"), "resolution",
+                 ("480P", "720P", "1080P"), "1080P", WAN30_DURATION, ratios=WAN30_RATIOS, audio="optional",
+                 prompt_max=20000, media=WAN30_MEDIA, regions=ALL_REGIONS, required=("prompt|media",),
+                 refused=("negative_prompt",), sent_defaults=SKILL_WAN27,  # QW-0.3's wan3.0 builder
+                 notes="one model for text, frames, references (Image n / Video n / Audio n in the prompt), "
+                       "edits and extensions of a reference video, a document (file_url) or a web page (link_url)")
+
+
+def _animate(mid, what):
+    # image2video route; `input.watermark`; the API's parameters.mode is the flat `animate_mode`, since
+    # a request's own "mode" picks t2v, i2v... (dashscope-new-models.md §2). 5 RPS, 1 task at a time.
+    return Model(mid, "wan2.2", "animate", "image2video", "legacy", ("image_url", "video_url", "watermark"),
+                 ("animate_mode", "check_image"), None, (), None, None, audio="unstated", regions=BJ_SG, submit_rps=5,
+                 concurrency=1, required=("image_url", "video_url", "animate_mode"),
+                 choices={"animate_mode": ("wan-std", "wan-pro")}, wire={"animate_mode": "mode"},
+                 sent_defaults={"animate_mode": "wan-std"}, notes=what,
+                 file_limits={"image": (IMAGE_NAMES, 5), "video": ((".mp4", ".avi", ".mov"), 200)})
 
 
 BJ_SG = ("cn-beijing", "ap-southeast-1")
@@ -461,6 +558,29 @@ _MODELS = [
     _happyhorse("happyhorse-1.1-t2v", "1.1", "t2v", ratios=RATIOS_HH11),
     _happyhorse("happyhorse-1.1-i2v", "1.1", "i2v", media=HH_I2V_MEDIA, ratios=(), prompt_required=False),
     _happyhorse("happyhorse-1.1-r2v", "1.1", "r2v", media=HH_R2V_MEDIA, ratios=RATIOS_HH11),
+    # --- newer families (dashscope-new-models.md §1-§5)
+    _animate("wan2.2-animate-move", "the person in image_url performs the motion of video_url"),
+    _animate("wan2.2-animate-mix", "the person in video_url is replaced by the person in image_url"),
+    Model("wan2.2-s2v", "wan2.2", "s2v", "image2video", "legacy", ("image_url", "audio_url"), ("resolution",),
+          "resolution", ("480P", "720P"), "480P", None, audio="given", regions=("cn-beijing",), submit_rps=5,
+          concurrency=1,
+          required=("image_url", "audio_url"), face_check="wan2.2-s2v-detect", length_from="input audio",
+          notes="a portrait speaks audio_url (under 20 s); the portrait is checked first, unbilled"),
+    Model("videoretalk", "videoretalk", "lipsync", "image2video", "legacy",
+          ("video_url", "audio_url", "ref_image_url"), ("video_extension", "query_face_threshold"), None, (),
+          None, None, audio="given", regions=("cn-beijing",), submit_rps=1, concurrency=1,
+          required=("video_url", "audio_url"),
+          ranges={"query_face_threshold": (120, 200)}, length_from="input audio",
+          file_limits={"video": ((".mp4", ".avi", ".mov"), 300), "audio": ((".wav", ".mp3", ".aac"), 30)},
+          notes="the face in video_url speaks audio_url; ref_image_url picks the face"),
+    Model("video-style-transform", "style-transform", "style", "video-generation", "legacy", ("video_url",),
+          ("style", "video_fps", "animate_emotion", "min_len", "use_SR"), None, (), None, None, audio="unstated",
+          regions=("cn-beijing",), submit_rps=20, concurrency=2, required=("video_url",),
+          choices={"style": tuple(range(len(TRANSFORM_STYLES))), "min_len": (720, 540)},
+          ranges={"video_fps": (15, 25)}, notes="video_url redrawn in one of 8 styles",
+          file_limits={"video": ((".mp4", ".avi", ".mkv", ".mov", ".flv", ".ts", ".mpg", ".mxf"), 100)}),
+    _wan30("wan3.0-video"),
+    _wan30("wan3.0-video-prime"),
 ]
 
 MODELS: Dict[str, Model] = {m.id: m for m in _MODELS}

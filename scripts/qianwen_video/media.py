@@ -162,14 +162,16 @@ def file_problem(item: LocalFile) -> Optional[str]:
     found = sniff(head)
     if found is not None and found[0] in item.ref.kinds:
         return None
+    if found is None and "document" in item.ref.kinds:
+        return None  # plain text and Markdown carry no signature
     if found is None:
         what = "its first bytes match none of the formats allowed"
     elif found[0] == "other":
         what = "it is %s, a format the service does not take" % found[1]
     else:
-        what = "it is %s (%s)" % (_article(found[0]), found[1])
+        what = "it is %s (%s)" % (article(found[0]), found[1])
     return "%s: %s is not %s by its content: %s%s%s" % (
-        item.ref.label, item.ref.value, " or ".join(_article(k) for k in item.ref.kinds), what,
+        item.ref.label, item.ref.value, " or ".join(article(k) for k in item.ref.kinds), what,
         _link_note(item.path), allowed)
 
 
@@ -195,13 +197,17 @@ def unreadable_reason(path: Path) -> Optional[str]:
     return None
 
 
-HEAD_BYTES = 64  # enough for every signature below; a file is never read further here
+HEAD_BYTES = 256  # enough for every signature below (MPEG-TS: a sync byte at 0 and 188); never read further
 # The formats each kind accepts by content. Images: JPEG/PNG/BMP/WEBP everywhere and TIFF for VACE
 # (dashscope-api.md §3.3-§3.8); GIF and HEIC are listed for no field, so they are refused.
 # Video: MP4/MOV (§3.5-§3.8), an ISO-BMFF `ftyp` box first. Audio: wav/mp3 (§3.2, §3.7); AAC (ADTS,
 # which a newer audio-driven model lists: dashscope-new-models.md) and M4A (AAC in an MP4 box) pass
 # as audio content, but validate's name check (.wav/.mp3) still refuses such a file today.
-FORMATS = {"image": "PNG, JPEG, WEBP, BMP, TIFF", "video": "MP4, MOV", "audio": "WAV, MP3, AAC, M4A"}
+# Documents (wan3.0's `file`, dashscope-new-models.md §1): PDF, the zipped Office/iWork formats, the
+# older OLE Office formats, and plain text or Markdown, which have no signature to check.
+FORMATS = {"image": "PNG, JPEG, WEBP, BMP, TIFF", "video": "MP4, MOV (AVI, MKV, FLV, MPG, TS, MXF for some models)",
+           "audio": "WAV, MP3, AAC, M4A",
+           "document": "PDF, DOCX/XLSX/PPTX, DOC/XLS/PPT, KEY/PAGES/NUMBERS, TXT, MD"}
 _BMP_HEADER_SIZES = (12, 16, 40, 52, 56, 64, 108, 124)  # BITMAPCOREHEADER .. BITMAPV5HEADER
 _M4A_BRANDS = (b"M4A ", b"M4B ", b"M4P ")
 # HEIF/AVIF stills share MP4's box structure: told apart by the major brand (the MP4RA brand registry,
@@ -233,6 +239,24 @@ def sniff(head: bytes) -> Optional[Tuple[str, str]]:
         if head[8:12] in _M4A_BRANDS:
             return "audio", "M4A"
         return "video", "MOV" if head[8:12] == b"qt  " else "MP4"
+    if head.startswith(b"%PDF-"):
+        return "document", "PDF"
+    if head.startswith(b"PK\x03\x04"):
+        return "document", "a zipped office document"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "document", "an OLE office document"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video", "AVI"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video", "MKV/WEBM"
+    if head.startswith(b"FLV\x01"):
+        return "video", "FLV"
+    if head.startswith(b"\x00\x00\x01\xba"):
+        return "video", "MPG"
+    if head.startswith(b"\x06\x0e\x2b\x34"):
+        return "video", "MXF"
+    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:
+        return "video", "MPEG-TS"
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
         return "audio", "WAV"
     if head[:3] == b"ID3":
@@ -247,7 +271,7 @@ def sniff(head: bytes) -> Optional[Tuple[str, str]]:
 
 
 def describe_kinds(kinds: Tuple[str, ...]) -> str:
-    return " or ".join("%s file (%s)" % (_article(kind), FORMATS[kind]) for kind in kinds)
+    return " or ".join("%s file (%s)" % (article(kind), FORMATS[kind]) for kind in kinds)
 
 
 def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
@@ -268,7 +292,7 @@ def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
         os.close(fd)
 
 
-def _article(kind: str) -> str:
+def article(kind: str) -> str:
     return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 

@@ -14,9 +14,12 @@ MEDIA_I2V_FIELDS = ("first_clip_url", "driving_audio_url", "media")
 # else the first catalog model of the mode that takes all of them serves the request.
 CHOOSING_FIELDS = MEDIA_I2V_FIELDS + catalog.NEVER_DROPPED
 
-# Mode detection when no known model decides: the first row with any of its fields set wins,
-# else FALLBACK_MODE. detect_mode and --help (help_lines) both read this one table.
+# Mode detection when no known model decides: the first row with any of its fields set wins
+# ("a+b": both set), else FALLBACK_MODE. detect_mode and --help (help_lines) both read this one table.
+# image_url is the portrait field of animate and s2v only; lip-sync, style and omni are only named.
 DETECTION: Tuple[Tuple[Tuple[str, ...], str], ...] = (
+    (("image_url+audio_url",), "s2v"),
+    (("image_url",), "animate"),
     (("function",), "vace"),
     (("reference_urls",), "r2v"),
     (MEDIA_I2V_FIELDS, "i2v"),
@@ -27,6 +30,9 @@ FALLBACK_MODE = "t2v"
 
 
 def has(request: Mapping, key: str) -> bool:
+    """Whether the field is set ("a+b": both are)."""
+    if "+" in key:
+        return all(has(request, part) for part in key.split("+"))
     value = request.get(key)
     return value not in (None, "", [], {})
 
@@ -52,7 +58,7 @@ def help_lines() -> List[str]:
     DEFAULT_MODELS and each default model's sent_defaults (the same data the code runs on)."""
     rules = []
     for fields, mode in DETECTION:
-        quoted = ['"%s"' % f for f in fields]
+        quoted = ['+'.join('"%s"' % part for part in f.split("+")) for f in fields]
         left = quoted[0] if len(quoted) == 1 else "%s or %s" % (", ".join(quoted[:-1]), quoted[-1])
         right = mode
         if fields == MEDIA_I2V_FIELDS:
@@ -71,7 +77,7 @@ def help_lines() -> List[str]:
         model = catalog.DEFAULT_MODELS[mode]
         spec = catalog.get(model)
         sent = ", ".join("%s %s" % (k, v) for k, v in spec.sent_defaults.items()) if spec else ""
-        lines.append("  %-10s %-20s %s" % (mode, model, sent or "(nothing: service defaults)"))
+        lines.append("  %-10s %-22s %s" % (mode, model, sent or "(nothing: service defaults)"))
         twin = catalog.regional_twin(model, catalog.DEFAULT_REGION) if spec and \
             catalog.DEFAULT_REGION not in spec.regions else None
         if twin:
@@ -87,6 +93,11 @@ def resolve(request: Mapping, cli_model: Optional[str], cli_mode: Optional[str])
     requested = cli_model or request.get("model") or None
     wanted_mode = cli_mode or request.get("mode") or None
     if wanted_mode is not None and wanted_mode not in catalog.MODES:
+        animate = catalog.get(catalog.DEFAULT_MODELS["animate"])
+        if wanted_mode in animate.choices["animate_mode"]:
+            raise UsageError('"mode" picks the kind of video (%s); %r is animate\'s quality setting'
+                             % (", ".join(catalog.MODES), wanted_mode),
+                             hint='write it as "animate_mode": "%s" (sent as parameters.mode)' % wanted_mode)
         raise UsageError('"mode" must be one of %s, got %r' % (", ".join(catalog.MODES), wanted_mode))
     cli_mode = wanted_mode
     if requested is not None and not isinstance(requested, str):

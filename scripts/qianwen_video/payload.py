@@ -63,7 +63,7 @@ def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
             elif key in spec.input_fields:
                 inp[key] = value
             elif key in spec.param_fields:
-                params[key] = value
+                params[spec.wire.get(key, key)] = value
             elif _alias_target(key, spec, flat):
                 target = _alias_target(key, spec, flat)
                 if target in catalog.MEDIA_LIST_FIELDS:  # appended after the field's own entries
@@ -88,8 +88,9 @@ def build(request: Mapping[str, Any], model_id: str, mode: str) -> Built:
     if spec is not None:
         named = set(flat) | set(native_params if isinstance(native_params, dict) else ())
         for key, value in spec.sent_defaults.items():
-            if not named.intersection(_SAME_SETTING.get(key, (key,))):
-                params[key] = value
+            if not named.intersection(_SAME_SETTING.get(key, (key,))) and spec.wire.get(key, key) not in (
+                    native_params if isinstance(native_params, dict) else ()):
+                params[spec.wire.get(key, key)] = value
                 built.defaulted.append(key)
     if isinstance(native_in, dict):
         inp.update(native_in)
@@ -143,8 +144,12 @@ def billing_note(built: Built) -> str:
             return "as requested"
         return "service default"
 
-    if resolution is None:
-        where = "the service's default resolution"
+    settings = ["%s %s (%s)" % (key, params.get(built.spec.wire.get(key, key)), origin((key,)))
+                for key in built.spec.sent_defaults if key in built.spec.choices
+                and built.spec.wire.get(key, key) in params] if built.spec else []  # a billed tier: animate_mode
+    if resolution is None and built.spec is not None and built.spec.resolution_field is None:
+        where = ", ".join(settings) or "the model's one rate"
+        settings = []
     else:
         tier = catalog.tier_of(resolution)
         where = "%s (%s%s)" % (tier, "size %s; " % resolution, origin(("size", "resolution"))) if tier \
@@ -152,11 +157,14 @@ def billing_note(built: Built) -> str:
     if duration is None:
         length = "the service's default duration"
     elif duration == "input":
-        length = "the input video's length (%s)" % origin(("duration",))
+        length = "the %s's length" % (built.spec.length_from if built.spec else "input video")
+    elif duration == "-1":
+        length = "a length the model picks (up to %s s)" % built.spec.duration.high if built.spec and \
+            built.spec.duration else "a length the model picks"
     else:
         length = "%s s (%s)" % (duration, origin(("duration",)))
     unknown = "" if built.spec is not None else " (model not in the catalog)"
-    return "Note: billed at %s, %s%s" % (where, length, unknown)
+    return "Note: billed at %s, %s%s%s" % (where, length, "".join(", " + s for s in settings), unknown)
 
 
 def _alias_target(key: str, spec: catalog.Model, flat: Mapping[str, Any]) -> Optional[str]:
@@ -196,8 +204,9 @@ def _media_items(key: str, value: Any, media_type: str) -> List[Dict[str, Any]]:
     items = []
     for url in values:
         kind = media_type
-        if kind == "reference":  # wan2.7 r2v: images and videos share reference_urls
-            kind = "reference_video" if catalog.is_video_url(url) else "reference_image"
+        if kind == "reference":  # wan2.7 r2v, wan3.0: images, videos (and audio) share reference_urls
+            kind = "reference_video" if catalog.is_video_url(url) else \
+                "reference_audio" if catalog.is_audio_url(url) else "reference_image"
         if isinstance(url, dict):  # {"url": ..., "reference_voice": ...} inside a list field
             item = dict(url)
             item.setdefault("type", kind)
@@ -205,6 +214,15 @@ def _media_items(key: str, value: Any, media_type: str) -> List[Dict[str, Any]]:
         else:
             items.append({"type": kind, "url": url})
     return items
+
+
+def face_check_body(built_spec: Optional[catalog.Model], body: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """The body of the unbilled portrait check sent before the task (wan2.2-s2v-detect), or None
+    when the model has no such check (or the body has no portrait to check)."""
+    image = body.get("input", {}).get("image_url") if isinstance(body.get("input"), dict) else None
+    if built_spec is None or not built_spec.face_check or not isinstance(image, str):
+        return None
+    return {"model": built_spec.face_check, "input": {"image_url": image}}
 
 
 def has_oss_url(value: Any) -> bool:

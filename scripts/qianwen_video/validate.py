@@ -22,13 +22,17 @@ VACE_CONDITIONS = {
     "video_edit": ("", "posebodyface", "depth"),
     "video_extension": ("posebodyface", "depth"),
 }
-BOOL_FIELDS = ("prompt_extend", "watermark", "audio")
+BOOL_FIELDS = ("prompt_extend", "watermark", "audio", "check_image", "video_extension", "animate_emotion",
+               "use_SR")
 
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_EXT = catalog.REFERENCE_VIDEO_SUFFIXES
 AUDIO_EXT = (".wav", ".mp3")
 # Size caps per kind; the looser figure where sources disagree (§3.3-§3.8, §8.3).
-KIND_LIMITS = {"image": (IMAGE_EXT, 20), "video": (VIDEO_EXT, 100), "audio": (AUDIO_EXT, 15)}
+DOCUMENT_EXT = (".pdf", ".docx", ".doc", ".xlsx", ".xls", ".pptx", ".ppt", ".key", ".pages", ".numbers",
+                ".txt", ".md")  # wan3.0 `file` (dashscope-new-models.md §1)
+KIND_LIMITS = {"image": (IMAGE_EXT, 20), "video": (VIDEO_EXT, 100), "audio": (AUDIO_EXT, 15),
+               "document": (DOCUMENT_EXT, 100)}
 MEDIA_TYPE_KINDS = catalog.MEDIA_TYPE_KINDS  # which media item types exist (the kinds are catalog data)
 
 
@@ -54,6 +58,7 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
         problems += _resolution(request, spec, params)
         problems += _duration(spec, request, params, inp)
         problems += _prompt(spec, inp, params)
+        problems += _declared(spec, inp, params)
         if spec.protocol == "media":
             problems += _media(spec, inp)
         else:
@@ -61,7 +66,7 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
         if spec.mode == "vace":
             problems += _vace(inp, params)
     problems += media.problems(dict(request), cwd, home)
-    problems += _local_kinds(dict(request), cwd, home)
+    problems += _local_kinds(dict(request), cwd, home, spec)
     return problems
 
 
@@ -104,7 +109,7 @@ def _lone_surrogate(text: str) -> Optional[int]:
 def _unused_media(request: Mapping[str, Any], spec: Model, model_id: str, unused: Sequence[str]) -> List[str]:
     found = []
     for name in unused:
-        if (name not in catalog.MEDIA_FIELDS and name not in catalog.NEVER_DROPPED) or \
+        if (name not in catalog.MEDIA_FIELDS and name not in catalog.NEVER_DROPPED and name not in spec.refused) or \
                 request.get(name) in (None, "", [], {}):
             continue
         both = [t for t in catalog.FIELD_ALIASES.get(name, ()) if t in spec.input_fields and request.get(t)]
@@ -128,7 +133,9 @@ def models_taking(field: str, spec: Optional[Model] = None, limit: int = 4) -> L
             continue
         if model.mode not in picks or model.id == catalog.DEFAULT_MODELS.get(model.mode):
             picks[model.mode] = model
-    order = ([spec.mode] if spec is not None else []) + list(reversed(catalog.MODES))
+    # the seed's modes first (the later the mode, the richer its models), then the newer families
+    order = ([spec.mode] if spec is not None else []) + list(reversed(catalog.SEED_MODES)) + \
+        [m for m in catalog.MODES if m not in catalog.SEED_MODES]
     ranked = sorted(picks.values(), key=lambda m: order.index(m.mode))
     return ranked[:limit]
 
@@ -278,8 +285,9 @@ def _types(inp: Mapping[str, Any], params: Mapping[str, Any]) -> List[str]:
         if name in inp and not isinstance(inp[name], str):
             found.append("%s: must be a string" % name)
     for name in BOOL_FIELDS:
-        if name in params and not isinstance(params[name], bool):
-            found.append("%s: must be true or false, got %r; allowed: true, false" % (name, params[name]))
+        for where in (params, inp):  # animate's watermark sits in input
+            if name in where and not isinstance(where[name], bool):
+                found.append("%s: must be true or false, got %r; allowed: true, false" % (name, where[name]))
     if "seed" in params:
         seed = params["seed"]
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
@@ -351,6 +359,45 @@ def _prompt(spec: Model, inp: Mapping[str, Any], params: Mapping[str, Any]) -> L
     return found
 
 
+def _declared(spec: Model, inp: Mapping[str, Any], params: Mapping[str, Any]) -> List[str]:
+    """The catalog row's own rules: required fields, allowed values, whole-number ranges."""
+    def sent(field: str) -> Any:
+        if field in spec.input_fields or field == "media":
+            return inp.get(field)
+        return params.get(spec.wire.get(field, field))
+
+    found = []
+    for need in spec.required:
+        names = need.split("|")
+        if all(sent(name) in (None, "", [], {}) for name in names):
+            found.append("%s: required for %s (%s); allowed: %s" % (
+                " or ".join(names), spec.id, spec.mode, " or ".join(_describe(name, spec) for name in names)))
+    for field, allowed in spec.choices.items():
+        value = sent(field)
+        if value is not None and (isinstance(value, bool) or value not in allowed):
+            found.append("%s: %s is not a value %s takes; allowed: %s" % (field, _kind(value), spec.id,
+                                                                         _describe(field, spec)))
+    for field, (low, high) in spec.ranges.items():
+        value = sent(field)
+        if value is not None and (not _is_number(value) or float(value) != int(value) or not low <= value <= high):
+            found.append("%s: %s is out of range for %s; allowed: %d-%d" % (field, _kind(value), spec.id, low, high))
+    return found
+
+
+def _describe(field: str, spec: Model) -> str:
+    """What a field takes, for the `allowed:` part of a message."""
+    if field in spec.choices:
+        labels = catalog.CHOICE_LABELS.get(field, {})
+        return ", ".join("%s (%s)" % (v, labels[v]) if v in labels else str(v) for v in spec.choices[field])
+    if field == "media":
+        return "a media list, or its flat fields (%s)" % ", ".join(
+            sorted({f for f, _ in spec.media.from_fields})) if spec.media else "a media list"
+    kinds = catalog.MEDIA_KINDS.get(field)
+    if kinds:
+        return "%s URL or local path" % " or ".join(media.article(k) for k in kinds)
+    return "a non-empty string" if field in catalog.STRING_FIELDS or field == "prompt" else "a value"
+
+
 def _legacy_required(spec: Model, inp: Mapping[str, Any], params: Mapping[str, Any]) -> List[str]:
     found = []
     if spec.mode == "i2v" and not inp.get("img_url"):
@@ -411,6 +458,12 @@ def _media(spec: Model, inp: Mapping[str, Any]) -> List[str]:
         if not low <= have <= high:
             found.append("media: %d references (%s) for %s; allowed: %d-%d"
                          % (have, " + ".join(names), spec.id, low, high))
+    for group, other in rule.apart:
+        mine = [n for n in group if counts.get(n)]
+        theirs = [n for n in other if counts.get(n)]
+        if mine and theirs:
+            found.append("media: %s cannot be mixed with %s in one %s request; allowed: one or the other"
+                         % ("+".join(mine), "+".join(theirs), spec.id))
     if rule.combos and counts and all(counts.get(n, 0) <= 1 for n in counts):
         combo = tuple(sorted(counts))
         if combo not in rule.combos:
@@ -485,28 +538,46 @@ def _ranged(params: Mapping[str, Any], name: str, low: float, high: float) -> Li
     return []
 
 
-def _local_kinds(request: Dict[str, Any], cwd: Path, home: Optional[str] = None) -> List[str]:
-    """Local files named for another type than their content, or over the size limit of their kind.
+def _local_kinds(request: Dict[str, Any], cwd: Path, home: Optional[str] = None,
+                 spec: Optional[Model] = None) -> List[str]:
+    """Local files named for another type than their content, or over the size limit of their kind
+    (the model's own names and sizes where the catalog gives them).
 
     A file whose content is wrong for its field is already reported by media.problems; here the
     kind its content shows decides the name and size rules (an r2v reference may be either).
     """
+    limits = dict(KIND_LIMITS)
+    limits.update(spec.file_limits if spec is not None else {})
     found = []
     for item in media.local_files(request, cwd, home):
         if media.file_problem(item):
             continue  # already reported
-        kind = media.content_kind(item.path)
+        kind = media.content_kind(item.path) or ("document" if "document" in item.ref.kinds else None)
         if kind is None:
             continue
-        extensions, limit_mb = KIND_LIMITS[kind]
+        extensions, limit_mb = limits[kind]
         suffix = item.path.suffix.lower()
         if suffix not in extensions:
-            found.append("%s: %s is not %s file; allowed: %s" % (
-                item.ref.label, item.path.name, "an " + kind if kind in ("image", "audio") else "a " + kind,
-                ", ".join(extensions)))
+            if suffix in _known_names(kind):
+                found.append("%s: %s: %s takes no %s %s files; allowed: %s" % (
+                    item.ref.label, item.path.name, spec.id if spec is not None else "this model",
+                    suffix, kind, ", ".join(extensions)))
+            else:
+                found.append("%s: %s is not %s file; allowed: %s" % (
+                    item.ref.label, item.path.name, "an " + kind if kind in ("image", "audio") else "a " + kind,
+                    ", ".join(extensions)))
             continue
         size = item.path.stat().st_size
         if size > limit_mb * 1024 * 1024:
-            found.append("%s: %s is %.1f MB; allowed: at most %d MB for %s files"
-                         % (item.ref.label, item.path.name, size / 1048576.0, limit_mb, kind))
+            found.append("%s: %s is %.1f MB; allowed: at most %d MB for %s files%s"
+                         % (item.ref.label, item.path.name, size / 1048576.0, limit_mb, kind,
+                            " with %s" % spec.id if spec is not None and kind in spec.file_limits else ""))
     return found
+
+
+def _known_names(kind: str) -> Sequence[str]:
+    """Every extension some model takes for this kind of file."""
+    names = set(KIND_LIMITS[kind][0])
+    for model in catalog.MODELS.values():
+        names.update(model.file_limits.get(kind, ((), 0))[0])
+    return names

@@ -56,6 +56,7 @@ from ..tasks.finish import describe_failure, finish, video_url_of
 from ..tasks.follow import TERMINAL, delays, status_of
 from ..tasks.pacing import BACKOFF_FIRST, QUERY_BURST, QUERY_RATE, SubmitPacer, TokenBucket
 from ..tasks.plan import Plan, make_plan, sent_prompt
+from ..tasks.submit import PortraitRefused, check_portrait
 from .common import connect, open_journal, update_check
 
 DOWNLOAD_WORKERS = 2
@@ -540,6 +541,11 @@ class Batch:
             if media.local_files(request, self.ctx.cwd, home):
                 request = media.resolved(request, self.ctx.cwd, self._uploader(plan.model), home)
             body = payload.build(request, plan.model, plan.mode).body
+            check_portrait(self.api, plan, body)
+        except PortraitRefused as exc:  # no task: the same portrait would be refused again
+            self._dequeue(item)
+            self._fail(item, "PORTRAIT_REFUSED", exc.message, exc.hint)
+            return
         except CliError as exc:  # nothing was created: a later run tries again
             self._dequeue(item)
             self._fail(item, "NOT_SUBMITTED", "upload failed: " + exc.message, exc.hint)

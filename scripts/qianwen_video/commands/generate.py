@@ -14,7 +14,7 @@ from ..outcome import Outcome, task_document
 from ..store import journal, outputs
 from ..tasks import Runtime, TaskRef
 from ..tasks.plan import Plan, make_plan
-from ..tasks.submit import lock_submits, record, recover_intent, submit
+from ..tasks.submit import check_portrait, lock_submits, record, recover_intent, submit
 from .common import connect, follow_and_save, load_request, open_journal, update_check
 
 
@@ -43,6 +43,7 @@ def run(options: Options, ctx: Context, console: Console) -> Outcome:
 
         sent = media.resolved(plan.request, ctx.cwd, uploader_for(ctx, console, api, plan.model), home)
     body = payload.build(sent, plan.model, plan.mode).body
+    check_portrait(api, plan, body)  # unbilled; a portrait without a usable face stops here
     wait = 0.0 if options.submit_only else options.timeout
     lock = lock_submits(rt)
     try:

@@ -46,6 +46,11 @@ def dry_run(options: Options, ctx: Context, console: Console) -> Outcome:
                "X-DashScope-Async": "enable"}
     if (files and bucket is None) or payload.has_oss_url(plan.built.body):
         headers["X-DashScope-OssResourceResolve"] = "enable"
+    check = payload.face_check_body(plan.built.spec, plan.built.body)
+    if check is not None:
+        requests.append({"method": "POST", "url": base + catalog.FACE_DETECT_ROUTE,
+                         "headers": {k: v for k, v in headers.items() if k != "X-DashScope-Async"}, "body": check,
+                         "note": "unbilled and synchronous: a portrait without a usable face stops here"})
     requests.append({"method": "POST", "url": base + plan.built.route, "headers": headers,
                      "body": plan.built.body})
     document = {"mode": plan.mode, "model": plan.model, "requests": requests}

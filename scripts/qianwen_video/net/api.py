@@ -6,7 +6,7 @@ import re
 from typing import Any, Callable, Dict, List, Optional
 
 from . import retry
-from .. import config
+from .. import catalog, config
 from ..console import Console
 from ..context import Context
 from ..errors import ApiError
@@ -161,6 +161,21 @@ class DashScope:
                 " from a gateway, not from DashScope" if resp.status >= 500 and not code else
                 ": the service may have created the task"))
         return self._json_or_raise(resp, "submit", model=model if isinstance(model, str) else None)
+
+    def face_check(self, body: Dict[str, Any], oss_resolve: bool) -> Dict[str, Any]:
+        """The synchronous portrait check some models need before a task is paid (wan2.2-s2v-detect,
+        dashscope-new-models.md §3): unbilled and creates nothing. The answer document; ApiError
+        on an error answer (HTTP 400 InvalidFile.NoHuman: no usable face)."""
+        headers = self._headers({"Content-Type": "application/json"})
+        if oss_resolve:
+            headers["X-DashScope-OssResourceResolve"] = "enable"
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        try:
+            resp = self.send("detect", "POST", self.base_url + catalog.FACE_DETECT_ROUTE, headers, data,
+                             timeout=60.0, want_json=True)
+        except TransportError as exc:
+            raise ApiError("could not check the portrait: %s" % exc, hint=network_hint(exc)) from None
+        return self._json_or_raise(resp, "portrait check", model=body.get("model"))
 
     def get_task(self, task_id: str) -> Dict[str, Any]:
         """The task document: always a dict whose output is a dict with a non-empty string

@@ -39,6 +39,8 @@ POLICIES = {
     "upload-policy": Policy("upload policy", 5, 1.0, 16.0, 60.0, TRANSIENT_STATUSES, True, True),
     "upload": Policy("file upload", 4, 1.0, 16.0, 60.0, TRANSIENT_STATUSES, True, True),
     "download": Policy("download", 6, 1.0, 16.0, 90.0, TRANSIENT_STATUSES, True, True),
+    # The portrait check before wan2.2-s2v: synchronous, unbilled and creates nothing, so safe to repeat.
+    "detect": Policy("portrait check", 5, 1.0, 16.0, 60.0, TRANSIENT_STATUSES, True, True),
     # Only 429 is tried again: a refusal. A 5xx (even with a DashScope error code), a timeout
     # or a reset after sending may have created the task (see create_refused): never resent.
     "create": Policy("task submit", 4, 2.0, 16.0, 60.0, frozenset({429}), True, False),

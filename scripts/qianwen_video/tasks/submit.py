@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Dict, NamedTuple, Optional
 
 from .. import media, payload
-from ..errors import EXIT_FAILED, CliError, StillRunning
+from ..errors import EXIT_FAILED, ApiError, CliError, StillRunning
 from ..hints import resume_command, when
 from ..store.journal import DUPLICATE_WINDOW, request_fields
 from ..store.lock import FileLock
@@ -22,6 +22,37 @@ NOT_LISTED_YET = ("no task is listed yet; run the same command again in a minute
 
 class NoTaskFound(CliError):
     """The unanswered submit has no listed task (yet): run again later, nothing is resubmitted now."""
+
+
+class PortraitRefused(CliError):
+    """The portrait failed the model's unbilled face check: no task was created."""
+
+
+def check_portrait(api: Any, plan: Plan, body: Dict[str, Any]) -> None:
+    """Before paying for a model with a face check (wan2.2-s2v), ask its detect model whether the
+    portrait (the uploaded URL in `body`) has a usable face; PortraitRefused when it has none."""
+    spec = plan.built.spec
+    check = payload.face_check_body(spec, body)
+    if check is None:
+        return
+    hint = ("use a clear, front-facing photo of one person (400-7000 px, JPG/PNG/BMP/WEBP); the check "
+            "costs nothing and no task was created")
+    try:
+        answer = api.face_check(check, payload.has_oss_url(check))
+    except ApiError as exc:
+        if exc.status == 400:  # InvalidFile.NoHuman and its kin: the portrait itself was refused
+            raise PortraitRefused("image_url: %s refused the portrait: %s" % (spec.face_check, exc.message),
+                                  hint=hint) from None
+        raise
+    output = answer.get("output")
+    passed = output.get("check_pass") if isinstance(output, dict) else None
+    if passed is True:
+        return
+    if passed is False:
+        raise PortraitRefused("image_url: %s found no usable face in the portrait; %s was not submitted"
+                              % (spec.face_check, spec.id), hint=hint)
+    raise ApiError("portrait check: the service answered HTTP 200 without output.check_pass; %s was not "
+                   "submitted" % spec.id, hint="run the same command again later")
 
 
 class Submitted(NamedTuple):
