@@ -22,7 +22,7 @@ PRIVATE_KEY = b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5
 GOOD = {"image": ("a.png", PNG), "video": ("a.mp4", MP4), "audio": ("a.wav", WAV)}
 # one wrong file of each kind, named like a file of the field's kind so only the content gives it away
 WRONG_CONTENT = {"image": MP4, "video": PNG, "audio": JPEG}
-SUFFIX = {"image": ".png", "video": ".mp4", "audio": ".wav"}
+SUFFIX = {"image": ".png", "video": ".mp4", "audio": ".wav", "document": ".pdf"}
 
 
 def dry(request, cwd: Path, *extra: str, env=None):
@@ -67,7 +67,7 @@ def test_a_link_to_a_real_image_is_fine_and_only_the_real_path_of_a_bad_link_is_
                                          or f in catalog.MEDIA_LIST_FIELDS))
 def test_every_media_field_checks_the_kind_its_catalog_entry_names(field, tmp_path):
     kinds = catalog.MEDIA_KINDS[field]
-    for kind in ("image", "video", "audio"):
+    for kind in ("image", "video", "audio"):  # (a document field refuses all three: see below)
         name = "f-%s%s" % (kind, SUFFIX[kinds[0]])  # the name always fits the field; the content decides
         (tmp_path / name).write_bytes(GOOD[kind][1] + b"\0" * 32)
         value = [name] if field in catalog.MEDIA_LIST_FIELDS else name
@@ -122,7 +122,11 @@ def test_an_empty_file_is_caught(tmp_path):
     (b"II*\0\x08\0\0\0", "image"), (MP4, "video"), (MOV, "video"), (WAV, "audio"), (MP3, "audio"),
     (b"\xff\xfb\x90\x64\0\0", "audio"), (b"\xff\xf1\x50\x80\x02\x1f", "audio"), (b"\0\0\0\x20ftypM4A \0\0\0\0", "audio"),
     (b"GIF89a\x01\0\x01\0", "other"), (b"\0\0\0\x18ftypheic\0\0\0\0", "other"), (b"\0\0\0\x1cftypavif\0\0\0\0", "other"),
-    (b"BM and then some text", None), (b"RIFF\0\0\0\0AVI LIST", None), (b"\0\0\0\x04ftypisom", None),
+    (b"RIFF\0\0\0\0AVI LIST", "video"), (b"\x1a\x45\xdf\xa3\x01", "video"), (b"FLV\x01\x05", "video"),
+    (b"\0\0\x01\xba\x44", "video"), (b"\x06\x0e\x2b\x34\x02", "video"),
+    (b"\x47\x40\x00\x10" + b"\xff" * 184 + b"\x47\x01", "video"), (b"\x47\x40\x00\x10" + b"\xff" * 190, None),
+    (b"%PDF-1.4\n", "document"), (b"PK\x03\x04\x14\0", "document"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "document"),
+    (b"BM and then some text", None), (b"\0\0\0\x04ftypisom", None),
     (b"\xff\xff\xff\xff", None), (b"<!DOCTYPE html>", None), (PRIVATE_KEY, None), (b"", None),
 ])
 def test_signatures(head, kind):
@@ -158,3 +162,19 @@ def test_a_fifo_named_as_media_is_refused_without_blocking(tmp_path):
     os.mkfifo(str(tmp_path / "pipe.png"))
     result = dry({"prompt": "x", "img_url": "pipe.png"}, tmp_path)
     assert result.code == 64 and "Error: img_url: not a regular file: pipe.png" in result.stderr
+
+
+def test_a_document_field_takes_pdf_office_and_plain_text_but_no_media(tmp_path):
+    documents = {"brief.pdf": b"%PDF-1.7\n", "deck.pptx": b"PK\x03\x04" + b"\0" * 26, "old.doc":
+                 b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 8, "notes.md": b"# Launch\nThe plan...\n"}
+    for name, data in documents.items():
+        (tmp_path / name).write_bytes(data + b"\0" * 32)
+        result = dry({"model": "wan3.0-video", "prompt": "x", "file_url": name}, tmp_path)
+        assert result.code == 0, (name, result.stderr)
+    (tmp_path / "photo.pdf").write_bytes(PNG + b"\0" * 32)
+    result = dry({"model": "wan3.0-video", "prompt": "x", "file_url": "photo.pdf"}, tmp_path)
+    assert result.code == 64
+    assert "Error: file_url: photo.pdf is not a document by its content: it is an image (PNG)" in result.stderr
+    (tmp_path / "notes.exe").write_bytes(b"plain words")
+    result = dry({"model": "wan3.0-video", "prompt": "x", "file_url": "notes.exe"}, tmp_path)
+    assert result.code == 64 and "Error: file_url: notes.exe is not a document file; allowed: .pdf" in result.stderr

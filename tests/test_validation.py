@@ -531,3 +531,133 @@ def test_r2v_reference_image_is_counted_with_the_other_references(model, limit, 
     assert document["requests"][-1]["body"]["input"]["media"] == [{"type": "reference_image", "url": IMG}]
     code, _, stderr = dry(dict(ok, reference_urls=[IMG2] * limit), tmp_path)
     assert code == 64 and "Error: media: " in stderr
+
+
+# -- the newer families: every documented limit refused before sending (dashscope-new-models.md §1-§5)
+W30 = "wan3.0-video"
+NEWER_INVALID = [
+    # (request, the field the Error line names)
+    ({"model": W30}, "prompt or media"),
+    ({"model": W30, "prompt": "p", "first_frame_url": IMG, "reference_images": [IMG2]}, "media"),
+    ({"model": W30, "prompt": "p", "last_frame_url": IMG, "reference_video_urls": [VID]}, "media"),
+    ({"model": W30, "prompt": "p", "img_url": IMG, "file_url": "https://x/brief.pdf"}, "media"),
+    ({"model": W30, "prompt": "p", "first_frame_url": IMG, "link_url": "https://example.com/"}, "media"),
+    ({"model": W30, "prompt": "p", "file_url": "https://x/brief.pdf", "link_url": "https://example.com/"}, "media"),
+    ({"model": W30, "prompt": "p", "file_url": "https://x/brief.pdf", "prompt_extend": False}, "prompt_extend"),
+    ({"model": W30, "prompt": "p", "link_url": "page.html"}, "media[0]"),
+    ({"model": W30, "prompt": "p", "reference_images": [IMG] * 11}, "media"),
+    ({"model": W30, "prompt": "p", "reference_video_urls": [VID] * 6}, "media"),
+    ({"model": W30, "prompt": "p", "reference_audio_urls": [AUDIO] * 6}, "media"),
+    ({"model": W30, "prompt": "p", "media": [{"type": "first_frame", "url": IMG}] * 2}, "media"),
+    ({"model": W30, "prompt": "p", "duration": 31}, "duration"),
+    ({"model": W30, "prompt": "p", "duration": 1}, "duration"),
+    ({"model": W30, "prompt": "p", "duration": 0}, "duration"),
+    ({"model": W30, "prompt": "p", "duration": -2}, "duration"),
+    ({"model": W30, "prompt": "p", "ratio": "2:1"}, "ratio"),
+    ({"model": W30, "prompt": "p", "resolution": "4K"}, "resolution"),
+    ({"model": W30, "prompt": "p", "negative_prompt": "blur"}, "negative_prompt"),
+    ({"model": W30, "prompt": "x" * 20001}, "prompt"),
+    ({"model": W30, "prompt": "p", "audio": "yes"}, "audio"),
+    ({"model": "wan2.2-animate-move", "image_url": IMG}, "video_url"),
+    ({"model": "wan2.2-animate-mix", "video_url": VID}, "image_url"),
+    ({"model": "wan2.2-animate-move", "image_url": IMG, "video_url": VID, "animate_mode": "wan-max"}, "animate_mode"),
+    ({"model": "wan2.2-animate-move", "image_url": IMG, "video_url": VID, "check_image": "no"}, "check_image"),
+    ({"model": "wan2.2-animate-move", "image_url": IMG, "video_url": VID, "duration": 5}, "duration"),
+    ({"model": "wan2.2-s2v", "image_url": IMG}, "audio_url"),
+    ({"model": "wan2.2-s2v", "image_url": IMG, "audio_url": AUDIO, "resolution": "1080P"}, "resolution"),
+    ({"model": "videoretalk", "video_url": VID}, "audio_url"),
+    ({"model": "videoretalk", "video_url": VID, "audio_url": AUDIO, "query_face_threshold": 119}, "query_face_threshold"),
+    ({"model": "videoretalk", "video_url": VID, "audio_url": AUDIO, "query_face_threshold": 150.5}, "query_face_threshold"),
+    ({"model": "videoretalk", "video_url": VID, "audio_url": AUDIO, "video_extension": 1}, "video_extension"),
+    ({"model": "video-style-transform"}, "video_url"),
+    ({"model": "video-style-transform", "video_url": VID, "style": 8}, "style"),
+    ({"model": "video-style-transform", "video_url": VID, "style": "3"}, "style"),
+    ({"model": "video-style-transform", "video_url": VID, "video_fps": 26}, "video_fps"),
+    ({"model": "video-style-transform", "video_url": VID, "min_len": 1080}, "min_len"),
+    ({"model": "video-style-transform", "video_url": VID, "use_SR": "true"}, "use_SR"),
+    ({"model": "video-style-transform", "video_url": VID, "animate_emotion": None, "template": "melt"}, "template"),
+]
+
+
+@pytest.mark.parametrize("request_fields, field", NEWER_INVALID, ids=[str(i) for i in range(len(NEWER_INVALID))])
+def test_newer_family_limits_are_refused_with_nothing_sent(request_fields, field, tmp_path):
+    with Emulator(api_keys=(KEY,)) as emu:
+        result = run(["--request", json.dumps(request_fields)], env_for(emu), tmp_path)
+        assert result.code == 64, result.stderr
+        assert emu.requests == [] and not creates(emu)
+    assert "Error: %s:" % field in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("request_fields, media_types, params", [
+    ({"model": W30, "prompt": "Image 1 walks into Video 1", "reference_urls": [IMG, VID, AUDIO]},
+     ["reference_image", "reference_video", "reference_audio"], {"resolution": "1080P", "duration": 5}),
+    ({"model": W30, "first_frame_url": IMG, "last_frame_url": IMG2, "duration": -1, "ratio": "adaptive"},
+     ["first_frame", "last_frame"], {"resolution": "1080P", "duration": -1, "ratio": "adaptive"}),
+    ({"model": "wan3.0-video-prime", "prompt": "a product explainer", "file_url": "https://x/brief.pdf",
+      "resolution": "720P", "duration": 30}, ["file"], {"resolution": "720P", "duration": 30}),
+    ({"model": W30, "prompt": "a tour of this page", "link_url": "https://example.com/"}, ["link"],
+     {"resolution": "1080P", "duration": 5}),
+    ({"model": W30, "prompt": "p", "reference_images": [IMG] * 10, "reference_video_urls": [VID] * 5,
+      "reference_audio_urls": [AUDIO] * 5}, ["reference_image"] * 10 + ["reference_video"] * 5
+     + ["reference_audio"] * 5, {"resolution": "1080P", "duration": 5}),
+])
+def test_wan30_bodies(request_fields, media_types, params, tmp_path):
+    code, document, stderr = dry(request_fields, tmp_path)
+    assert code == 0, stderr
+    body = document["requests"][-1]["body"]
+    assert document["mode"] == "omni"
+    assert [item["type"] for item in body["input"].get("media", [])] == media_types
+    assert body["parameters"] == params
+    assert "negative_prompt" not in body["input"]
+
+
+def test_animate_mode_word_in_the_request_mode_is_explained(tmp_path):
+    code, _, stderr = dry({"image_url": IMG, "video_url": VID, "mode": "wan-pro"}, tmp_path)
+    assert code == 64
+    assert "'wan-pro' is animate's quality setting" in stderr
+    assert 'Hint: write it as "animate_mode": "wan-pro" (sent as parameters.mode)' in stderr
+
+
+@pytest.mark.parametrize("request_fields, params", [
+    ({"image_url": IMG, "video_url": VID}, {"mode": "wan-std"}),
+    ({"image_url": IMG, "video_url": VID, "animate_mode": "wan-pro", "check_image": False}, {"mode": "wan-pro", "check_image": False}),
+    ({"image_url": IMG, "video_url": VID, "parameters": {"mode": "wan-pro"}}, {"mode": "wan-pro"}),  # native, as sent
+])
+def test_animate_mode_is_sent_as_parameters_mode(request_fields, params, tmp_path):
+    code, document, stderr = dry(request_fields, tmp_path)
+    assert code == 0, stderr
+    assert document["mode"] == "animate" and document["model"] == "wan2.2-animate-move"
+    assert document["requests"][-1]["body"]["parameters"] == params
+    assert document["requests"][-1]["url"].endswith("/services/aigc/image2video/video-synthesis")
+
+
+def test_s2v_dry_run_shows_the_face_check_before_the_task(tmp_path):
+    code, document, stderr = dry({"image_url": IMG, "audio_url": AUDIO}, tmp_path)
+    assert code == 0, stderr
+    check, create = document["requests"]
+    assert check["url"].endswith("/services/aigc/image2video/face-detect")
+    assert check["body"] == {"model": "wan2.2-s2v-detect", "input": {"image_url": IMG}}
+    assert "X-DashScope-Async" not in check["headers"]
+    assert create["body"] == {"model": "wan2.2-s2v", "input": {"image_url": IMG, "audio_url": AUDIO},
+                              "parameters": {}}
+
+
+@pytest.mark.parametrize("model, name, content, error", [
+    ("wan2.7-videoedit", "clip.avi", b"RIFF\x00\x00\x00\x00AVI LIST" + b"\x00" * 64,
+     "video_url: clip.avi: wan2.7-videoedit takes no .avi video files; allowed: .mp4, .mov"),
+    ("videoretalk", "clip.avi", b"RIFF\x00\x00\x00\x00AVI LIST" + b"\x00" * 64, None),
+    ("video-style-transform", "clip.mkv", b"\x1a\x45\xdf\xa3" + b"\x00" * 64, None),
+    ("wan2.2-animate-move", "clip.mkv", b"\x1a\x45\xdf\xa3" + b"\x00" * 64,
+     "video_url: clip.mkv: wan2.2-animate-move takes no .mkv video files; allowed: .mp4, .avi, .mov"),
+])
+def test_local_video_names_follow_the_model(model, name, content, error, tmp_path):
+    (tmp_path / name).write_bytes(content)
+    request = {"model": model, "video_url": name, "prompt": "p"} if model == "wan2.7-videoedit" else \
+        {"model": model, "video_url": name, "image_url": IMG, "audio_url": AUDIO}
+    request = {k: v for k, v in request.items() if k == "model" or catalog.get(model).takes(k)}
+    code, _, stderr = dry(request, tmp_path)
+    if error is None:
+        assert code == 0, stderr
+    else:
+        assert code == 64 and "Error: %s" % error in stderr, stderr

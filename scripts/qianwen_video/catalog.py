@@ -225,6 +225,10 @@ class MediaRule(NamedTuple):
     voice_types: Tuple[str, ...] = ()
     # groups of types that one request may not mix: (group, other group) pairs
     apart: Tuple[Tuple[Tuple[str, ...], Tuple[str, ...]], ...] = ()
+    # types that need `prompt_extend` left on (the model writes the script from a document or page)
+    extend_with: Tuple[str, ...] = ()
+    # types whose url must be a web address (a page the service reads), never a file to upload
+    web_types: Tuple[str, ...] = ()
 
 
 class Model(NamedTuple):
@@ -371,6 +375,7 @@ WAN30_MEDIA = MediaRule(
             ("reference_audio", 0, 5), ("file", 0, 1), ("link", 0, 1)),
     apart=((WAN30_FRAMES, ("reference_image", "reference_video", "reference_audio", "file", "link")),
            (("file",), ("link",))),
+    extend_with=("file", "link"), web_types=("link",),
 )
 WAN30_RATIOS = ("adaptive", "16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
 WAN30_REFERENCE_SECONDS = 15  # each reference video/audio 1-15 s, and at most 15 s of each in total

@@ -205,8 +205,8 @@ HEAD_BYTES = 256  # enough for every signature below (MPEG-TS: a sync byte at 0 
 # as audio content, but validate's name check (.wav/.mp3) still refuses such a file today.
 # Documents (wan3.0's `file`, dashscope-new-models.md §1): PDF, the zipped Office/iWork formats, the
 # older OLE Office formats, and plain text or Markdown, which have no signature to check.
-FORMATS = {"image": "PNG, JPEG, WEBP, BMP, TIFF", "video": "MP4, MOV (AVI, MKV, FLV, MPG, TS, MXF for some models)",
-           "audio": "WAV, MP3, AAC, M4A",
+# Video: MP4/MOV for most models; a few also take AVI, MKV, FLV, MPG, TS or MXF (their catalog file_limits).
+FORMATS = {"image": "PNG, JPEG, WEBP, BMP, TIFF", "video": "MP4, MOV", "audio": "WAV, MP3, AAC, M4A",
            "document": "PDF, DOCX/XLSX/PPTX, DOC/XLS/PPT, KEY/PAGES/NUMBERS, TXT, MD"}
 _BMP_HEADER_SIZES = (12, 16, 40, 52, 56, 64, 108, 124)  # BITMAPCOREHEADER .. BITMAPV5HEADER
 _M4A_BRANDS = (b"M4A ", b"M4B ", b"M4P ")

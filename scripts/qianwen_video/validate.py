@@ -60,7 +60,7 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
         problems += _prompt(spec, inp, params)
         problems += _declared(spec, inp, params)
         if spec.protocol == "media":
-            problems += _media(spec, inp)
+            problems += _media(spec, inp, params)
         else:
             problems += _legacy_required(spec, inp, params)
         if spec.mode == "vace":
@@ -432,7 +432,7 @@ def _media_types(inp: Mapping[str, Any]) -> Dict[str, int]:
     return counts
 
 
-def _media(spec: Model, inp: Mapping[str, Any]) -> List[str]:
+def _media(spec: Model, inp: Mapping[str, Any], params: Mapping[str, Any]) -> List[str]:
     rule = spec.media
     assert rule is not None
     found = []
@@ -464,6 +464,15 @@ def _media(spec: Model, inp: Mapping[str, Any]) -> List[str]:
         if mine and theirs:
             found.append("media: %s cannot be mixed with %s in one %s request; allowed: one or the other"
                          % ("+".join(mine), "+".join(theirs), spec.id))
+    needs_extend = [n for n in rule.extend_with if counts.get(n)]
+    if needs_extend and params.get("prompt_extend") is False:
+        found.append("prompt_extend: must stay true with %s input for %s; allowed: true (or omit it)"
+                     % ("/".join(needs_extend), spec.id))
+    for index, item in enumerate(inp.get("media") or []):
+        if isinstance(item, dict) and item.get("type") in rule.web_types and isinstance(item.get("url"), str) \
+                and not item["url"].lower().startswith(("http://", "https://")):
+            found.append("media[%d]: a %s must be a web page address; allowed: an http(s):// URL"
+                         % (index, item["type"]))
     if rule.combos and counts and all(counts.get(n, 0) <= 1 for n in counts):
         combo = tuple(sorted(counts))
         if combo not in rule.combos:
