@@ -790,3 +790,163 @@ def test_standalone_cli_ctrl_c():
             proc.kill()
     assert proc.returncode == 0
     assert "Traceback" not in err
+
+
+# ------------------------------------------------------------------ newer families (dashscope-new-models.md)
+U = "https://x/"
+ANIMATE = {"model": "wan2.2-animate-move", "input": {"image_url": U + "p.png", "video_url": U + "d.mp4"},
+           "parameters": {"mode": "wan-std"}}
+S2V = {"model": "wan2.2-s2v", "input": {"image_url": U + "p.png", "audio_url": U + "a.mp3"}, "parameters": {}}
+RETALK = {"model": "videoretalk", "input": {"video_url": U + "v.mp4", "audio_url": U + "a.mp3"}, "parameters": {}}
+STYLE = {"model": "video-style-transform", "input": {"video_url": U + "v.mp4"}, "parameters": {"style": 3}}
+WAN30 = {"model": "wan3.0-video", "input": {"prompt": "p"}, "parameters": {}}
+
+
+def _with(body: Dict[str, Any], inp: Optional[Dict[str, Any]] = None, drop_in: Tuple[str, ...] = (),
+          **params: Any) -> Dict[str, Any]:
+    new_inp = {k: v for k, v in body["input"].items() if k not in drop_in}
+    new_inp.update(inp or {})
+    return {"model": body["model"], "input": new_inp, "parameters": dict(body["parameters"], **params)}
+
+
+@pytest.mark.parametrize("body,ok", [
+    (ANIMATE, True),
+    (_with(ANIMATE, mode="wan-pro", check_image=False, ), True),
+    (_with(ANIMATE, {"watermark": True}), True),
+    (_with(ANIMATE, {"watermark": "yes"}), False),
+    ({"model": "wan2.2-animate-mix", "input": ANIMATE["input"], "parameters": {}}, False),  # mode required
+    (_with(ANIMATE, mode="wan-max"), False),
+    (_with(ANIMATE, drop_in=("video_url",)), False),
+    (_with(ANIMATE, drop_in=("image_url",)), False),
+    (S2V, True),
+    (_with(S2V, resolution="720P"), True),
+    (_with(S2V, resolution="1080P"), False),
+    (_with(S2V, drop_in=("audio_url",)), False),
+    (RETALK, True),
+    (_with(RETALK, {"ref_image_url": U + "f.png"}, video_extension=True, query_face_threshold=200), True),
+    (_with(RETALK, query_face_threshold=119), False),
+    (_with(RETALK, query_face_threshold=201), False),
+    (_with(RETALK, video_extension="yes"), False),
+    (_with(RETALK, drop_in=("audio_url",)), False),
+    (STYLE, True),
+    (_with(STYLE, style=7, video_fps=25, min_len=540, animate_emotion=False, use_SR=True), True),
+    (_with(STYLE, style=8), False),
+    (_with(STYLE, video_fps=14), False),
+    (_with(STYLE, min_len=1080), False),
+    (_with(STYLE, drop_in=("video_url",)), False),
+    (WAN30, True),
+    (_with(WAN30, duration=-1, ratio="adaptive", resolution="480P"), True),
+    (_with(WAN30, duration=30), True),
+    (_with(WAN30, duration=31), False),
+    (_with(WAN30, duration=0), False),
+    (_with(WAN30, ratio="2:1"), False),
+    (_with(WAN30, {"negative_prompt": "x"}), False),
+    (_with(WAN30, {"prompt": ""}), False),
+    (_with(WAN30, {"prompt": "", "media": MEDIA("first_frame", "last_frame")}), True),
+    (_with(WAN30, {"media": MEDIA("first_frame", "reference_image")}), False),
+    (_with(WAN30, {"media": MEDIA("file", "link")}), False),
+    (_with(WAN30, {"media": MEDIA("file")}, prompt_extend=False), False),
+    (_with(WAN30, {"media": MEDIA("file")}), True),
+    (_with(WAN30, {"media": MEDIA(*["reference_image"] * 11)}), False),
+    (_with(WAN30, {"media": MEDIA(*["reference_audio"] * 5 + ["reference_video"] * 5)}), True),
+    (_with(WAN30, {"media": MEDIA("video")}), False),
+])
+def test_newer_families_rules_table(body, ok):
+    spec = M.resolve_model(body["model"])
+    msg = M.validate(spec, body)
+    assert (msg is None) == ok, msg
+
+
+@pytest.mark.parametrize("body, route, shape, usage_keys", [
+    (ANIMATE, KF2V, "results", {"video_duration", "video_ratio"}),
+    (S2V, KF2V, "results", {"duration", "size", "fps", "SR"}),
+    (RETALK, KF2V, "video_url", {"video_duration", "size", "video_ratio", "fps"}),
+    (STYLE, T2V, "output_video_url", {"duration", "video_count"}),
+    (WAN30, T2V, "video_url", {"video_count", "duration", "input_video_duration", "output_video_duration",
+                               "fps", "SR", "ratio"}),
+])
+def test_newer_families_finish_with_their_result_shape(emu, body, route, shape, usage_keys):
+    st, d = submit(emu, body, route=route)
+    assert st == 200, d
+    final = wait_final(emu, d["output"]["task_id"])
+    out = final["output"]
+    assert out["task_status"] == "SUCCEEDED", final
+    url = {"results": (out.get("results") or {}).get("video_url"), "video_url": out.get("video_url"),
+           "output_video_url": out.get("output_video_url")}[shape]
+    assert url and [k for k in ("video_url", "results", "output_video_url") if k in out] == \
+        [shape if shape != "results" else "results"]
+    assert set(final["usage"]) == usage_keys
+    status, _, video = call("GET", url, key=None)
+    assert status == 200 and video[4:8] == b"ftyp"
+
+
+@pytest.mark.parametrize("body, wrong_route", [(ANIMATE, T2V), (S2V, T2V), (RETALK, T2V), (STYLE, KF2V),
+                                               (WAN30, KF2V)])
+def test_newer_families_on_the_wrong_route_are_refused(emu, body, wrong_route):
+    assert_error(*submit(emu, body, route=wrong_route), 400, "InvalidParameter", "url error, please check url! "
+                 "For details, see: https://help.aliyun.com/zh/model-studio")
+    assert emu.created_count() == 0
+
+
+def test_videoretalk_refuses_a_second_task_while_one_runs_and_walks_its_phases():
+    clock = FakeClock()
+    with Emulator(api_keys=(KEY,), clock=clock, pending_seconds=1, run_seconds=3) as emu:
+        st, d = submit(emu, RETALK, route=KF2V)
+        assert st == 200
+        clock.t += 1.1  # one submit per second
+        assert_error(*submit(emu, RETALK, route=KF2V), 429, "Throttling.RateQuota")
+        tid = d["output"]["task_id"]
+        seen = []
+        for _ in range(6):
+            seen.append(poll(emu, tid)["output"]["task_status"])
+            clock.t += 0.7
+        assert seen[0] in ("PENDING", "PRE-PROCESSING")
+        assert [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s][-4:] == \
+            ["PRE-PROCESSING", "RUNNING", "POST-PROCESSING", "SUCCEEDED"]
+        clock.t += 1.1
+        assert submit(emu, RETALK, route=KF2V)[0] == 200  # free again once it finished
+        assert emu.created_count() == 2
+
+
+def test_animate_runs_one_task_at_a_time():
+    clock = FakeClock()
+    with Emulator(api_keys=(KEY,), clock=clock, pending_seconds=0.5, run_seconds=2) as emu:
+        ids = []
+        for _ in range(3):
+            st, d = submit(emu, ANIMATE, route=KF2V)
+            assert st == 200  # queued, not refused
+            ids.append(d["output"]["task_id"])
+            clock.t += 0.25  # under 5 RPS
+        for _ in range(40):
+            [poll(emu, t) for t in ids]
+            clock.t += 0.25
+        assert all(poll(emu, t)["output"]["task_status"] == "SUCCEEDED" for t in ids)
+        assert emu.max_concurrent_seen["wan2.2-animate-move"] == 1
+
+
+DETECT = "/services/aigc/image2video/face-detect"
+
+
+def detect(emu: Emulator, image: str, headers: Optional[Dict[str, str]] = None, model: str = "wan2.2-s2v-detect"):
+    st, _, b = call("POST", emu.base_url + DETECT, {"model": model, "input": {"image_url": image}}, headers)
+    return st, json.loads(b)
+
+
+def test_face_detect_answers_synchronously_and_creates_nothing():
+    clock = FakeClock()
+    with Emulator(api_keys=(KEY,), clock=clock) as emu:
+        emu.faceless.add(U + "cat.png")
+        emu.no_human.add(U + "wall.png")
+        st, d = detect(emu, U + "me.png")
+        assert st == 200 and d["output"] == {"check_pass": True}
+        st, d = detect(emu, U + "cat.png")
+        assert st == 200 and d["output"] == {"check_pass": False}
+        assert_error(*detect(emu, U + "wall.png"), 400, "InvalidFile.NoHuman")
+        assert_error(*detect(emu, U + "me.png", {"X-DashScope-Async": "enable"}), 403, "AccessDenied",
+                     "current user api does not support asynchronous calls")
+        assert_error(*detect(emu, U + "me.png", model="wan2.2-s2v"), 400, "InvalidParameter")
+        assert_error(*detect(emu, "me.png"), 400, "InvalidParameter", "Invalid URL provided in your request.")
+        clock.t += 1.1
+        assert [detect(emu, U + "me.png")[0] for _ in range(6)] == [200] * 5 + [429]  # 5 RPS
+        assert emu.created_count() == 0 and not emu.tasks
+        assert len(emu.requests_to("POST", DETECT)) == 12

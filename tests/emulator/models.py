@@ -27,6 +27,7 @@ VACE_SIZES = ["1280*720", "720*1280", "960*960", "832*1088", "1088*832"]
 # doc 3.7 / 3.8 ratios
 RATIOS = ["16:9", "9:16", "1:1", "4:3", "3:4"]
 RATIOS_HH11 = RATIOS + ["4:5", "5:4", "9:21", "21:9"]  # 3.8: 1.1 extras (unverified, accepted)
+WAN30_RATIOS = ["adaptive", "16:9", "4:3", "1:1", "3:4", "9:16", "21:9"]  # new-models §1 (21:9: Bailian copy)
 SEED_MAX = 2147483647
 
 # Duration rules: ("fixed", 5) | ("range", lo, hi) | ("set", (a, b, ...)) | ("edit27",) | ("none",)
@@ -40,7 +41,8 @@ class ModelSpec:
                  tiers: Tuple[str, ...] = (), duration: Duration = ("fixed", 5),
                  default_size: Optional[str] = None, default_res: Optional[str] = None,
                  rps: float = 5, concurrency: int = 5, ratios: Optional[List[str]] = None,
-                 sizes: Optional[List[str]] = None) -> None:
+                 sizes: Optional[List[str]] = None, result: str = "video_url", busy_refused: bool = False,
+                 phases: bool = False) -> None:
         self.name = name
         self.kind = kind            # validator family, see VALIDATORS
         self.usage = usage          # usage family, see build_usage (doc 4.2)
@@ -53,6 +55,11 @@ class ModelSpec:
         self.concurrency = concurrency
         self.ratios = ratios or RATIOS
         self.sizes = sizes
+        # where a finished task's video URL sits (new-models §7): "video_url", "results" (an object
+        # output.results.video_url: animate, s2v) or "output_video_url" (style transform)
+        self.result = result
+        self.busy_refused = busy_refused  # new-models §4: a submit while a task runs is a 429, not queued
+        self.phases = phases  # new-models §4: PRE-PROCESSING / RUNNING / POST-PROCESSING while it runs
 
     def clone(self, name: str) -> "ModelSpec":
         c = ModelSpec.__new__(ModelSpec)
@@ -152,6 +159,25 @@ def _catalogue() -> Dict[str, ModelSpec]:
     # no 1.1 video-edit: [LIMITS] lists none, wiki mention unverified (doc 3.8)
     add(ModelSpec("happyhorse-1.0-video-edit", "hh-edit", "hhedit", tiers=("720P", "1080P"),
                   duration=("none",), default_res="1080P", rps=10, concurrency=5))
+
+    # dashscope-new-models.md (written "new-models §n" below)
+    # §2 animate: image2video route only, 5 RPS, 1 task at a time, result output.results.video_url
+    for name in ("wan2.2-animate-move", "wan2.2-animate-mix"):
+        add(ModelSpec(name, "animate", "animate", route=ROUTE_KF2V, duration=("none",), rps=5, concurrency=1,
+                      result="results"))
+    # §3 s2v: image2video, 480P (default) / 720P, 5 RPS, 1 task at a time, results.video_url
+    add(ModelSpec("wan2.2-s2v", "s2v", "s2v", route=ROUTE_KF2V, tiers=("480P", "720P"), duration=("none",),
+                  default_res="480P", rps=5, concurrency=1, result="results"))
+    # §4 videoretalk: image2video, 1 RPS, 1 task; a second submit while one runs is refused (429)
+    add(ModelSpec("videoretalk", "retalk", "retalk", route=ROUTE_KF2V, duration=("none",), rps=1, concurrency=1,
+                  busy_refused=True, phases=True))
+    # §5 style transform: video-generation, 20 RPS, "2 concurrent (1 running)": one runs at a time
+    add(ModelSpec("video-style-transform", "style", "style", duration=("none",), rps=20, concurrency=1,
+                  result="output_video_url"))
+    # §1 wan3.0: no rate limit is documented; the strictest documented pair (2 RPS, 2 tasks, doc 6)
+    for name in ("wan3.0-video", "wan3.0-video-prime"):
+        add(ModelSpec(name, "wan30", "wan30", tiers=("480P", "720P", "1080P"), duration=("wan30",),
+                      default_res="1080P", rps=2, concurrency=2, ratios=WAN30_RATIOS))
     return m
 
 
@@ -227,6 +253,10 @@ def _check_duration(spec: ModelSpec, params: Dict[str, Any], has_ref_video: bool
         return "Input should be a valid integer: parameters.duration"
     if rule[0] == "r2v27":     # 3.7 r2v: [2,10] with a reference video, else [2,15]
         rule = ("range", 2, 10) if has_ref_video else ("range", 2, 15)
+    if rule[0] == "wan30":     # new-models §1: -1 lets the model pick, else [2,30]
+        if d == -1:
+            return None
+        rule = ("range", 2, 30)
     if rule[0] == "edit27":    # 3.7 videoedit: 0 keeps input length, else [2,10]
         if d == 0:
             return None
@@ -591,10 +621,96 @@ def _v_hh_edit(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> 
     return _first(_check_resolution(spec, params), _check_enum(params, "audio_setting", ["auto", "origin"]))
 
 
+def _required_url(inp: Dict[str, Any], key: str) -> Optional[str]:
+    value = inp.get(key)
+    return None if isinstance(value, str) and value else "Field required: input.%s" % key
+
+
+def _check_bool(where: Dict[str, Any], key: str, label: str) -> Optional[str]:
+    if key in where and not isinstance(where[key], bool):
+        return "Input should be a valid boolean: %s.%s" % (label, key)
+    return None
+
+
+def _check_int_range(params: Dict[str, Any], key: str, low: int, high: int) -> Optional[str]:
+    if key not in params:
+        return None
+    value = _int_like(params[key])
+    if value is None or not low <= value <= high:
+        return "Input should be between %d and %d: parameters.%s" % (low, high, key)
+    return None
+
+
+def _v_animate(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Optional[str]:
+    # new-models §2: image_url + video_url; parameters.mode wan-std / wan-pro (required); input.watermark
+    return _first(_required_url(inp, "image_url"), _required_url(inp, "video_url"),
+                  "Field required: parameters.mode" if "mode" not in params else
+                  _check_enum(params, "mode", ["wan-std", "wan-pro"]),
+                  _check_bool(params, "check_image", "parameters"), _check_bool(inp, "watermark", "input"))
+
+
+def _v_s2v(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Optional[str]:
+    # new-models §3: image_url + audio_url; resolution 480P / 720P
+    return _first(_required_url(inp, "image_url"), _required_url(inp, "audio_url"), _check_resolution(spec, params))
+
+
+def _v_retalk(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Optional[str]:
+    # new-models §4: video_url + audio_url (+ ref_image_url); query_face_threshold 120-200; video_extension
+    return _first(_required_url(inp, "video_url"), _required_url(inp, "audio_url"),
+                  _check_int_range(params, "query_face_threshold", 120, 200),
+                  _check_bool(params, "video_extension", "parameters"))
+
+
+def _v_style(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Optional[str]:
+    # new-models §5: video_url; style 0-7, video_fps 15-25, min_len 720/540, animate_emotion, use_SR
+    min_len = params.get("min_len")
+    return _first(_required_url(inp, "video_url"), _check_int_range(params, "style", 0, 7),
+                  _check_int_range(params, "video_fps", 15, 25),
+                  None if min_len is None or (_int_like(min_len) in (720, 540)) else
+                  "Input should be 720 or 540: parameters.min_len",
+                  _check_bool(params, "animate_emotion", "parameters"), _check_bool(params, "use_SR", "parameters"))
+
+
+WAN30_COUNTS = {"first_frame": 1, "last_frame": 1, "reference_image": 10, "reference_video": 5,
+                "reference_audio": 5, "file": 1, "link": 1}
+WAN30_FRAMES = ("first_frame", "last_frame")
+
+
+def _v_wan30(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Optional[str]:
+    # new-models §1: prompt and/or media; counts; frames never with references/file/link; file never
+    # with link; prompt_extend true with file/link; duration 2-30 or -1; no negative_prompt
+    prompt = inp.get("prompt")
+    if "negative_prompt" in inp:  # the doc lists no such field; refused rather than ignored (stricter)
+        return "Extra inputs are not permitted: input.negative_prompt"
+    media: List[Dict[str, Any]] = []
+    if "media" in inp:
+        err, media = _media(inp, list(WAN30_COUNTS))
+        if err:
+            return err
+    if not (isinstance(prompt, str) and prompt.strip()) and not media:
+        return "At least one of input.prompt and input.media is required"
+    if isinstance(prompt, str) and len(prompt) > 20000:
+        return "String should have at most 20000 characters: input.prompt"
+    c = _counts(media)
+    for kind, most in WAN30_COUNTS.items():
+        if c.get(kind, 0) > most:
+            return "The number of %s should be at most %d" % (kind, most)
+    others = [k for k in ("reference_image", "reference_video", "reference_audio", "file", "link") if c.get(k)]
+    if any(c.get(k) for k in WAN30_FRAMES) and others:
+        return "first_frame/last_frame cannot be combined with %s" % others[0]
+    if c.get("file") and c.get("link"):
+        return "file cannot be combined with link"
+    if (c.get("file") or c.get("link")) and params.get("prompt_extend") is False:
+        return "prompt_extend must be true when file or link is provided"
+    return _first(_check_resolution(spec, params), _check_ratio(spec, params), _check_duration(spec, params),
+                  _check_bool(params, "audio", "parameters"))
+
+
 VALIDATORS: Dict[str, Callable[[ModelSpec, Dict[str, Any], Dict[str, Any]], Optional[str]]] = {
     "t2v": _v_t2v, "i2v": _v_i2v, "kf2v": _v_kf2v, "r2v26": _v_r2v26, "vace": _v_vace,
     "t2v27": _v_t2v27, "i2v27": _v_i2v27, "r2v27": _v_r2v27, "edit27": _v_edit27,
     "hh-t2v": _v_hh_t2v, "hh-i2v": _v_hh_i2v, "hh-r2v": _v_hh_r2v, "hh-edit": _v_hh_edit,
+    "animate": _v_animate, "s2v": _v_s2v, "retalk": _v_retalk, "style": _v_style, "wan30": _v_wan30,
 }
 
 
@@ -623,6 +739,15 @@ def _sr_of_size(size: str) -> int:
 
 def build_usage(spec: ModelSpec, body: Dict[str, Any]) -> Dict[str, Any]:
     params = body.get("parameters") if isinstance(body.get("parameters"), dict) else {}
+    if spec.usage == "animate":  # new-models §2
+        return {"video_duration": 4.2, "video_ratio": "pro" if params.get("mode") == "wan-pro" else "standard"}
+    if spec.usage == "s2v":  # §3
+        return {"duration": 4.8, "size": "832*480" if params.get("resolution", "480P") == "480P" else "1280*720",
+                "fps": 16, "SR": int(str(params.get("resolution", "480P"))[:-1])}
+    if spec.usage == "retalk":  # §4
+        return {"video_duration": 6.4, "size": "1280*720", "video_ratio": "standard", "fps": 25}
+    if spec.usage == "style":  # §5 lists no usage keys: the common two
+        return {"duration": 5.0, "video_count": 1}
     d = _int_like(params.get("duration")) or 5
     if spec.duration[0] == "fixed":
         d = spec.duration[1]
@@ -646,6 +771,10 @@ def build_usage(spec: ModelSpec, body: Dict[str, Any]) -> Dict[str, Any]:
         out = float(d) if d else 5.02
         return {"duration": round(out * 2, 2), "input_video_duration": out, "output_video_duration": out,
                 "video_count": 1, "SR": sr}
+    if spec.usage == "wan30":  # §1
+        out = d if d != -1 else 7
+        return {"video_count": 1, "duration": out, "input_video_duration": 0, "output_video_duration": out,
+                "fps": 30, "SR": sr, "ratio": params.get("ratio") or "adaptive"}
     if spec.usage == "hhedit":
         return {"duration": 13.24, "input_video_duration": 6.62, "output_video_duration": 6.62,
                 "video_count": 1, "SR": sr}
@@ -666,7 +795,7 @@ def wants_actual_prompt(spec: ModelSpec, body: Dict[str, Any]) -> bool:
 # item keys that do; doc 3.3 / 5: the forms a media URL may take.
 MEDIA_URL_FIELDS = ("img_url", "audio_url", "first_frame_url", "last_frame_url", "reference_urls",
                     "reference_video_urls", "ref_images_url", "video_url", "mask_image_url", "mask_video_url",
-                    "first_clip_url", "last_clip_url")
+                    "first_clip_url", "last_clip_url", "image_url", "ref_image_url")
 MEDIA_ITEM_URL_KEYS = ("url", "reference_voice")
 URL_PREFIXES = ("http://", "https://", "oss://", "data:")
 

@@ -67,6 +67,7 @@ MSG_OSS_URL = ("InternalError.Algo.InvalidParameter: The provided URL does not a
                "Ensure it is correctly formatted.")
 MSG_EMPTY_PARAMETERS = 'Required parameter "parameters" missing from request.'
 MSG_INVALID_URL = "Invalid URL provided in your request."
+MSG_ASYNC_REFUSED = "current user api does not support asynchronous calls"
 
 
 class _Resp:
@@ -239,6 +240,9 @@ class Emulator:
         self._last_start: Dict[str, float] = {}
         self._max_seen: Dict[str, int] = {}
         self._submits: Dict[str, List[float]] = {}
+        self._detects: List[float] = []
+        self.faceless: set = set()  # image URLs the face check fails (check_pass false)
+        self.no_human: set = set()  # image URLs it refuses with 400 InvalidFile.NoHuman
         self._scripts: List[Tuple[str, "re.Pattern[str]", List[Any]]] = []
         self._task_scripts: List[Tuple[List[str], Optional[str], Optional[str]]] = []
         self._policies: Dict[str, Dict[str, Any]] = {}
@@ -456,6 +460,10 @@ class Emulator:
         if st.run_at is None or now < st.run_at:
             return "PENDING"
         if now < (st.end_at or 0):
+            if st.spec.phases:  # new-models §4: the running time in three phases
+                third = (st.end_at - st.run_at) / 3.0
+                return "PRE-PROCESSING" if now < st.run_at + third else \
+                    "RUNNING" if now < st.end_at - third else "POST-PROCESSING"
             return "RUNNING"
         return "SUCCEEDED"
 
@@ -653,6 +661,8 @@ class Emulator:
             m = re.match(r"^/services/aigc/(video-generation|image2video)/video-synthesis/?$", sub)
             if m and method == "POST":
                 return self._submit(h, rec, m.group(1))
+            if re.match(r"^/services/aigc/image2video/face-detect/?$", sub) and method == "POST":
+                return self._face_detect(h, rec)
             if sub in ("/tasks", "/tasks/") and method == "GET":
                 self._read_body(h, rec)
                 return self._list(rec)
@@ -754,6 +764,12 @@ class Emulator:
                 return _err(429, "Throttling.RateQuota", MSG_RATE)
             win.append(now)
             self._submits[model] = win
+            # new-models §4: videoretalk refuses a submit while one of its tasks is unfinished
+            if spec.busy_refused:
+                self._advance(now)
+                if any(t.model == model and self._status(t, now, poll=False) not in TERMINAL
+                       for t in self._order):
+                    return _err(429, "Throttling.RateQuota", MSG_RATE)
             # doc 4.3: 403 AccessDenied.Unpurchased
             if self.activated_models is not None and model not in self.activated_models:
                 return _err(403, "AccessDenied.Unpurchased", MSG_UNPURCHASED)
@@ -777,6 +793,41 @@ class Emulator:
                 self._advance(now)
             return _json_resp(200, {"output": {"task_status": "PENDING", "task_id": st.task_id},
                                     "request_id": st.request_id})
+
+    # ------------------------------------------------------------ face detect (new-models §3)
+    def _face_detect(self, h: _Handler, rec: Recorded) -> _Resp:
+        """Synchronous, unbilled, creates no task: output.check_pass for input.image_url. An image
+        URL listed in ``faceless`` fails the check; one in ``no_human`` gets HTTP 400 InvalidFile.NoHuman."""
+        bad = self._auth(rec)
+        raw = self._read_body(h, rec)
+        if bad:
+            return bad
+        # a sync-only endpoint refuses the async header (the service's wording for such calls)
+        if rec.headers.get("x-dashscope-async", "").strip().lower() == "enable":
+            return _err(403, "AccessDenied", MSG_ASYNC_REFUSED)
+        try:
+            body = json.loads((raw or b"").decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return _err(400, "InvalidParameter", MSG_INVALID)
+        inp = body.get("input") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or body.get("model") != "wan2.2-s2v-detect":
+            return _err(400, "InvalidParameter", MSG_NO_MODEL)
+        image = inp.get("image_url") if isinstance(inp, dict) else None
+        if not isinstance(image, str) or not M.is_url(image):
+            return _err(400, "InvalidParameter", "Field required: input.image_url" if image is None else MSG_INVALID_URL)
+        if image.startswith("oss://") and \
+                rec.headers.get("x-dashscope-ossresourceresolve", "").strip().lower() != "enable":
+            return _err(400, "InvalidParameter.DataInspection", MSG_DATA_INSPECTION)
+        now = self._now()
+        with self._lock:
+            win = [t for t in self._detects if t > now - 1.0]
+            if len(win) >= 5:  # new-models §3: detect 5 RPS
+                self._detects = win
+                return _err(429, "Throttling.RateQuota", MSG_RATE)
+            self._detects = win + [now]
+        if image in self.no_human:
+            return _err(400, "InvalidFile.NoHuman", "The input image has no human body or face.")
+        return _json_resp(200, {"output": {"check_pass": image not in self.faceless}, "request_id": _rid()})
 
     # ------------------------------------------------------------ query (doc 4.2)
     def _issue_url(self, st: _TaskState) -> str:
@@ -816,7 +867,12 @@ class Emulator:
             out["orig_prompt"] = prompt if isinstance(prompt, str) else ""
             if M.wants_actual_prompt(st.spec, st.body) and out["orig_prompt"]:
                 out["actual_prompt"] = out["orig_prompt"] + " (extended by emulator)"
-            out["video_url"] = self._issue_url(st)
+            if st.spec.result == "results":  # new-models §7: animate, s2v
+                out["results"] = {"video_url": self._issue_url(st)}
+            elif st.spec.result == "output_video_url":  # style transform
+                out["output_video_url"] = self._issue_url(st)
+            else:
+                out["video_url"] = self._issue_url(st)
             resp["usage"] = M.build_usage(st.spec, st.body)
         elif status == "FAILED":
             code, message = st.fail or ("InternalError", "An internal error has occured, please try again later "
