@@ -14,7 +14,7 @@ from ..outcome import Outcome, task_document
 from ..store import journal, outputs
 from ..tasks import Runtime, TaskRef
 from ..tasks.plan import Plan, make_plan
-from ..tasks.submit import check_portrait, lock_submits, record, recover_intent, submit
+from ..tasks.submit import check_portrait, lock_submits, record, recover_intent, submit_when_free
 from .common import connect, follow_and_save, load_request, open_journal, update_check
 
 
@@ -56,7 +56,8 @@ def run(options: Options, ctx: Context, console: Console) -> Outcome:
         if pending:
             submitted = recover_intent(rt, plan, pending, wait, options.output)
         if submitted is None:
-            submitted = submit(rt, plan, body, digest, wait, options.output)
+            submitted = submit_when_free(rt, plan, body, digest, wait, options.output,
+                                         patience=0.0 if options.submit_only else options.timeout)
         record(rt, plan, submitted, digest, options.output)
     finally:
         lock.release()

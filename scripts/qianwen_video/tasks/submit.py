@@ -126,6 +126,32 @@ def submit(rt: Runtime, plan: Plan, body: Dict[str, Any], digest: str, wait: flo
                      attempt, adopted=False)
 
 
+BUSY_RETRY = 30.0  # seconds between submits while a one-task-at-a-time model is busy
+
+
+def submit_when_free(rt: Runtime, plan: Plan, body: Dict[str, Any], digest: str, wait: float,
+                     output: Optional[str], patience: float) -> Submitted:
+    """submit(), but a model that runs one task at a time per account (videoretalk, animate, s2v)
+    answers 429 while another of its tasks runs: nothing was created, so the submit is tried again,
+    saying so, for up to `patience` seconds (0: the 429 is the outcome)."""
+    spec = plan.built.spec
+    deadline = rt.ctx.clock() + patience
+    while True:
+        try:
+            return submit(rt, plan, body, digest, wait, output)
+        except ApiError as exc:
+            left = deadline - rt.ctx.clock()
+            if exc.status != 429 or spec is None or spec.concurrency != 1 or left <= 0:
+                if exc.status == 429 and spec is not None and spec.concurrency == 1:
+                    exc.hint = ("%s runs one task at a time per account and another is still running; nothing "
+                                "was created: run the same command again once it has finished" % spec.id)
+                raise
+            delay = min(BUSY_RETRY, left)
+            rt.console.always("%s runs one task at a time per account and another one is still running; nothing "
+                              "was created. Trying again in %.0fs (for up to %.0fs more)..." % (spec.id, delay, left))
+            rt.ctx.sleep(delay)
+
+
 def recover_intent(rt: Runtime, plan: Plan, pending: Dict[str, Any], wait: float,
                    output: Optional[str]) -> Optional[Submitted]:
     """An earlier run of this request died or got no answer mid-submit: find its task, or return

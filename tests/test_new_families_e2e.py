@@ -1,0 +1,166 @@
+"""The newer families end to end against the emulator (dashscope-new-models.md §1-§5): the body on
+the wire field by field, the portrait check before s2v pays, the one-task limits, the video on disk."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from tests.emulator import Emulator
+from tests.harness import KEY, creates, env_for, run
+from tests.media_files import MP3, PNG
+
+IMG = "https://img.alicdn.com/imgextra/i1/NotRealJustExample/portrait.png"
+IMG2 = "https://img.alicdn.com/imgextra/i1/NotRealJustExample/street.png"
+VID = "https://img.alicdn.com/imgextra/i1/NotRealJustExample/dance.mp4"
+MP3_URL = "https://img.alicdn.com/imgextra/i1/NotRealJustExample/voice.mp3"
+VG = "/api/v1/services/aigc/video-generation/video-synthesis"
+I2V = "/api/v1/services/aigc/image2video/video-synthesis"
+DETECT = "/api/v1/services/aigc/image2video/face-detect"
+
+
+@pytest.fixture()
+def emu():
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.1, fail_seconds=0.02) as server:
+        yield server
+
+
+# (request, path, exact body, where the task answer keeps the video URL)
+CASES = [
+    ({"image_url": IMG, "video_url": VID}, I2V,
+     {"model": "wan2.2-animate-move", "input": {"image_url": IMG, "video_url": VID},
+      "parameters": {"mode": "wan-std"}}, ("results", "video_url")),
+    ({"model": "wan2.2-animate-mix", "img_url": IMG, "video_url": VID, "animate_mode": "wan-pro",
+      "check_image": False, "watermark": True}, I2V,
+     {"model": "wan2.2-animate-mix", "input": {"image_url": IMG, "video_url": VID, "watermark": True},
+      "parameters": {"mode": "wan-pro", "check_image": False}}, ("results", "video_url")),
+    ({"image_url": IMG, "audio_url": MP3_URL, "resolution": "720P"}, I2V,
+     {"model": "wan2.2-s2v", "input": {"image_url": IMG, "audio_url": MP3_URL}, "parameters": {"resolution": "720P"}},
+     ("results", "video_url")),
+    ({"mode": "lipsync", "video_url": VID, "audio_url": MP3_URL, "ref_image_url": IMG, "video_extension": True,
+      "query_face_threshold": 150}, I2V,
+     {"model": "videoretalk", "input": {"video_url": VID, "audio_url": MP3_URL, "ref_image_url": IMG},
+      "parameters": {"video_extension": True, "query_face_threshold": 150}}, ("video_url",)),
+    ({"model": "video-style-transform", "video_url": VID, "style": 7, "video_fps": 20, "min_len": 540,
+      "animate_emotion": False, "use_SR": True}, VG,
+     {"model": "video-style-transform", "input": {"video_url": VID},
+      "parameters": {"style": 7, "video_fps": 20, "min_len": 540, "animate_emotion": False, "use_SR": True}},
+     ("output_video_url",)),
+    ({"model": "wan3.0-video", "prompt": "Image 1 dances to Audio 1", "reference_urls": [IMG, MP3_URL],
+      "ratio": "adaptive", "duration": -1, "seed": 7}, VG,
+     {"model": "wan3.0-video", "input": {"prompt": "Image 1 dances to Audio 1", "media": [
+         {"type": "reference_image", "url": IMG}, {"type": "reference_audio", "url": MP3_URL}]},
+      "parameters": {"ratio": "adaptive", "duration": -1, "seed": 7, "resolution": "1080P"}}, ("video_url",)),
+    ({"model": "wan3.0-video-prime", "prompt": "from this frame to that", "first_frame_url": IMG,
+      "last_frame_url": IMG2, "resolution": "720P", "audio": False}, VG,
+     {"model": "wan3.0-video-prime", "input": {"prompt": "from this frame to that", "media": [
+         {"type": "first_frame", "url": IMG}, {"type": "last_frame", "url": IMG2}]},
+      "parameters": {"resolution": "720P", "audio": False, "duration": 5}}, ("video_url",)),
+]
+
+
+@pytest.mark.parametrize("request_fields, path, expected, url_at", CASES,
+                         ids=[c[2]["model"] + ":" + str(i) for i, c in enumerate(CASES)])
+def test_each_newer_family_end_to_end(emu, tmp_path, request_fields, path, expected, url_at):
+    result = run(["--request", json.dumps(request_fields), "--print-response", "--poll-interval", "0.05"],
+                 env_for(emu), tmp_path)
+    assert result.code == 0, result.stderr
+    [sent] = creates(emu)
+    assert sent.path == path and sent.json == expected
+    assert sent.headers["x-dashscope-async"] == "enable"
+    checks = emu.requests_to("POST", DETECT)
+    assert len(checks) == (1 if expected["model"] == "wan2.2-s2v" else 0)
+    if checks:  # the portrait check comes first, synchronous, with the same image
+        assert emu.requests.index(checks[0]) < emu.requests.index(sent)
+        assert checks[0].json == {"model": "wan2.2-s2v-detect", "input": {"image_url": IMG}}
+        assert "x-dashscope-async" not in checks[0].headers
+    document = result.json()
+    assert document["output"]["task_status"] == "SUCCEEDED" and document["model"] == expected["model"]
+    answer = document["output"]
+    for key in url_at:
+        answer = answer[key]
+    assert document["video_url"] == answer
+    local = tmp_path / "output" / "qianwen-video-generation" / document["local_path"].rsplit("/", 1)[1]
+    assert hashlib.sha256(local.read_bytes()).hexdigest() == emu.video_sha256()
+    saved = json.loads(local.with_name(local.stem + ".response.json").read_text(encoding="utf-8"))
+    assert saved["output"]["task_id"] == document["task_id"]
+    assert len(emu.requests_to("GET", r"^/results/")) == 1
+
+
+@pytest.mark.parametrize("how, message", [
+    ("faceless", "Error: image_url: wan2.2-s2v-detect found no usable face in the portrait; wan2.2-s2v was "
+                 "not submitted"),
+    ("no_human", "Error: image_url: wan2.2-s2v-detect refused the portrait: "),
+])
+def test_a_portrait_that_fails_the_face_check_costs_no_task(emu, tmp_path, how, message):
+    getattr(emu, how).add(IMG)
+    result = run(["--request", json.dumps({"image_url": IMG, "audio_url": MP3_URL})], env_for(emu), tmp_path)
+    assert result.code == 1, result.stderr
+    assert message in result.stderr
+    assert "Hint: use a clear, front-facing photo of one person" in result.stderr
+    assert len(emu.requests_to("POST", DETECT)) == 1
+    assert not creates(emu) and not emu.tasks
+    journal = tmp_path / "output" / "qianwen-video-generation" / "qianwen-video-tasks.jsonl"
+    assert not journal.exists() or "intent" not in journal.read_text(encoding="utf-8")
+    # the same portrait is checked again next time (no task to follow), and still costs nothing
+    run(["--request", json.dumps({"image_url": IMG, "audio_url": MP3_URL})], env_for(emu), tmp_path)
+    assert len(emu.requests_to("POST", DETECT)) == 2 and not creates(emu)
+
+
+def test_local_portrait_is_uploaded_then_checked_then_sent(emu, tmp_path):
+    (tmp_path / "me.png").write_bytes(PNG + b"\0" * 64)
+    (tmp_path / "hello.mp3").write_bytes(MP3 + b"\0" * 64)
+    result = run(["--request", json.dumps({"image_url": "me.png", "audio_url": "hello.mp3"}), "--print-response",
+                  "--poll-interval", "0.05"], env_for(emu), tmp_path)
+    assert result.code == 0, result.stderr
+    [check] = emu.requests_to("POST", DETECT)
+    [sent] = creates(emu)
+    image = sent.json["input"]["image_url"]
+    assert image.startswith("oss://") and check.json["input"]["image_url"] == image
+    assert check.headers["x-dashscope-ossresourceresolve"] == "enable"
+    assert emu.objects[image[len("oss://"):]].model == "wan2.2-s2v"
+
+
+def test_a_wan30_frame_and_reference_mix_costs_nothing(emu, tmp_path):
+    request = {"model": "wan3.0-video", "prompt": "p", "first_frame_url": IMG, "reference_video_urls": [VID]}
+    result = run(["--request", json.dumps(request)], env_for(emu), tmp_path)
+    assert result.code == 64
+    assert "Error: media: first_frame cannot be mixed with reference_video in one wan3.0-video request" \
+        in result.stderr
+    assert emu.requests == []
+
+
+def test_a_second_lipsync_batch_item_waits_for_the_first(tmp_path):
+    """videoretalk runs one task at a time and answers a second submit with 429: the batch paces
+    itself to one running task, and each item is paid once."""
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.15) as emu:
+        lines = [json.dumps({"model": "videoretalk", "video_url": VID, "audio_url": MP3_URL, "output": "t%d.mp4" % i})
+                 for i in range(3)]
+        (tmp_path / "talk.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        result = run(["--batch", "talk.jsonl", "--output", "clips", "--poll-interval", "0.05"], env_for(emu),
+                     tmp_path, max_sleep=0.05)
+        assert result.code == 0, result.stderr
+        assert len(emu.tasks) == 3
+        assert sorted(p.name for p in (tmp_path / "clips").glob("t*.mp4")) == ["t0.mp4", "t1.mp4", "t2.mp4"]
+        assert emu.max_concurrent_seen["videoretalk"] == 1
+
+
+def test_a_lipsync_submit_while_another_runs_waits_and_pays_once(tmp_path):
+    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=0.8) as emu:
+        first = {"model": "videoretalk", "video_url": VID, "audio_url": MP3_URL}
+        assert run(["--request", json.dumps(first), "--submit-only"], env_for(emu), tmp_path).code == 0
+        second = dict(first, video_url=VID.replace("dance", "talk"))
+        # --submit-only does not wait: the 429 is the answer, and it says why
+        busy = run(["--request", json.dumps(second), "--submit-only"], env_for(emu), tmp_path, max_sleep=0.001)
+        assert busy.code == 1 and "Throttling" in busy.stderr
+        assert "Hint: videoretalk runs one task at a time per account and another is still running; nothing " \
+               "was created" in busy.stderr
+        # a plain run waits for the first to finish, then pays once
+        result = run(["--request", json.dumps(second), "--poll-interval", "0.05"], env_for(emu), tmp_path,
+                     max_sleep=0.1)
+        assert result.code == 0, result.stderr
+        assert "videoretalk runs one task at a time per account and another one is still running; nothing was " \
+               "created. Trying again in 30s" in result.stderr
+        assert len(emu.tasks) == 2  # one task per request: every refusal created nothing
+        assert [t.final_status for t in emu.tasks.values()] == ["SUCCEEDED", "SUCCEEDED"]
