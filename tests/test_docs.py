@@ -583,7 +583,7 @@ def _curl_blocks() -> Dict[str, List[str]]:
         first = block.splitlines()[0].strip()
         if "curl" not in block and not first.startswith("# setup"):
             continue
-        tag = re.match(r"#\s*(setup|submit|poll|download|cancel|upload)\b", first)
+        tag = re.match(r"#\s*(setup|submit|poll|download|cancel|upload|detect)\b", first)
         assert tag, "untagged curl block in execution-guide.md:\n" + block
         tagged.setdefault(tag.group(1), []).append(block)
     return tagged
@@ -611,7 +611,8 @@ def test_curl_blocks_against_emulator(tmp_path):
     from tests.emulator import Emulator
 
     blocks = _curl_blocks()
-    assert len(blocks.get("submit", [])) >= 7, "curl submits for t2v, i2v, kf2v, r2v, vace, videoedit, wan2.7"
+    assert len(blocks.get("submit", [])) >= 12, \
+        "curl submits for t2v, i2v, kf2v, r2v, vace, videoedit, wan2.7, animate, s2v, lipsync, style, omni"
     assert blocks.get("poll") and blocks.get("download") and blocks.get("cancel")
     setup = "\n".join(blocks.get("setup", []))
     with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=0.2) as emu, \
@@ -633,7 +634,8 @@ def test_curl_blocks_against_emulator(tmp_path):
                         break
                     time.sleep(0.05)
                 assert status == "SUCCEEDED", answer
-                seen[task_id] = answer["output"]["video_url"]
+                out = answer["output"]  # the three documented places of the URL (execution-guide, Poll)
+                seen[task_id] = out.get("video_url") or out.get("output_video_url") or out["results"]["video_url"]
         for block in blocks["download"]:
             target = tmp_path / "download"
             target.mkdir(exist_ok=True)
@@ -646,6 +648,10 @@ def test_curl_blocks_against_emulator(tmp_path):
             pending = _curl_json(setup + "\n" + blocks["submit"][0], slow_env, tmp_path)["output"]["task_id"]
             answer = _curl_json(setup + "\n" + block, dict(slow_env, TASK_ID=pending), tmp_path)
             assert "request_id" in answer
+        assert blocks.get("detect"), "the s2v portrait check has a curl block"
+        for block in blocks["detect"]:
+            answer = _curl_json(setup + "\n" + block, env, tmp_path)
+            assert answer["output"]["check_pass"] is True, answer
         for block in blocks.get("upload", []):
             (tmp_path / "portrait.png").write_bytes(_tiny_png())
             code, out, err = _bash(setup + "\n" + block, env, tmp_path)
