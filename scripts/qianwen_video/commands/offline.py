@@ -67,13 +67,17 @@ def list_models(options: Options, console: Console) -> Outcome:
             "endpoint": model.endpoint, "resolution_field": model.resolution_field,
             "resolutions": list(model.tiers), "sizes": list(model.sizes), "ratios": list(model.ratios),
             "durations": model.duration.describe() if model.duration else None,
+            "length_from": None if model.duration else model.length_from,
+            "required": list(model.required), "choices": {k: list(v) for k, v in model.choices.items()},
+            "ranges": {k: list(v) for k, v in model.ranges.items()}, "face_check": model.face_check or None,
+            "notes": model.notes or None,
             "audio": model.audio, "prompt_max": model.prompt_max, "regions": list(model.regions),
             "default": catalog.DEFAULT_MODELS.get(model.mode) == model.id,
             "disputed": dict(model.disputed),
         })
     table = console.table(
         ([r["id"] + (" *" if r["default"] else ""), r["mode"], r["family"], resolution_values(r),
-          r["durations"] or "-", r["audio"]] for r in rows),
+          r["durations"] or "the %s's" % (r["length_from"] or "input"), r["audio"]] for r in rows),
         ("model (* default)", "mode", "family", "resolution (the values a request may write)", "duration (s)",
          "audio"))
     return Outcome(EXIT_OK, rows, table)
@@ -82,6 +86,8 @@ def list_models(options: Options, console: Console) -> Outcome:
 def resolution_values(row: Dict[str, Any]) -> str:
     """The field and the exact values a request may give it: W*H sizes for a `size` model (its tier
     names are not accepted there), tiers (and ratios) for a `resolution` model."""
+    if row["resolution_field"] is None:
+        return "the input's"
     if row["resolution_field"] == "size":
         return "size " + "/".join(row["sizes"]) if row["sizes"] else "size W*H"
     text = "resolution " + "/".join(row["resolutions"])
