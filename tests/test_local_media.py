@@ -105,8 +105,14 @@ def test_r2v_references_take_images_and_videos_by_content(tmp_path):
     assert ok.code == 0, ok.stderr
     bad = dry({"model": "wan2.6-r2v-flash", "prompt": "character1", "reference_urls": ["p.png", "s.mp3"]}, tmp_path)
     assert bad.code == 64
-    assert "Error: reference_urls[1]: s.mp3 is not an image or a video by its content: it is an audio (MP3); " \
-           "allowed: an image file (PNG, JPEG, WEBP, BMP, TIFF) or a video file (MP4, MOV)" in bad.stderr
+    assert "Error: reference_urls[1]: 's.mp3' is audio; allowed: images and videos for wan2.6-r2v-flash" in bad.stderr
+    media_model = dry({"model": "wan2.7-r2v", "prompt": "character1", "reference_urls": ["p.png", "s.mp3"]}, tmp_path)
+    assert media_model.code == 64
+    assert "Error: media: type 'reference_audio' is not used by wan2.7-r2v" in media_model.stderr
+    (tmp_path / "t.mp3").write_bytes(PNG + b"\0" * 32)  # named as audio, an image inside: refused by content
+    named = dry({"model": "wan2.6-r2v-flash", "prompt": "character1", "reference_urls": ["t.mp3"]}, tmp_path)
+    assert named.code == 64 and "Error: reference_urls[0]: t.mp3 is not an audio file" not in named.stderr
+    assert "Error: reference_urls[0]: t.mp3 is not an image file; allowed: .jpg" in named.stderr
 
 
 def test_an_empty_file_is_caught(tmp_path):

@@ -164,3 +164,49 @@ def test_a_lipsync_submit_while_another_runs_waits_and_pays_once(tmp_path):
                "created. Trying again in 30s" in result.stderr
         assert len(emu.tasks) == 2  # one task per request: every refusal created nothing
         assert [t.final_status for t in emu.tasks.values()] == ["SUCCEEDED", "SUCCEEDED"]
+
+
+# -- input lengths read from the files' headers, before anything is paid (dashscope-new-models.md §1-§5)
+from tests.test_durations import FTYP, box, mvhd, wav  # noqa: E402  (the header builders)
+
+
+def clip(seconds: float) -> bytes:
+    return FTYP + box(b"moov", mvhd(1000, int(seconds * 1000))) + box(b"mdat", b"\0" * 64)
+
+
+@pytest.mark.parametrize("files, request_fields, error", [
+    ({"a.mp4": clip(10), "b.mp4": clip(6)}, {"model": "wan3.0-video", "prompt": "p", "reference_urls": ["a.mp4", "b.mp4"]},
+     "Error: media: the reference video inputs play 16.0 s together; allowed: at most 15 s in all for wan3.0-video"),
+    ({"a.mp4": clip(16)}, {"model": "wan3.0-video", "prompt": "p", "reference_video_urls": ["a.mp4"]},
+     "Error: reference_video_urls[0]: a.mp4 plays 16.0 s; allowed: 1-15 s for reference video with wan3.0-video"),
+    ({"a.wav": wav(0.5)}, {"model": "wan3.0-video", "prompt": "p", "reference_audio_urls": ["a.wav"]},
+     "Error: reference_audio_urls[0]: a.wav plays 0.5 s; allowed: 1-15 s for reference audio with wan3.0-video"),
+    ({"a.wav": wav(9), "b.wav": wav(7)}, {"model": "wan3.0-video", "prompt": "p", "reference_urls": ["a.wav", "b.wav"]},
+     "Error: media: the reference audio inputs play 16.0 s together; allowed: at most 15 s in all for wan3.0-video"),
+    ({"a.mp4": clip(12)}, {"model": "wan3.0-video", "prompt": "continue it", "reference_video_urls": ["a.mp4"],
+                           "duration": 20},
+     "Error: duration: 20 s of output after 12.0 s of input video is over wan3.0-video's 30 s; allowed: at most 18"),
+    ({"a.wav": wav(20.5)}, {"image_url": IMG, "audio_url": "a.wav"},
+     "Error: audio_url: a.wav plays 20.5 s; allowed: at most 20 s for audio with wan2.2-s2v"),
+    ({"a.mp4": clip(1.5)}, {"image_url": IMG, "video_url": "a.mp4"},
+     "Error: video_url: a.mp4 plays 1.5 s; allowed: 2-30 s for video with wan2.2-animate-move"),
+    ({"a.mp4": clip(31)}, {"model": "video-style-transform", "video_url": "a.mp4"},
+     "Error: video_url: a.mp4 plays 31.0 s; allowed: at most 30 s for video with video-style-transform"),
+    ({"a.mp4": clip(121), "b.wav": wav(3)}, {"model": "videoretalk", "video_url": "a.mp4", "audio_url": "b.wav"},
+     "Error: video_url: a.mp4 plays 121.0 s; allowed: 2-120 s for video with videoretalk"),
+])
+def test_input_lengths_are_checked_before_paying(emu, tmp_path, files, request_fields, error):
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    result = run(["--request", json.dumps(request_fields)], env_for(emu), tmp_path)
+    assert result.code == 64, result.stderr
+    assert error in result.stderr
+    assert emu.requests == []  # no upload, no check, no task
+
+
+def test_lengths_within_the_limits_pass(tmp_path):
+    for name, data in {"a.mp4": clip(9), "b.mp4": clip(6), "c.wav": wav(15)}.items():
+        (tmp_path / name).write_bytes(data)
+    request = {"model": "wan3.0-video", "prompt": "p", "reference_urls": ["a.mp4", "b.mp4", "c.wav"], "duration": 15}
+    result = run(["--request", json.dumps(request), "--dry-run"], {}, tmp_path)
+    assert result.code == 0, result.stderr

@@ -124,7 +124,8 @@ INTEGER_FIELDS = ("duration", "seed", "mask_frame_id", "video_fps", "min_len", "
 NUMBER_FIELDS = ("strength", "expand_ratio", "top_scale", "bottom_scale", "left_scale", "right_scale")
 
 # Which kind of file each media field holds (dashscope-api.md §3.2-§3.8), for the checks of local
-# files by content and by name. r2v reference_urls take images and videos alike (§3.5, §3.7); a
+# files by content and by name. r2v reference_urls take images and videos alike (§3.5, §3.7), wan3.0's
+# audio too (dashscope-new-models.md §1; a model without reference audio refuses it by type); a
 # `reference_voice` is audio (§3.7); an item of a `media` list holds what its `type` says, and an
 # item of an unknown type may be any of the three (validation names the type).
 MEDIA_KINDS: Dict[str, Tuple[str, ...]] = {
@@ -135,7 +136,7 @@ MEDIA_KINDS: Dict[str, Tuple[str, ...]] = {
     "audio_url": ("audio",), "driving_audio_url": ("audio",), "reference_voice": ("audio",),
     "image_url": ("image",), "ref_image_url": ("image",), "reference_audio_urls": ("audio",),
     "file_url": ("document",),
-    "reference_urls": ("image", "video"), "media": ("image", "video", "audio"),
+    "reference_urls": ("image", "video", "audio"), "media": ("image", "video", "audio"),
 }
 MEDIA_TYPE_KINDS: Dict[str, Tuple[str, ...]] = {
     "first_frame": ("image",), "last_frame": ("image",), "reference_image": ("image",),
@@ -269,6 +270,12 @@ class Model(NamedTuple):
     # Per kind of local file, the names and size this model takes where they differ from the usual
     # (validate.KIND_LIMITS): kind -> (extensions, MB). Never mutated.
     file_limits: Mapping[str, Tuple[Tuple[str, ...], int]] = {}
+    # Seconds a local input may play, read from its header (durations.py): field or media type ->
+    # (min, max) per file; media type -> the most for all of that type together; and the cap on the
+    # input videos' seconds plus the output's (0: none). Never mutated.
+    seconds: Mapping[str, Tuple[float, float]] = {}
+    seconds_total: Mapping[str, float] = {}
+    output_cap: int = 0
     # The parameters sent when the request names none of them: what the upstream skill's builder
     # for this family sends (QW-0.1.0; see SKILL_DEFAULTS_* below). {} = send none, the service
     # default applies. Never a value outside the model's own tiers/durations.
@@ -461,6 +468,9 @@ def _wan30(mid):
                  ("480P", "720P", "1080P"), "1080P", WAN30_DURATION, ratios=WAN30_RATIOS, audio="optional",
                  prompt_max=20000, media=WAN30_MEDIA, regions=ALL_REGIONS, required=("prompt|media",),
                  refused=("negative_prompt",), sent_defaults=SKILL_WAN27,  # QW-0.3's wan3.0 builder
+                 seconds={"reference_video": (1, WAN30_REFERENCE_SECONDS), "reference_audio": (1, WAN30_REFERENCE_SECONDS)},
+                 seconds_total={"reference_video": WAN30_REFERENCE_SECONDS, "reference_audio": WAN30_REFERENCE_SECONDS},
+                 output_cap=WAN30_TOTAL_SECONDS,
                  notes="one model for text, frames, references (Image n / Video n / Audio n in the prompt), "
                        "edits and extensions of a reference video, a document (file_url) or a web page (link_url)")
 
@@ -473,7 +483,8 @@ def _animate(mid, what):
                  concurrency=1, required=("image_url", "video_url", "animate_mode"),
                  choices={"animate_mode": ("wan-std", "wan-pro")}, wire={"animate_mode": "mode"},
                  sent_defaults={"animate_mode": "wan-std"}, notes=what,
-                 file_limits={"image": (IMAGE_NAMES, 5), "video": ((".mp4", ".avi", ".mov"), 200)})
+                 file_limits={"image": (IMAGE_NAMES, 5), "video": ((".mp4", ".avi", ".mov"), 200)},
+                 seconds={"video_url": (2, 30)})
 
 
 BJ_SG = ("cn-beijing", "ap-southeast-1")
@@ -570,6 +581,7 @@ _MODELS = [
           "resolution", ("480P", "720P"), "480P", None, audio="given", regions=("cn-beijing",), submit_rps=5,
           concurrency=1,
           required=("image_url", "audio_url"), face_check="wan2.2-s2v-detect", length_from="input audio",
+          seconds={"audio_url": (0, 20)},
           notes="a portrait speaks audio_url (under 20 s); the portrait is checked first, unbilled"),
     Model("videoretalk", "videoretalk", "lipsync", "image2video", "legacy",
           ("video_url", "audio_url", "ref_image_url"), ("video_extension", "query_face_threshold"), None, (),
@@ -577,13 +589,15 @@ _MODELS = [
           required=("video_url", "audio_url"),
           ranges={"query_face_threshold": (120, 200)}, length_from="input audio",
           file_limits={"video": ((".mp4", ".avi", ".mov"), 300), "audio": ((".wav", ".mp3", ".aac"), 30)},
+          seconds={"video_url": (2, 120), "audio_url": (2, 120)},
           notes="the face in video_url speaks audio_url; ref_image_url picks the face"),
     Model("video-style-transform", "style-transform", "style", "video-generation", "legacy", ("video_url",),
           ("style", "video_fps", "animate_emotion", "min_len", "use_SR"), None, (), None, None, audio="unstated",
           regions=("cn-beijing",), submit_rps=20, concurrency=2, required=("video_url",),
           choices={"style": tuple(range(len(TRANSFORM_STYLES))), "min_len": (720, 540)},
           ranges={"video_fps": (15, 25)}, notes="video_url redrawn in one of 8 styles",
-          file_limits={"video": ((".mp4", ".avi", ".mkv", ".mov", ".flv", ".ts", ".mpg", ".mxf"), 100)}),
+          file_limits={"video": ((".mp4", ".avi", ".mkv", ".mov", ".flv", ".ts", ".mpg", ".mxf"), 100)},
+          seconds={"video_url": (0, 30)}),
     _wan30("wan3.0-video"),
     _wan30("wan3.0-video-prime"),
 ]

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from . import catalog, media
+from . import catalog, durations, media
 from .catalog import Model
 
 SEED_MAX = 2147483647
@@ -67,6 +67,8 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
             problems += _vace(inp, params)
     problems += media.problems(dict(request), cwd, home)
     problems += _local_kinds(dict(request), cwd, home, spec)
+    if spec is not None and not problems and (spec.seconds or spec.output_cap):
+        problems += _seconds(spec, dict(request), params, cwd, home)
     return problems
 
 
@@ -416,6 +418,10 @@ def _legacy_required(spec: Model, inp: Mapping[str, Any], params: Mapping[str, A
         refs = list(inp.get("reference_urls") or []) + list(inp.get("reference_video_urls") or [])
         if not refs:
             found.append("reference_urls: required for %s; allowed: 1-5 image or video URLs/paths" % spec.id)
+        for index, ref in enumerate(refs):
+            if catalog.is_audio_url(ref):
+                found.append("reference_urls[%d]: %s is audio; allowed: images and videos for %s (a voice: a "
+                             "model with reference audio, e.g. wan3.0-video)" % (index, _kind(ref), spec.id))
         videos = sum(1 for r in refs if catalog.is_video_url(r))
         if len(refs) > 5:
             found.append("reference_urls: %d references; allowed: at most 5 in total" % len(refs))
@@ -590,3 +596,43 @@ def _known_names(kind: str) -> Sequence[str]:
     for model in catalog.MODELS.values():
         names.update(model.file_limits.get(kind, ((), 0))[0])
     return names
+
+
+def _seconds(spec: Model, request: Dict[str, Any], params: Mapping[str, Any], cwd: Path,
+             home: Optional[str]) -> List[str]:
+    """Local inputs longer or shorter than the model takes, read from their headers (a file whose
+    length cannot be read is left to the service)."""
+    flat_types = dict(spec.media.from_fields) if spec.media else {}
+    found, totals = [], {}  # type: List[str], Dict[str, float]
+    for item in media.local_files(request, cwd, home):
+        field = item.ref.label.split("[")[0].split(".")[0]
+        key = field
+        if field == "media" and isinstance(item.ref.container, dict):
+            key = str(item.ref.container.get("type"))
+        elif field in flat_types:
+            key = flat_types[field]
+            if key == "reference":
+                key = {"video": "reference_video", "audio": "reference_audio"}.get(
+                    media.content_kind(item.path) or "", "reference_image")
+        if key not in spec.seconds and not (spec.output_cap and key in ("reference_video", "video")):
+            continue
+        seconds = durations.duration_of(item.path)
+        if seconds is None:
+            continue
+        totals[key] = totals.get(key, 0.0) + seconds
+        low, high = spec.seconds.get(key, (0, float("inf")))
+        if not low <= seconds <= high:
+            found.append("%s: %s plays %.1f s; allowed: %s s for %s with %s" % (
+                item.ref.label, item.path.name, seconds, "%g-%g" % (low, high) if low else "at most %g" % high,
+                key.replace("_url", "").replace("_", " "), spec.id))
+    for key, cap in spec.seconds_total.items():
+        if totals.get(key, 0.0) > cap:
+            found.append("media: the %s inputs play %.1f s together; allowed: at most %g s in all for %s"
+                         % (key.replace("_", " "), totals[key], cap, spec.id))
+    duration = params.get("duration")
+    given = totals.get("reference_video", 0.0) + totals.get("video", 0.0)
+    if spec.output_cap and given and isinstance(duration, int) and not isinstance(duration, bool) and duration > 0 \
+            and given + duration > spec.output_cap:
+        found.append("duration: %d s of output after %.1f s of input video is over %s's %d s; allowed: at most "
+                     "%d" % (duration, given, spec.id, spec.output_cap, max(int(spec.output_cap - given), 0)))
+    return found

@@ -1,0 +1,126 @@
+"""durations.duration_of: seconds from MP4/MOV, WAV and MP3 headers, or None; never an exception."""
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qianwen_video.durations import duration_of
+
+
+def box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def mvhd(scale: int, length: int, version: int = 0) -> bytes:
+    if version == 1:
+        return box(b"mvhd", b"\x01\0\0\0" + b"\0" * 16 + struct.pack(">IQ", scale, length) + b"\0" * 80)
+    return box(b"mvhd", b"\0\0\0\0" + b"\0" * 8 + struct.pack(">II", scale, length) + b"\0" * 80)
+
+
+def mdhd(scale: int, length: int) -> bytes:
+    return box(b"mdhd", b"\0\0\0\0" + b"\0" * 8 + struct.pack(">II", scale, length) + b"\0" * 4)
+
+
+def trak(scale: int, length: int) -> bytes:
+    return box(b"trak", box(b"mdia", mdhd(scale, length)))
+
+
+FTYP = box(b"ftyp", b"isom\0\0\x02\0isomiso2")
+
+
+def wav(seconds: float, rate: int = 8000, channels: int = 2, odd_chunk: bool = False) -> bytes:
+    align = channels * 2
+    data = b"\0" * int(seconds * rate * align)
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * align, align, 16)
+    extra = (b"LIST" + struct.pack("<I", 3) + b"abc\0") if odd_chunk else b""  # an odd chunk and its pad byte
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + extra + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def mp3_frames(count: int, xing: bool = False, id3: bool = False, v1_tag: bool = False) -> bytes:
+    # MPEG-1 layer III, 128 kbit/s, 44.1 kHz, stereo: 417 bytes per frame, 1152 samples
+    header = b"\xff\xfb\x90\x00"
+    frame = header + b"\0" * 413
+    out = b""
+    if id3:
+        out += b"ID3\x04\0\0" + bytes([0, 0, 1, 0]) + b"\0" * 128  # a 128-byte tag (syncsafe size)
+    if xing:
+        info = header + b"\0" * 32 + b"Xing" + struct.pack(">II", 1, count)
+        out += info + b"\0" * (417 - len(info))
+    out += frame * count
+    if v1_tag:
+        out += b"TAG" + b"\0" * 125
+    return out
+
+
+CASES = [
+    ("moov after a big mdat", FTYP + box(b"mdat", b"\0" * 5000) + box(b"moov", mvhd(1000, 2500)), 2.5),
+    ("faststart", FTYP + box(b"moov", mvhd(600, 4200)) + box(b"mdat", b"\0" * 100), 7.0),
+    ("mvhd version 1", FTYP + box(b"moov", mvhd(90000, 90000 * 12, version=1)), 12.0),
+    ("64-bit mdat size", FTYP + struct.pack(">I4sQ", 1, b"mdat", 16 + 64) + b"\0" * 64
+     + box(b"moov", mvhd(1000, 1500)), 1.5),
+    ("no movie length: the longest track", FTYP + box(b"moov", mvhd(1000, 0) + trak(48000, 48000 * 3)
+                                                       + trak(30, 30 * 4)), 4.0),
+    ("mov without ftyp", box(b"wide", b"") + box(b"moov", mvhd(600, 600 * 9)), 9.0),
+    ("timescale 0", FTYP + box(b"moov", mvhd(0, 100)), None),
+    ("no moov", FTYP + box(b"mdat", b"\0" * 100), None),
+    ("box larger than the file", FTYP + struct.pack(">I4s", 999999, b"moov") + mvhd(1000, 2000), None),
+    ("wav", wav(2.25), 2.25),
+    ("wav with an odd chunk", wav(1.5, odd_chunk=True), 1.5),
+    ("mp3 cbr", mp3_frames(100), 100 * 417 * 8 / 128000.0),
+    ("mp3 cbr with id3 and a v1 tag", mp3_frames(100, id3=True, v1_tag=True), 100 * 417 * 8 / 128000.0),
+    ("mp3 with a xing frame count", mp3_frames(50, xing=True), 50 * 1152 / 44100.0),
+    ("png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, None),
+    ("text", b"just some words, nothing to play", None),
+    ("empty", b"", None),
+]
+
+
+@pytest.mark.parametrize("name, data, seconds", CASES, ids=[c[0] for c in CASES])
+def test_duration_table(tmp_path, name, data, seconds):
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    found = duration_of(path)
+    assert (found is None) if seconds is None else found == pytest.approx(seconds, abs=1e-6), (name, found)
+
+
+def test_missing_file_and_folder_are_none(tmp_path):
+    assert duration_of(tmp_path / "nope.mp4") is None
+    assert duration_of(tmp_path) is None
+
+
+@pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg makes the real files")
+@pytest.mark.parametrize("args, name, seconds, tolerance", [
+    (["-f", "lavfi", "-i", "sine=duration=3.5"], "a.wav", 3.5, 0.01),
+    (["-f", "lavfi", "-i", "sine=duration=3.5"], "a.mp3", 3.5, 0.06),
+    (["-f", "lavfi", "-i", "sine=duration=3.5", "-b:a", "128k", "-write_xing", "0"], "cbr.mp3", 3.5, 0.06),
+    (["-f", "lavfi", "-i", "testsrc=duration=2.5:size=64x64:rate=10"], "a.mp4", 2.5, 0.01),
+    (["-f", "lavfi", "-i", "testsrc=duration=2.5:size=64x64:rate=10", "-movflags", "+faststart"], "b.mp4", 2.5, 0.01),
+    (["-f", "lavfi", "-i", "testsrc=duration=4:size=64x64:rate=10"], "c.mov", 4.0, 0.01),
+])
+def test_real_files_made_by_ffmpeg(tmp_path, args, name, seconds, tolerance):
+    target = tmp_path / name
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y"] + args + [str(target)], check=True, timeout=60)
+    assert duration_of(target) == pytest.approx(seconds, abs=tolerance)
+
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=2048), cut=st.integers(min_value=0, max_value=4000),
+       flips=st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), max_size=8),
+       base=st.sampled_from([c[1] for c in CASES]))
+def test_damaged_and_random_files_never_raise(tmp_path_factory, data, cut, flips, base):
+    mutated = bytearray(base[:cut] if cut < len(base) else base)
+    for at, value in flips:
+        if at < len(mutated):
+            mutated[at] = value
+    for blob in (data, bytes(mutated)):
+        path = tmp_path_factory.mktemp("fuzz") / "f.bin"
+        path.write_bytes(blob)
+        found = duration_of(path)
+        assert found is None or (found >= 0 and found == found and found != float("inf"))
