@@ -9,7 +9,7 @@ from Python, not from this test). Layers, from the top:
     tasks      tasks.*                           one task's life, shared by runs and batches
     io         net.*, upload.*, store.*          network, uploads, what lasts on disk
     settings   config, request_text              what the user configured and asked for, read safely
-    domain     catalog, modes, payload, validate, media, durations
+    domain     catalog, modes, payload, validate, media, probe
     support    console, context, errors, hints, shell, updates, safe_json
 
 A module may import its own layer or any layer below it, never one above (options and outcome
@@ -39,7 +39,7 @@ def layer_of(module: str) -> str:
         return head
     if head in ("net", "upload", "store"):
         return "io"
-    if head in ("catalog", "modes", "payload", "validate", "media", "durations"):
+    if head in ("catalog", "modes", "payload", "validate", "media", "probe"):
         return "domain"
     if head in ("config", "request_text"):
         return "settings"

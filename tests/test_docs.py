@@ -462,15 +462,16 @@ def _argv(line: str) -> List[str]:
 # ---------------------------------------------------------------------------------------
 # Running video.py calls
 
-def _tiny_png() -> bytes:
+def _tiny_png(side: int = 1) -> bytes:
+    """A valid black RGB PNG, `side` pixels square (a photo-sized side for models with pixel limits)."""
     import struct
     import zlib
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
-    raw = b"\x00\xff\x00\x00"
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+    raw = (b"\x00" + b"\x00" * 3 * side) * side
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
@@ -494,7 +495,7 @@ def _create_local_files(argv: List[str], cwd: Path) -> None:
             elif target.suffix in (".wav", ".mp3"):
                 target.write_bytes(signature(target) + b"\x00" * 64)  # WAV or MP3 by content
             else:
-                target.write_bytes(_tiny_png())
+                target.write_bytes(_tiny_png(640))  # within every model's pixel limits
 
 
 def _run_cli(argv: List[str], cwd: Path, env: Dict[str, str]):

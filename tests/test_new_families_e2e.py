@@ -167,7 +167,7 @@ def test_a_lipsync_submit_while_another_runs_waits_and_pays_once(tmp_path):
 
 
 # -- input lengths read from the files' headers, before anything is paid (dashscope-new-models.md §1-§5)
-from tests.test_durations import FTYP, box, mvhd, wav  # noqa: E402  (the header builders)
+from tests.test_probe import FTYP, box, mvhd, png_header, video_clip, wav  # noqa: E402  (header builders)
 
 
 def clip(seconds: float) -> bytes:
@@ -209,4 +209,44 @@ def test_lengths_within_the_limits_pass(tmp_path):
         (tmp_path / name).write_bytes(data)
     request = {"model": "wan3.0-video", "prompt": "p", "reference_urls": ["a.mp4", "b.mp4", "c.wav"], "duration": 15}
     result = run(["--request", json.dumps(request), "--dry-run"], {}, tmp_path)
+    assert result.code == 0, result.stderr
+
+
+@pytest.mark.parametrize("files, request_fields, error", [
+    ({"p.png": png_header(150, 600)}, {"image_url": "p.png", "video_url": VID},
+     "Error: image_url: p.png is 150x600 px; allowed: 200-4096 px on each side for image with wan2.2-animate-move"),
+    ({"p.png": png_header(300, 1000)}, {"image_url": "p.png", "video_url": VID},
+     "Error: image_url: p.png is 300x1000 px, 3.33:1; allowed: at most 3:1 for image with wan2.2-animate-move"),
+    ({"d.mp4": video_clip(2560, 1440, 30, 5)}, {"image_url": IMG, "video_url": "d.mp4"},
+     "Error: video_url: d.mp4 is 2560x1440 px; allowed: 200-2048 px on each side for video with wan2.2-animate-move"),
+    ({"p.png": png_header(390, 500)}, {"image_url": "p.png", "audio_url": MP3_URL},
+     "Error: image_url: p.png is 390x500 px; allowed: 400-7000 px on each side for image with wan2.2-s2v"),
+    ({"v.mp4": video_clip(1280, 720, 12, 5)}, {"model": "videoretalk", "video_url": "v.mp4", "audio_url": MP3_URL},
+     "Error: video_url: v.mp4 runs at 12.0 fps; allowed: 15-60 fps for video with videoretalk"),
+    ({"v.mp4": video_clip(480, 640, 25, 5)}, {"model": "videoretalk", "video_url": "v.mp4", "audio_url": MP3_URL},
+     "Error: video_url: v.mp4 is 480x640 px; allowed: 640-2048 px on each side for video with videoretalk"),
+    ({"v.mp4": video_clip(1920, 1000, 25, 5)}, {"model": "video-style-transform", "video_url": "v.mp4"},
+     "Error: video_url: v.mp4 is 1920x1000 px, 1.92:1; allowed: at most 1.8:1 for video with video-style-transform"),
+    ({"v.mp4": video_clip(1280, 720, 12, 5)}, {"model": "wan3.0-video", "prompt": "p", "reference_video_urls": ["v.mp4"]},
+     "Error: reference_video_urls[0]: v.mp4 runs at 12.0 fps; allowed: at least 16 fps for reference video with "
+     "wan3.0-video"),
+    ({"f.png": png_header(200, 200)}, {"model": "wan3.0-video", "prompt": "p", "first_frame_url": "f.png"},
+     "Error: first_frame_url: f.png is 200x200 px; allowed: 240-8000 px on each side for first frame with wan3.0-video"),
+    ({"r.png": png_header(4500, 500)}, {"model": "wan3.0-video", "prompt": "p", "reference_images": ["r.png"]},
+     "Error: reference_images[0]: r.png is 4500x500 px, 9.00:1; allowed: at most 8:1 for reference image with "
+     "wan3.0-video"),
+])
+def test_input_sides_and_frame_rates_are_checked_before_paying(emu, tmp_path, files, request_fields, error):
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    result = run(["--request", json.dumps(request_fields)], env_for(emu), tmp_path)
+    assert result.code == 64, result.stderr
+    assert error in result.stderr
+    assert emu.requests == []
+
+
+def test_inputs_within_the_sides_and_rates_pass(tmp_path):
+    (tmp_path / "p.png").write_bytes(png_header(1024, 1536))
+    (tmp_path / "d.mp4").write_bytes(video_clip(720, 1280, 30, 6))
+    result = run(["--request", json.dumps({"image_url": "p.png", "video_url": "d.mp4"}), "--dry-run"], {}, tmp_path)
     assert result.code == 0, result.stderr

@@ -270,12 +270,17 @@ class Model(NamedTuple):
     # Per kind of local file, the names and size this model takes where they differ from the usual
     # (validate.KIND_LIMITS): kind -> (extensions, MB). Never mutated.
     file_limits: Mapping[str, Tuple[Tuple[str, ...], int]] = {}
-    # Seconds a local input may play, read from its header (durations.py): field or media type ->
+    # Seconds a local input may play, read from its header (probe.py): field or media type ->
     # (min, max) per file; media type -> the most for all of that type together; and the cap on the
     # input videos' seconds plus the output's (0: none). Never mutated.
     seconds: Mapping[str, Tuple[float, float]] = {}
     seconds_total: Mapping[str, float] = {}
     output_cap: int = 0
+    # The same keys -> (min, max) pixels of each side, the longest side over the shortest at most,
+    # and (min, max) frames per second. Never mutated.
+    pixels: Mapping[str, Tuple[int, int]] = {}
+    aspect: Mapping[str, float] = {}
+    fps: Mapping[str, Tuple[float, float]] = {}
     # The parameters sent when the request names none of them: what the upstream skill's builder
     # for this family sends (QW-0.1.0; see SKILL_DEFAULTS_* below). {} = send none, the service
     # default applies. Never a value outside the model's own tiers/durations.
@@ -384,6 +389,7 @@ WAN30_MEDIA = MediaRule(
            (("file",), ("link",))),
     extend_with=("file", "link"), web_types=("link",),
 )
+WAN30_IMAGES = ("first_frame", "last_frame", "reference_image")
 WAN30_RATIOS = ("adaptive", "16:9", "4:3", "1:1", "3:4", "9:16", "21:9")
 WAN30_REFERENCE_SECONDS = 15  # each reference video/audio 1-15 s, and at most 15 s of each in total
 WAN30_TOTAL_SECONDS = 30  # with video input: input seconds + output seconds
@@ -471,6 +477,8 @@ def _wan30(mid):
                  seconds={"reference_video": (1, WAN30_REFERENCE_SECONDS), "reference_audio": (1, WAN30_REFERENCE_SECONDS)},
                  seconds_total={"reference_video": WAN30_REFERENCE_SECONDS, "reference_audio": WAN30_REFERENCE_SECONDS},
                  output_cap=WAN30_TOTAL_SECONDS,
+                 pixels=dict({t: (240, 8000) for t in WAN30_IMAGES}, reference_video=(240, 4096)),
+                 aspect={t: 8.0 for t in WAN30_IMAGES}, fps={"reference_video": (16, math.inf)},
                  notes="one model for text, frames, references (Image n / Video n / Audio n in the prompt), "
                        "edits and extensions of a reference video, a document (file_url) or a web page (link_url)")
 
@@ -484,7 +492,8 @@ def _animate(mid, what):
                  choices={"animate_mode": ("wan-std", "wan-pro")}, wire={"animate_mode": "mode"},
                  sent_defaults={"animate_mode": "wan-std"}, notes=what,
                  file_limits={"image": (IMAGE_NAMES, 5), "video": ((".mp4", ".avi", ".mov"), 200)},
-                 seconds={"video_url": (2, 30)})
+                 seconds={"video_url": (2, 30)}, pixels={"image_url": (200, 4096), "video_url": (200, 2048)},
+                 aspect={"image_url": 3.0, "video_url": 3.0})
 
 
 BJ_SG = ("cn-beijing", "ap-southeast-1")
@@ -581,7 +590,7 @@ _MODELS = [
           "resolution", ("480P", "720P"), "480P", None, audio="given", regions=("cn-beijing",), submit_rps=5,
           concurrency=1,
           required=("image_url", "audio_url"), face_check="wan2.2-s2v-detect", length_from="input audio",
-          seconds={"audio_url": (0, 20)},
+          seconds={"audio_url": (0, 20)}, pixels={"image_url": (400, 7000)},
           notes="a portrait speaks audio_url (under 20 s); the portrait is checked first, unbilled"),
     Model("videoretalk", "videoretalk", "lipsync", "image2video", "legacy",
           ("video_url", "audio_url", "ref_image_url"), ("video_extension", "query_face_threshold"), None, (),
@@ -589,7 +598,8 @@ _MODELS = [
           required=("video_url", "audio_url"),
           ranges={"query_face_threshold": (120, 200)}, length_from="input audio",
           file_limits={"video": ((".mp4", ".avi", ".mov"), 300), "audio": ((".wav", ".mp3", ".aac"), 30)},
-          seconds={"video_url": (2, 120), "audio_url": (2, 120)},
+          seconds={"video_url": (2, 120), "audio_url": (2, 120)}, pixels={"video_url": (640, 2048)},
+          fps={"video_url": (15, 60)},
           notes="the face in video_url speaks audio_url; ref_image_url picks the face"),
     Model("video-style-transform", "style-transform", "style", "video-generation", "legacy", ("video_url",),
           ("style", "video_fps", "animate_emotion", "min_len", "use_SR"), None, (), None, None, audio="unstated",
@@ -597,7 +607,7 @@ _MODELS = [
           choices={"style": tuple(range(len(TRANSFORM_STYLES))), "min_len": (720, 540)},
           ranges={"video_fps": (15, 25)}, notes="video_url redrawn in one of 8 styles",
           file_limits={"video": ((".mp4", ".avi", ".mkv", ".mov", ".flv", ".ts", ".mpg", ".mxf"), 100)},
-          seconds={"video_url": (0, 30)}),
+          seconds={"video_url": (0, 30)}, pixels={"video_url": (256, 4096)}, aspect={"video_url": 1.8}),
     _wan30("wan3.0-video"),
     _wan30("wan3.0-video-prime"),
 ]

@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from . import catalog, durations, media
+from . import catalog, media, probe
 from .catalog import Model
 
 SEED_MAX = 2147483647
@@ -67,8 +67,8 @@ def check(request: Mapping[str, Any], mode: str, model_id: str, body: Mapping[st
             problems += _vace(inp, params)
     problems += media.problems(dict(request), cwd, home)
     problems += _local_kinds(dict(request), cwd, home, spec)
-    if spec is not None and not problems and (spec.seconds or spec.output_cap):
-        problems += _seconds(spec, dict(request), params, cwd, home)
+    if spec is not None and not problems and (spec.seconds or spec.output_cap or spec.pixels or spec.fps):
+        problems += _measured(spec, dict(request), params, cwd, home)
     return problems
 
 
@@ -598,33 +598,40 @@ def _known_names(kind: str) -> Sequence[str]:
     return names
 
 
-def _seconds(spec: Model, request: Dict[str, Any], params: Mapping[str, Any], cwd: Path,
-             home: Optional[str]) -> List[str]:
-    """Local inputs longer or shorter than the model takes, read from their headers (a file whose
-    length cannot be read is left to the service)."""
-    flat_types = dict(spec.media.from_fields) if spec.media else {}
+def _measured(spec: Model, request: Dict[str, Any], params: Mapping[str, Any], cwd: Path,
+              home: Optional[str]) -> List[str]:
+    """Local inputs whose length, sides or frame rate the model does not take, read from their
+    headers (probe.py); what cannot be read is left to the service."""
     found, totals = [], {}  # type: List[str], Dict[str, float]
     for item in media.local_files(request, cwd, home):
-        field = item.ref.label.split("[")[0].split(".")[0]
-        key = field
-        if field == "media" and isinstance(item.ref.container, dict):
-            key = str(item.ref.container.get("type"))
-        elif field in flat_types:
-            key = flat_types[field]
-            if key == "reference":
-                key = {"video": "reference_video", "audio": "reference_audio"}.get(
-                    media.content_kind(item.path) or "", "reference_image")
-        if key not in spec.seconds and not (spec.output_cap and key in ("reference_video", "video")):
-            continue
-        seconds = durations.duration_of(item.path)
-        if seconds is None:
-            continue
-        totals[key] = totals.get(key, 0.0) + seconds
-        low, high = spec.seconds.get(key, (0, float("inf")))
-        if not low <= seconds <= high:
-            found.append("%s: %s plays %.1f s; allowed: %s s for %s with %s" % (
-                item.ref.label, item.path.name, seconds, "%g-%g" % (low, high) if low else "at most %g" % high,
-                key.replace("_url", "").replace("_", " "), spec.id))
+        key = _input_key(spec, item)
+        what = key.replace("_url", "").replace("_", " ")
+        if key in spec.seconds or (spec.output_cap and key in ("reference_video", "video")):
+            seconds = probe.duration_of(item.path)
+            if seconds is not None:
+                totals[key] = totals.get(key, 0.0) + seconds
+                low, high = spec.seconds.get(key, (0, math.inf))
+                if not low <= seconds <= high:
+                    found.append("%s: %s plays %.1f s; allowed: %s s for %s with %s" % (
+                        item.ref.label, item.path.name, seconds, _span(low, high), what, spec.id))
+        if key in spec.pixels or key in spec.aspect or key in spec.fps:
+            kind = media.content_kind(item.path)
+            facts = probe.video_facts(item.path) if kind == "video" else None
+            size = facts[:2] if facts else probe.image_size(item.path) if kind == "image" else None
+            if size and key in spec.pixels:
+                low, high = spec.pixels[key]
+                if not (low <= size[0] <= high and low <= size[1] <= high):
+                    found.append("%s: %s is %dx%d px; allowed: %d-%d px on each side for %s with %s" % (
+                        item.ref.label, item.path.name, size[0], size[1], low, high, what, spec.id))
+            if size and key in spec.aspect and max(size) > spec.aspect[key] * min(size):
+                found.append("%s: %s is %dx%d px, %.2f:1; allowed: at most %g:1 for %s with %s" % (
+                    item.ref.label, item.path.name, size[0], size[1], max(size) / float(min(size)),
+                    spec.aspect[key], what, spec.id))
+            if facts and facts[2] and key in spec.fps:
+                low, high = spec.fps[key]
+                if not low - 0.5 <= facts[2] <= high + 0.5:
+                    found.append("%s: %s runs at %.1f fps; allowed: %s fps for %s with %s" % (
+                        item.ref.label, item.path.name, facts[2], _span(low, high), what, spec.id))
     for key, cap in spec.seconds_total.items():
         if totals.get(key, 0.0) > cap:
             found.append("media: the %s inputs play %.1f s together; allowed: at most %g s in all for %s"
@@ -636,3 +643,23 @@ def _seconds(spec: Model, request: Dict[str, Any], params: Mapping[str, Any], cw
         found.append("duration: %d s of output after %.1f s of input video is over %s's %d s; allowed: at most "
                      "%d" % (duration, given, spec.id, spec.output_cap, max(int(spec.output_cap - given), 0)))
     return found
+
+
+def _input_key(spec: Model, item: "media.LocalFile") -> str:
+    """The catalog key a local file's limits are listed under: its media item type for a
+    media-protocol model (a reference by its content), else its flat field."""
+    field = item.ref.label.split("[")[0].split(".")[0]
+    if field == "media" and isinstance(item.ref.container, dict):
+        return str(item.ref.container.get("type"))
+    flat_types = dict(spec.media.from_fields) if spec.media else {}
+    key = flat_types.get(field, field)
+    if key == "reference":
+        return {"video": "reference_video", "audio": "reference_audio"}.get(
+            media.content_kind(item.path) or "", "reference_image")
+    return key
+
+
+def _span(low: float, high: float) -> str:
+    if high == math.inf:
+        return "at least %g" % low
+    return "%g-%g" % (low, high) if low else "at most %g" % high

@@ -1,14 +1,14 @@
-"""Read how long a local video or audio file plays from its headers, with the standard library only.
+"""What a local media file's headers say (seconds, pixels, frames per second), standard library only.
 
-wan3.0 limits the seconds of its reference videos and audio, so they are checked before anything is
-paid. Reads are bounded (a few header boxes, never the media data) and every damaged or unknown
-file gives None, never an exception.
+The newer models limit their inputs' seconds, sides and frame rates, so these are checked before
+anything is paid. Reads are bounded (a few header boxes or markers, never the media data) and every
+damaged or unknown file gives None, never an exception.
 """
 from __future__ import annotations
 
 import os
 import struct
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Optional, Tuple
 
 MAX_BOXES = 4096  # boxes looked at per level: a damaged file cannot make the walk run on
 MAX_HEADER = 64 * 1024 * 1024  # the largest `moov` read whole (real ones are a few MB at most)
@@ -92,6 +92,124 @@ def _scale_and_length(fh: BinaryIO, start: int, end: int):
     else:
         return 0, 0
     return (0, 0) if length in (0xFFFFFFFF, 0xFFFFFFFFFFFFFFFF) else (scale, length)
+
+
+def video_facts(path) -> Optional[Tuple[int, int, Optional[float]]]:
+    """(width, height, frames per second or None) of an MP4/MOV's first video track, or None."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            moov = next(((s, e) for kind, s, e in _boxes(fh, 0, size) if kind == b"moov"), None)
+            if moov is None or moov[1] - moov[0] > MAX_HEADER:
+                return None
+            for kind, start, end in _boxes(fh, *moov):
+                if kind == b"trak":
+                    facts = _video_track(fh, start, end)
+                    if facts:
+                        return facts
+    except (OSError, ValueError, struct.error, OverflowError):
+        return None
+    return None
+
+
+def _child(fh: BinaryIO, start: int, end: int, *path: bytes) -> Optional[Tuple[int, int]]:
+    """(start, end) of the box at `path` below [start, end), or None."""
+    for name in path:
+        found = next(((s, e) for kind, s, e in _boxes(fh, start, end) if kind == name), None)
+        if found is None:
+            return None
+        start, end = found
+    return start, end
+
+
+def _video_track(fh: BinaryIO, start: int, end: int) -> Optional[Tuple[int, int, Optional[float]]]:
+    hdlr = _child(fh, start, end, b"mdia", b"hdlr")
+    if hdlr is None:
+        return None
+    fh.seek(hdlr[0] + 8)
+    if fh.read(4) != b"vide":
+        return None
+    tkhd = _child(fh, start, end, b"tkhd")
+    if tkhd is None:
+        return None
+    fh.seek(tkhd[0])
+    body = fh.read(min(tkhd[1] - tkhd[0], 96))
+    at = 88 if body[:1] == b"\x01" else 76  # width, height: 16.16 fixed point at the box's end
+    if len(body) < at + 8:
+        return None
+    width, height = (value >> 16 for value in struct.unpack(">II", body[at:at + 8]))
+    fps = None
+    mdia = _child(fh, start, end, b"mdia")
+    mdhd = _child(fh, mdia[0], mdia[1], b"mdhd") if mdia else None
+    stts = _child(fh, start, end, b"mdia", b"minf", b"stbl", b"stts")
+    if mdhd and stts:
+        scale, length = _scale_and_length(fh, *mdhd)
+        fh.seek(stts[0] + 4)
+        entries = min(struct.unpack(">I", fh.read(4))[0], (stts[1] - stts[0] - 8) // 8, MAX_BOXES)
+        table = fh.read(entries * 8)
+        frames = sum(struct.unpack(">%dI" % (2 * entries), table)[0::2]) if len(table) == entries * 8 else 0
+        if scale and length and frames:
+            fps = frames / (length / float(scale))
+    return (width, height, fps) if width and height else None
+
+
+def image_size(path) -> Optional[Tuple[int, int]]:
+    """(width, height) of a PNG, JPEG, WEBP or BMP from its header, or None."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(32)
+            if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+                return _positive(struct.unpack(">II", head[16:24]))
+            if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+                return _webp(head)
+            if head[:2] == b"BM" and len(head) >= 26:
+                width, height = struct.unpack("<ii", head[18:26])
+                return _positive((width, abs(height)))
+            if head.startswith(b"\xff\xd8"):
+                return _jpeg(fh)
+    except (OSError, ValueError, struct.error):
+        return None
+    return None
+
+
+def _positive(pair) -> Optional[Tuple[int, int]]:
+    return (int(pair[0]), int(pair[1])) if pair[0] > 0 and pair[1] > 0 else None
+
+
+def _webp(head: bytes) -> Optional[Tuple[int, int]]:
+    chunk = head[12:16]
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", head[26:30])
+        return _positive((width & 0x3FFF, height & 0x3FFF))
+    if chunk == b"VP8L" and head[20:21] == b"\x2f":
+        bits = struct.unpack("<I", head[21:25])[0]
+        return _positive(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
+    if chunk == b"VP8X":
+        return _positive((int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1))
+    return None
+
+
+def _jpeg(fh: BinaryIO) -> Optional[Tuple[int, int]]:
+    """The frame size from the first SOF marker (ITU T.81: every marker but SOI/EOI/RST has a length)."""
+    fh.seek(2)
+    for _ in range(MAX_BOXES):
+        marker = fh.read(2)
+        if len(marker) < 2 or marker[0] != 0xFF:
+            return None
+        kind = marker[1]
+        if kind == 0xFF:
+            fh.seek(-1, 1)  # fill byte
+            continue
+        if kind in (0xD8, 0x01) or 0xD0 <= kind <= 0xD7:
+            continue
+        length = struct.unpack(">H", fh.read(2))[0]
+        if 0xC0 <= kind <= 0xCF and kind not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">xHH", fh.read(5))
+            return _positive((width, height))
+        if length < 2 or kind == 0xD9:
+            return None
+        fh.seek(length - 2, 1)
+    return None
 
 
 # -- WAV: RIFF chunks, word aligned; `fmt ` gives the byte rate, `data` the length

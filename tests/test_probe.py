@@ -1,4 +1,4 @@
-"""durations.duration_of: seconds from MP4/MOV, WAV and MP3 headers, or None; never an exception."""
+"""probe.duration_of: seconds from MP4/MOV, WAV and MP3 headers, or None; never an exception."""
 from __future__ import annotations
 
 import shutil
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qianwen_video.durations import duration_of
+from qianwen_video.probe import duration_of
 
 
 def box(kind: bytes, body: bytes) -> bytes:
@@ -124,3 +124,85 @@ def test_damaged_and_random_files_never_raise(tmp_path_factory, data, cut, flips
         path.write_bytes(blob)
         found = duration_of(path)
         assert found is None or (found >= 0 and found == found and found != float("inf"))
+
+
+# -- pixel sizes and frame rates -----------------------------------------------------------------
+from qianwen_video.probe import image_size, video_facts  # noqa: E402
+
+
+def png_header(width: int, height: int) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I4sIIBBBBB", 13, b"IHDR", width, height, 8, 2, 0, 0, 0) + b"\0" * 16
+
+
+def jpeg_header(width: int, height: int) -> bytes:
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\0" + b"\0" * 9
+    dqt = b"\xff\xdb" + struct.pack(">H", 4) + b"\0\0"
+    sof = b"\xff\xc2" + struct.pack(">HBHHB", 11, 8, height, width, 3) + b"\0" * 3
+    return b"\xff\xd8" + app0 + b"\xff" + dqt + sof + b"\xff\xd9"  # a fill byte before DQT
+
+
+def video_clip(width: int, height: int, fps: float, seconds: float, version: int = 0) -> bytes:
+    """An MP4 header with one video track: tkhd size, hdlr 'vide', mdhd length, stts frame count."""
+    scale = 1000
+    frames = int(round(fps * seconds))
+    tkhd_body = (b"\0\0\0\x07" + b"\0" * 72 + struct.pack(">II", width << 16, height << 16)) if version == 0 else \
+        (b"\x01\0\0\x07" + b"\0" * 84 + struct.pack(">II", width << 16, height << 16))
+    stts = box(b"stts", b"\0\0\0\0" + struct.pack(">III", 1, frames, int(scale / fps)))
+    mdia = box(b"mdia", mdhd(scale, int(seconds * scale)) + box(b"hdlr", b"\0" * 8 + b"vide" + b"\0" * 12)
+               + box(b"minf", box(b"stbl", stts)))
+    sound = box(b"trak", box(b"tkhd", b"\0" * 84) + box(b"mdia", box(b"hdlr", b"\0" * 8 + b"soun" + b"\0" * 12)))
+    return FTYP + box(b"moov", mvhd(scale, int(seconds * scale)) + sound + box(b"trak", box(b"tkhd", tkhd_body) + mdia))
+
+
+@pytest.mark.parametrize("data, size", [
+    (png_header(640, 480), (640, 480)),
+    (jpeg_header(4000, 3000), (4000, 3000)),
+    (b"RIFF\0\0\0\0WEBPVP8X" + b"\0" * 8 + (1919).to_bytes(3, "little") + (1079).to_bytes(3, "little"), (1920, 1080)),
+    (b"RIFF\0\0\0\0WEBPVP8L\0\0\0\0\x2f" + struct.pack("<I", 99 | (49 << 14)) + b"\0" * 8, (100, 50)),
+    (b"BM" + b"\0" * 16 + struct.pack("<ii", 300, -200) + b"\0" * 8, (300, 200)),
+    (png_header(0, 10), None),
+    (b"\xff\xd8\xff\xe0\x00", None),  # cut inside a marker
+    (b"GIF89a" + b"\0" * 20, None),
+])
+def test_image_size_table(tmp_path, data, size):
+    path = tmp_path / "i.bin"
+    path.write_bytes(data)
+    assert image_size(path) == size
+
+
+@pytest.mark.parametrize("data, facts", [
+    (video_clip(1280, 720, 25, 4), (1280, 720, 25.0)),
+    (video_clip(640, 1136, 30, 2, version=1), (640, 1136, 30.0)),
+    (FTYP + box(b"moov", mvhd(1000, 2000)), None),  # no video track
+    (wav(1.0), None),
+])
+def test_video_facts_table(tmp_path, data, facts):
+    path = tmp_path / "v.bin"
+    path.write_bytes(data)
+    found = video_facts(path)
+    assert found == (facts if facts is None else (facts[0], facts[1], pytest.approx(facts[2])))
+
+
+@pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg makes the real files")
+def test_real_images_and_videos_made_by_ffmpeg(tmp_path):
+    for name in ("i.png", "i.jpg", "i.webp", "i.bmp"):
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=1",
+                        "-frames:v", "1", str(tmp_path / name)], check=True, timeout=60)
+        assert image_size(tmp_path / name) == (320, 240), name
+    for name, rate in (("v.mp4", 24), ("v.mov", 30)):
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                        "testsrc=duration=2:size=320x240:rate=%d" % rate, str(tmp_path / name)], check=True, timeout=60)
+        assert video_facts(tmp_path / name) == (320, 240, pytest.approx(rate, abs=0.01)), name
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=1024), cut=st.integers(min_value=0, max_value=600),
+       base=st.sampled_from([png_header(640, 480), jpeg_header(800, 600), video_clip(1280, 720, 25, 4)]))
+def test_damaged_pictures_and_videos_never_raise(tmp_path_factory, data, cut, base):
+    for blob in (data, base[:cut]):
+        path = tmp_path_factory.mktemp("fuzz") / "f.bin"
+        path.write_bytes(blob)
+        size = image_size(path)
+        facts = video_facts(path)
+        assert size is None or (size[0] > 0 and size[1] > 0)
+        assert facts is None or (facts[0] > 0 and facts[1] > 0)
