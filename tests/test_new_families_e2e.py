@@ -250,3 +250,21 @@ def test_inputs_within_the_sides_and_rates_pass(tmp_path):
     (tmp_path / "d.mp4").write_bytes(video_clip(720, 1280, 30, 6))
     result = run(["--request", json.dumps({"image_url": "p.png", "video_url": "d.mp4"}), "--dry-run"], {}, tmp_path)
     assert result.code == 0, result.stderr
+
+
+def test_a_batch_item_whose_portrait_fails_costs_no_task_and_the_others_go_on(tmp_path):
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.1) as emu:
+        emu.faceless.add(IMG2)
+        lines = [json.dumps({"image_url": IMG, "audio_url": MP3_URL, "output": "ok.mp4"}),
+                 json.dumps({"image_url": IMG2, "audio_url": MP3_URL, "output": "cat.mp4"})]
+        (tmp_path / "talk.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        args = ["--batch", "talk.jsonl", "--output", "clips", "--poll-interval", "0.05", "--print-response"]
+        result = run(args, env_for(emu), tmp_path, max_sleep=0.05)
+        assert result.code == 1, result.stderr
+        assert [t.body["input"]["image_url"] for t in emu.tasks.values()] == [IMG]
+        assert (tmp_path / "clips" / "ok.mp4").exists() and not (tmp_path / "clips" / "cat.mp4").exists()
+        assert "found no usable face" in result.stderr
+        assert "PORTRAIT_REFUSED" in result.stdout
+        # a rerun resumes: the saved item is not paid again, the refused portrait is checked again
+        again = run(args, env_for(emu), tmp_path, max_sleep=0.05)
+        assert again.code == 1 and len(emu.tasks) == 1
