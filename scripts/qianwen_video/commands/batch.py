@@ -424,6 +424,10 @@ class Batch:
             if not interrupted:
                 self.pool.shutdown(wait=False)
             self.console.end_live()
+            try:
+                self.manifest.sync()
+            except OSError as exc:
+                self.console.warn("could not sync the manifest %s (%s)" % (self.manifest.path, exc.strerror or exc))
         for item in self.queue + self.running:
             item.state = "left"
             item.status = item.status or "NOT_SUBMITTED"
@@ -483,6 +487,7 @@ class Batch:
                 wake = min(wake, self.pacer.next_time(model, now))
         if self.downloads:
             wake = min(wake, now + 0.05)
+        self.manifest.sync()  # the pass's task ids and saved videos are durable before any wait
         if wake > now:
             self.ctx.sleep(wake - now)
 
@@ -591,9 +596,9 @@ class Batch:
                              submitted_at=round(started, 3), adopted=adopted or None)
         self.known_ids.add(task_id)
         try:
-            self.book.append("submitted", task_id, submitted_at=round(started, 3), mode=plan.mode,
-                             model=plan.model, request_digest=item.digest, output=item.output,
-                             output_dir=str(self.out_dir), batch=str(self.manifest.path), batch_item=item.index,
+            self.book.append("submitted", task_id, durable=False,  # the manifest holds it durably
+                             submitted_at=round(started, 3), mode=plan.mode, model=plan.model,
+                             request_digest=item.digest, output=item.output, output_dir=str(self.out_dir), batch=str(self.manifest.path), batch_item=item.index,
                              **journal.request_fields(plan.request, plan.built.body, self.ctx.cwd,
                                                       media.home_of(self.ctx.environ)))
         except OSError:

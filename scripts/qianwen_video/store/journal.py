@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import os
 import re
 import time
@@ -38,9 +39,11 @@ DUPLICATE_WINDOW = 24 * 3600  # task ids live 24 h on the service
 CLOCK_MARGIN = 3600.0
 STOP_RUN = 8  # one record with a bogus old `at` does not end the scan; this many in a row do
 FAILED_STATES = ("FAILED", "CANCELED", "UNKNOWN")
-# Records a power cut may lose at no cost (the next status check writes them again); every other
-# record (intent, submitted, downloading, saved) is fsynced before the step it guards.
-VOLATILE_EVENTS = ("status",)
+# Records a power cut may lose at no cost: a status (the next check writes it again), a download's
+# chosen name (a lost one only means the next run downloads afresh under a new name; a crash or
+# Ctrl-C loses nothing, the page cache survives them). Every other record (intent, submitted,
+# saved) is fsynced before the step it guards.
+VOLATILE_EVENTS = ("status", "downloading")
 # What a "submitted" record keeps of the request for --list and the gallery page.
 TEXT_FIELDS = ("prompt", "negative_prompt")  # user text: stored whole
 PARAMETER_FIELDS = ("resolution", "size", "ratio", "duration", "seed")
@@ -167,14 +170,32 @@ class Journal:
         self._warn = warn
         self._unreadable_told = False
         self._floor: Dict[str, int] = {}  # task id -> offset no record find() needs lies before
+        # Records of the tasks this journal submitted, kept while it is the file's only writer (each
+        # append starts where the last one ended): find() answers those from memory, so a batch's
+        # cost per item does not grow with the lines other items wrote in between.
+        self._own: Dict[str, List[Record]] = {}
+        self._own_end: Optional[int] = None
+        self._own_lock = threading.Lock()
         self._ident: Optional[Tuple[int, int, int]] = None
 
     # -- writing ----------------------------------------------------------------------
-    def append(self, event: str, task_id: str, **fields: Any) -> None:
-        """One record; raises OSError when it cannot be written (NotRegular included)."""
+    def append(self, event: str, task_id: str, durable: Optional[bool] = None, **fields: Any) -> None:
+        """One record, fsynced unless its event is volatile (or `durable` says otherwise: a batch's
+        manifest already holds the fact durably); raises OSError when it cannot be written."""
         record = {"event": event, "task_id": task_id, "at": round(self.clock(), 3)}
         record.update({k: v for k, v in fields.items() if v is not None})
-        self.log.append(record, durable=event not in VOLATILE_EVENTS)
+        with self._own_lock:  # a batch's download threads append too
+            start, data = self.log.append(record, durable=event not in VOLATILE_EVENTS if durable is None else durable)
+            if self._own_end is not None and start != self._own_end:
+                self._own.clear()  # another writer appended since: only the file knows everything now
+            self._own_end = start + len(data)
+            if event == "saved":
+                self._own.pop(task_id, None)  # done: memory stays bounded by the tasks under way
+            elif event == "submitted" or task_id in self._own:
+                try:
+                    self._own.setdefault(task_id, []).append(json.loads(data))  # the line as stored
+                except ValueError:
+                    self._own.pop(task_id, None)
 
     def intend(self, **fields: Any) -> str:
         """Record a submit about to be sent; return its attempt id.
@@ -251,6 +272,10 @@ class Journal:
         ident = self._snapshot()
         if ident is None:
             return None
+        with self._own_lock:
+            own = list(self._own.get(task_id, ())) if ident[2] == self._own_end else None
+        if own:  # this journal submitted it and nothing was appended by anyone else since
+            return merge(task_id, own)
         needle = json.dumps(task_id, ensure_ascii=False)[1:-1].encode("utf-8", "backslashreplace")
         found: List[Record] = []
         lowest = None
@@ -395,6 +420,8 @@ class Journal:
             return None
         if ident is None or self._ident is None or ident[:2] != self._ident[:2] or ident[2] < self._ident[2]:
             self._floor.clear()
+            if self._ident is not None:
+                self._own.clear()  # replaced or cut: the file no longer holds what was written
         self._ident = ident
         return ident
 

@@ -101,10 +101,10 @@ class Log:
         # A lone surrogate (from a prompt argv) becomes the JSON escape \udcXX: still valid JSON.
         return text.encode("utf-8", "backslashreplace") + b"\n"
 
-    def append(self, record: Mapping[str, Any], durable: bool = True) -> None:
+    def append(self, record: Mapping[str, Any], durable: bool = True) -> Tuple[int, bytes]:
         """Write `record` as one line, fsynced unless `durable` is False (a record whose loss in a
-        power cut costs nothing: the next status check writes it again). Raises OSError (NotRegular
-        included)."""
+        power cut costs nothing: the next status check writes it again). Returns (the file's size
+        before the write, the bytes written). Raises OSError (NotRegular included)."""
         data = self.encode(record)
         with self._lock:
             try:
@@ -121,6 +121,16 @@ class Log:
                     view = view[os.write(fd, view):]
                 if durable:
                     os.fsync(fd)
+            finally:
+                os.close(fd)
+        return size, data
+
+    def sync(self) -> None:
+        """fsync what earlier non-durable appends wrote (one fsync covers every line before it)."""
+        with self._lock:
+            fd = self._open(os.O_RDONLY)
+            try:
+                os.fsync(fd)
             finally:
                 os.close(fd)
 

@@ -1,9 +1,12 @@
 """A batch's manifest: every item's events in one append-only log, items keyed by request content.
 
-``<batch name>.manifest.jsonl`` in the output directory records, each line fsynced before
-the batch goes on: run (a header per run), intent (about to send the create call),
-submitted (task_id), not_created (the create call provably made no task), status, saved
-(local_path), failed (a terminal task status), download_failed.
+``<batch name>.manifest.jsonl`` in the output directory records: run (a header per run),
+intent (about to send the create call), submitted (task_id), not_created (the create call
+provably made no task), status, saved (local_path), failed (a terminal task status),
+download_failed. An intent is fsynced before its create call is sent; submitted and saved
+records are fsynced together, by the next intent's fsync or by ``sync`` before the batch
+waits (one fsync for all of a pass's records, not one each); a status is never fsynced (the
+next check writes it again).
 
 An item's key is its request digest (journal.request_digest) plus its occurrence among
 identical items of the file (``sha256:...#2`` is the second identical line), never its line
@@ -24,6 +27,8 @@ from .lock import FileLock
 from .log import Log, Record, strip_query
 
 MANIFEST_SUFFIX = ".manifest.jsonl"
+GROUPED_EVENTS = ("submitted", "saved")  # durable at the next fsync of the file, before the batch waits
+VOLATILE_EVENTS = ("status",)
 Entry = Dict[str, Any]
 
 
@@ -49,6 +54,7 @@ class Manifest:
         self.log = Log(self.path, redact=redact, warn=warn)
         self._entries: Optional[Dict[str, Entry]] = None
         self._lock = threading.Lock()
+        self._unsynced = False  # grouped records written since the last fsync
 
     def lock(self) -> FileLock:
         """One run per manifest: two runs of one batch would both submit what neither recorded yet."""
@@ -73,8 +79,9 @@ class Manifest:
         return [entry for key, entry in self.load().items() if key not in wanted]
 
     def append(self, event: str, key: Optional[str] = None, index: Optional[int] = None, **fields: Any) -> None:
-        """Record one event (of item `key`, at line `index` of this run's file, if given); fsynced.
-        Raises OSError when it cannot be written."""
+        """Record one event (of item `key`, at line `index` of this run's file, if given), fsynced
+        now or, for GROUPED_EVENTS, at the next ``sync`` or fsynced append. Raises OSError when it
+        cannot be written."""
         record: Record = {"event": event}
         if key is not None:
             record["key"] = key
@@ -83,9 +90,21 @@ class Manifest:
         record["at"] = round(self.clock(), 3)
         record.update({k: v for k, v in fields.items() if v is not None})
         with self._lock:
-            self.log.append(record, durable=event != "status")  # a lost status is seen again at the next check
+            durable = event not in GROUPED_EVENTS and event not in VOLATILE_EVENTS
+            self.log.append(record, durable=durable)
+            if event in GROUPED_EVENTS:
+                self._unsynced = True
+            elif durable:
+                self._unsynced = False  # that fsync covered every earlier line
             if self._entries is not None and key is not None:
                 _fold(self._entries, key, record)
+
+    def sync(self) -> None:
+        """Make the grouped records written so far durable (nothing to do when there are none)."""
+        with self._lock:
+            if self._unsynced:
+                self.log.sync()
+                self._unsynced = False
 
     def _read(self) -> Dict[str, Entry]:
         """One pass; a second only for a manifest written before items had keys."""

@@ -147,6 +147,7 @@ def _target(rt: Runtime, ref: TaskRef, video_url: str, held: bool,
     if earlier and held:
         path = Path(earlier)
         if outputs.part_path_for(path).exists() and not path.exists():
+            outputs.check_writable_location(path.parent)
             rt.console.info("Continuing the interrupted download into %s" % path)
             return path, outputs.response_path_for(path), True
     outputs.check_writable_location(outputs.output_dir(ref.output, rt.ctx.cwd))  # before claiming a name
@@ -165,8 +166,7 @@ def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held:
         console.always("Video already saved: %s" % saved)
         return Saved(saved, known.get("response_path"), video_url, None)
     video_path, response_path, resuming = _target(rt, ref, video_url, held, known)
-    try:
-        outputs.check_writable_location(video_path.parent)
+    try:  # (_target checked the place)
         _write_json(response_path, task, console)
     except OSError as exc:
         if not resuming:
