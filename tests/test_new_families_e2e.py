@@ -268,3 +268,23 @@ def test_a_batch_item_whose_portrait_fails_costs_no_task_and_the_others_go_on(tm
         # a rerun resumes: the saved item is not paid again, the refused portrait is checked again
         again = run(args, env_for(emu), tmp_path, max_sleep=0.05)
         assert again.code == 1 and len(emu.tasks) == 1
+
+
+@pytest.mark.parametrize("name, head, megabytes, request_fields, error", [
+    ("p.png", png_header(800, 800), 6, {"image_url": "p.png", "video_url": VID},
+     "Error: image_url: p.png is 6.0 MB; allowed: at most 5 MB for image files with wan2.2-animate-move"),
+    ("d.mp4", clip(5), 201, {"image_url": IMG, "video_url": "d.mp4"},
+     "Error: video_url: d.mp4 is 201.0 MB; allowed: at most 200 MB for video files with wan2.2-animate-move"),
+    ("a.mp3", b"ID3\x04\0\0\0\0\0\0", 16, {"image_url": IMG, "audio_url": "a.mp3"},
+     "Error: audio_url: a.mp3 is 16.0 MB; allowed: at most 15 MB for audio files"),
+    ("v.mp4", clip(5), 301, {"model": "videoretalk", "video_url": "v.mp4", "audio_url": MP3_URL},
+     "Error: video_url: v.mp4 is 301.0 MB; allowed: at most 300 MB for video files with videoretalk"),
+])
+def test_file_sizes_follow_each_model(emu, tmp_path, name, head, megabytes, request_fields, error):
+    with open(tmp_path / name, "wb") as handle:  # sparse: the size is what counts, not the bytes
+        handle.write(head)
+        handle.truncate(megabytes * 1024 * 1024)
+    result = run(["--request", json.dumps(request_fields)], env_for(emu), tmp_path)
+    assert result.code == 64, result.stderr
+    assert error in result.stderr
+    assert emu.requests == []
