@@ -598,7 +598,8 @@ class Batch:
         try:
             self.book.append("submitted", task_id, durable=False,  # the manifest holds it durably
                              submitted_at=round(started, 3), mode=plan.mode, model=plan.model,
-                             request_digest=item.digest, output=item.output, output_dir=str(self.out_dir), batch=str(self.manifest.path), batch_item=item.index,
+                             request_digest=item.digest, output=item.output, output_dir=str(self.out_dir),
+                             batch=str(self.manifest.path), batch_item=item.index,
                              **journal.request_fields(plan.request, plan.built.body, self.ctx.cwd,
                                                       media.home_of(self.ctx.environ)))
         except OSError:
@@ -767,7 +768,7 @@ class Batch:
         the stop flag)."""
         ref = TaskRef(item.task_id, item.plan.mode, item.plan.model, item.output)
         try:
-            saved = finish(self.quiet_rt, task, ref, stop=self.stop)
+            saved = finish(self.quiet_rt, task, ref, stop=self.stop, journal_durable=False)  # the manifest's is
         except CliError as exc:
             return False, exc.message, exc.hint
         return True, saved.local_path, saved.response_path

@@ -30,9 +30,10 @@ class Saved(NamedTuple):
     size: Optional[int]  # bytes downloaded now; None when an earlier run had saved it
 
 
-def finish(rt: Runtime, task: Dict[str, Any], ref: TaskRef, stop=None) -> Saved:
+def finish(rt: Runtime, task: Dict[str, Any], ref: TaskRef, stop=None, journal_durable: bool = True) -> Saved:
     """Save a SUCCEEDED task's response and video; raise CliError (with the task as its document)
-    for any other final status. `stop`: a threading.Event that ends the download early."""
+    for any other final status. `stop`: a threading.Event that ends the download early;
+    `journal_durable=False`: the caller records the save durably elsewhere (a batch's manifest)."""
     status = status_of(task)
     out = task.get("output") or {}
     if status != "SUCCEEDED":
@@ -47,7 +48,7 @@ def finish(rt: Runtime, task: Dict[str, Any], ref: TaskRef, stop=None) -> Saved:
                        task_id=ref.task_id)
     lock = _lock_download(rt, ref.task_id, stop)
     try:
-        return _save(rt, task, ref, video_url, lock is not None, stop)
+        return _save(rt, task, ref, video_url, lock is not None, stop, journal_durable)
     finally:
         _unlock_download(lock)
 
@@ -155,7 +156,8 @@ def _target(rt: Runtime, ref: TaskRef, video_url: str, held: bool,
     return video_path, response_path, False
 
 
-def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held: bool, stop) -> Saved:
+def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held: bool, stop,
+          journal_durable: bool) -> Saved:
     from ..net.download import DownloadFailed, download
 
     ctx, console, book = rt.ctx, rt.console, rt.book
@@ -208,7 +210,7 @@ def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held:
                        document=task_document(task, ref.task_id, ref.mode, ref.model, video_url=video_url,
                                               local_path=None, response_path=str(response_path))) from None
     try:
-        book.append("saved", ref.task_id, status="SUCCEEDED", local_path=str(video_path),
+        book.append("saved", ref.task_id, durable=journal_durable, status="SUCCEEDED", local_path=str(video_path),
                     response_path=str(response_path))
     except OSError as exc:
         console.warn("could not update the journal %s: %s" % (book.path, exc.strerror or exc))
