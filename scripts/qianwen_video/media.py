@@ -216,6 +216,15 @@ _HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b
                 b"avif", b"avis")
 
 
+# Formats told by their first bytes alone: (prefix, kind, name).
+_PREFIXES = (
+    (b"%PDF-", "document", "PDF"), (b"PK\x03\x04", "document", "a zipped office document"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "document", "an OLE office document"),
+    (b"\x1a\x45\xdf\xa3", "video", "MKV/WEBM"), (b"FLV\x01", "video", "FLV"), (b"\x00\x00\x01\xba", "video", "MPG"),
+    (b"\x06\x0e\x2b\x34", "video", "MXF"),
+)
+
+
 def sniff(head: bytes) -> Optional[Tuple[str, str]]:
     """(kind, format) from a file's first bytes, or None when they match no format known here.
 
@@ -239,22 +248,11 @@ def sniff(head: bytes) -> Optional[Tuple[str, str]]:
         if head[8:12] in _M4A_BRANDS:
             return "audio", "M4A"
         return "video", "MOV" if head[8:12] == b"qt  " else "MP4"
-    if head.startswith(b"%PDF-"):
-        return "document", "PDF"
-    if head.startswith(b"PK\x03\x04"):
-        return "document", "a zipped office document"
-    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        return "document", "an OLE office document"
+    for prefix, kind, name in _PREFIXES:
+        if head.startswith(prefix):
+            return kind, name
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "video", "AVI"
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video", "MKV/WEBM"
-    if head.startswith(b"FLV\x01"):
-        return "video", "FLV"
-    if head.startswith(b"\x00\x00\x01\xba"):
-        return "video", "MPG"
-    if head.startswith(b"\x06\x0e\x2b\x34"):
-        return "video", "MXF"
     if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:
         return "video", "MPEG-TS"
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
