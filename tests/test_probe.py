@@ -76,6 +76,8 @@ CASES = [
     ("mp3 cbr with id3 and a v1 tag", mp3_frames(100, id3=True, v1_tag=True), 100 * 417 * 8 / 128000.0),
     ("mp3 with a xing frame count", mp3_frames(50, xing=True), 50 * 1152 / 44100.0),
     ("png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, None),
+    ("an image holding bytes that look like an MPEG frame", b"\x89PNG\r\n\x1a\n" + b"\0" * 40
+     + b"\xff\xfb\x90\x00" * 200, None),
     ("text", b"just some words, nothing to play", None),
     ("empty", b"", None),
 ]
@@ -189,6 +191,7 @@ def test_real_images_and_videos_made_by_ffmpeg(tmp_path):
         subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=1",
                         "-frames:v", "1", str(tmp_path / name)], check=True, timeout=60)
         assert image_size(tmp_path / name) == (320, 240), name
+        assert duration_of(tmp_path / name) is None, name  # a picture never has a length
     for name, rate in (("v.mp4", 24), ("v.mov", 30)):
         subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
                         "testsrc=duration=2:size=320x240:rate=%d" % rate, str(tmp_path / name)], check=True, timeout=60)

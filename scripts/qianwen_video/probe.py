@@ -257,8 +257,8 @@ def _mp3(fh: BinaryIO, size: int) -> Optional[float]:
     fh.seek(max(size - 128, 0))
     end = size - 128 if fh.read(3) == b"TAG" else size
     fh.seek(start)
-    window = fh.read(SCAN)
-    for at in range(max(len(window) - 4, 0)):
+    window = fh.read(SCAN if start else 4)  # no ID3 tag: an MP3 starts with its first frame (never
+    for at in range(max(len(window) - 3, 0)):  # a scan through an image for bytes that look like one)
         if window[at] != 0xFF or window[at + 1] & 0xE0 != 0xE0:
             continue
         frame = _frame(window[at:at + 4])
