@@ -160,21 +160,35 @@ def _catalogue() -> Dict[str, ModelSpec]:
     add(ModelSpec("happyhorse-1.0-video-edit", "hh-edit", "hhedit", tiers=("720P", "1080P"),
                   duration=("none",), default_res="1080P", rps=10, concurrency=5))
 
-    # dashscope-new-models.md (written "new-models §n" below)
-    # §2 animate: image2video route only, 5 RPS, 1 task at a time, result output.results.video_url
+    # dashscope-new-models.md (written "new-models §n" below). Regions are noted per family; the
+    # emulator is one endpoint and serves every model whatever region its id belongs to.
+    #
+    # §2 animate: image2video route only, 5 RPS, 1 task at a time (a second one queues PENDING:
+    # only videoretalk's refusal is documented), result output.results.video_url. Regions: Beijing,
+    # Singapore.
     for name in ("wan2.2-animate-move", "wan2.2-animate-mix"):
         add(ModelSpec(name, "animate", "animate", route=ROUTE_KF2V, duration=("none",), rps=5, concurrency=1,
                       result="results"))
-    # §3 s2v: image2video, 480P (default) / 720P, 5 RPS, 1 task at a time, results.video_url
+    # §3 s2v: image2video, 480P (default) / 720P, 5 RPS, 1 task at a time, results.video_url.
+    # Beijing only. Its synchronous detect step (wan2.2-s2v-detect) is server.Emulator._face_detect.
     add(ModelSpec("wan2.2-s2v", "s2v", "s2v", route=ROUTE_KF2V, tiers=("480P", "720P"), duration=("none",),
                   default_res="480P", rps=5, concurrency=1, result="results"))
-    # §4 videoretalk: image2video, 1 RPS, 1 task; a second submit while one runs is refused (429)
+    # §4 videoretalk: image2video, 1 RPS, 1 task; a second submit while one is unfinished is refused
+    # with 429 Throttling.RateQuota (documented, id 68785298118), not queued. Beijing only.
     add(ModelSpec("videoretalk", "retalk", "retalk", route=ROUTE_KF2V, duration=("none",), rps=1, concurrency=1,
                   busy_refused=True, phases=True))
-    # §5 style transform: video-generation, 20 RPS, "2 concurrent (1 running)": one runs at a time
+    # §5 style transform: video-generation, 20 RPS, "2 concurrent (1 running)": one task runs at a time
+    # (the emulator's concurrency counts running tasks; the others wait PENDING), result
+    # output.output_video_url. Beijing only.
     add(ModelSpec("video-style-transform", "style", "style", duration=("none",), rps=20, concurrency=1,
                   result="output_video_url"))
-    # §1 wan3.0: no rate limit is documented; the strictest documented pair (2 RPS, 2 tasks, doc 6)
+    # §1 wan3.0: video-generation, result output.video_url. Regions: Beijing, Singapore, Tokyo,
+    # Frankfurt, Virginia, Hong Kong (workspace domains; §1 notes this contradicts doc 1's "no Hong
+    # Kong video endpoint"). No rate limit is documented (§1: "none found"). Chosen: 2 RPS / 2 running,
+    # the strictest pair doc 6 gives any Beijing Wan generation model (wan2.2 / wanx2.1; newer
+    # previews such as wan2.5-*-preview get 5 / 5, and §8 says to take the stricter where sources
+    # differ). Stricter rows exist only outside that set: a Singapore id (wan2.1-kf2v-plus, 1 RPS / 2)
+    # and the one-task person / lip-sync models of new-models §2-§4, a different kind of service.
     for name in ("wan3.0-video", "wan3.0-video-prime"):
         add(ModelSpec(name, "wan30", "wan30", tiers=("480P", "720P", "1080P"), duration=("wan30",),
                       default_res="1080P", rps=2, concurrency=2, ratios=WAN30_RATIOS))
@@ -644,14 +658,22 @@ def _check_int_range(params: Dict[str, Any], key: str, low: int, high: int) -> O
 def _v_animate(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Optional[str]:
     # new-models §2: image_url + video_url; parameters.mode wan-std / wan-pro (required); input.watermark
     return _first(_required_url(inp, "image_url"), _required_url(inp, "video_url"),
-                  "Field required: parameters.mode" if "mode" not in params else
+                  "Field required: parameters.mode" if params.get("mode") is None else
                   _check_enum(params, "mode", ["wan-std", "wan-pro"]),
                   _check_bool(params, "check_image", "parameters"), _check_bool(inp, "watermark", "input"))
 
 
+def _check_str(where: Dict[str, Any], key: str, label: str) -> Optional[str]:
+    if key in where and not (isinstance(where[key], str) and where[key]):
+        return "Input should be a valid string: %s.%s" % (label, key)
+    return None
+
+
 def _v_s2v(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Optional[str]:
-    # new-models §3: image_url + audio_url; resolution 480P / 720P
-    return _first(_required_url(inp, "image_url"), _required_url(inp, "audio_url"), _check_resolution(spec, params))
+    # new-models §3: image_url + audio_url; resolution 480P / 720P; style optional (the overview's
+    # example sends "speech"; no list of values is documented, so any non-empty string)
+    return _first(_required_url(inp, "image_url"), _required_url(inp, "audio_url"), _check_resolution(spec, params),
+                  _check_str(params, "style", "parameters"))
 
 
 def _v_retalk(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Optional[str]:
@@ -680,8 +702,16 @@ def _v_wan30(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Op
     # new-models §1: prompt and/or media; counts; frames never with references/file/link; file never
     # with link; prompt_extend true with file/link; duration 2-30 or -1; no negative_prompt
     prompt = inp.get("prompt")
-    if "negative_prompt" in inp:  # the doc lists no such field; refused rather than ignored (stricter)
+    # negative_prompt: refused (a FAILED task), not ignored like other unknown keys. §1 does not merely
+    # omit it, it says in bold "No `negative_prompt`": every earlier Wan family takes one (doc 3.2-3.7),
+    # so a client carrying its negative prompt over to wan3.0 is the likely mistake, and the real
+    # service would at best drop it silently (a video made without what the user asked to avoid).
+    # Failing the task is the stricter of the two possible answers, and like the live messages of
+    # doc 3.7 it is late validation: HTTP 200, then FAILED InvalidParameter naming the field.
+    if "negative_prompt" in inp:
         return "Extra inputs are not permitted: input.negative_prompt"
+    if prompt is not None and not isinstance(prompt, str):
+        return "Input should be a valid string: input.prompt"
     media: List[Dict[str, Any]] = []
     if "media" in inp:
         err, media = _media(inp, list(WAN30_COUNTS))
@@ -689,6 +719,7 @@ def _v_wan30(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Op
             return err
     if not (isinstance(prompt, str) and prompt.strip()) and not media:
         return "At least one of input.prompt and input.media is required"
+    # §1: "longer is cut"; the emulator refuses instead, so a client that lets a prompt be cut is seen
     if isinstance(prompt, str) and len(prompt) > 20000:
         return "String should have at most 20000 characters: input.prompt"
     c = _counts(media)
@@ -703,7 +734,8 @@ def _v_wan30(spec: ModelSpec, inp: Dict[str, Any], params: Dict[str, Any]) -> Op
     if (c.get("file") or c.get("link")) and params.get("prompt_extend") is False:
         return "prompt_extend must be true when file or link is provided"
     return _first(_check_resolution(spec, params), _check_ratio(spec, params), _check_duration(spec, params),
-                  _check_bool(params, "audio", "parameters"))
+                  _check_bool(params, "audio", "parameters"), _check_bool(params, "prompt_extend", "parameters"),
+                  _check_bool(params, "watermark", "parameters"))
 
 
 VALIDATORS: Dict[str, Callable[[ModelSpec, Dict[str, Any], Dict[str, Any]], Optional[str]]] = {
