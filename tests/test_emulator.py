@@ -1052,12 +1052,21 @@ def test_newer_families_finish_with_their_result_shape(emu, body, route, shape, 
     assert status == 200 and video[4:8] == b"ftyp"
 
 
-@pytest.mark.parametrize("body, wrong_route", [(ANIMATE, T2V), (S2V, T2V), (RETALK, T2V), (STYLE, KF2V),
-                                               (WAN30, KF2V)])
-def test_newer_families_on_the_wrong_route_are_refused(emu, body, wrong_route):
-    assert_error(*submit(emu, body, route=wrong_route), 400, "InvalidParameter", "url error, please check url! "
-                 "For details, see: https://help.aliyun.com/zh/model-studio")
+@pytest.mark.parametrize("body, wrong_route, answer", [
+    # doc 2 [FIELD]: the animate models sent to video-generation were answered 403 AccessDenied
+    (ANIMATE, T2V, (403, "AccessDenied", "Access denied.")),
+    (ANIMATE_MIX, T2V, (403, "AccessDenied", "Access denied.")),
+    # the others: the generic wrong-route answer, as for kf2v (doc 4.3)
+    (S2V, T2V, (400, "InvalidParameter", URL_ERROR)),
+    (RETALK, T2V, (400, "InvalidParameter", URL_ERROR)),
+    (STYLE, KF2V, (400, "InvalidParameter", URL_ERROR)),
+    (WAN30, KF2V, (400, "InvalidParameter", URL_ERROR)),
+    (WAN30_PRIME, KF2V, (400, "InvalidParameter", URL_ERROR)),
+])
+def test_newer_families_on_the_wrong_route_are_refused(emu, body, wrong_route, answer):
+    assert_error(*submit(emu, body, route=wrong_route), *answer)
     assert emu.created_count() == 0
+    assert submit(emu, body, route=route_of(body))[0] == 200  # its own route takes it
 
 
 @pytest.mark.parametrize("body", NEWER, ids=[b["model"] for b in NEWER])

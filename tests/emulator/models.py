@@ -42,7 +42,7 @@ class ModelSpec:
                  default_size: Optional[str] = None, default_res: Optional[str] = None,
                  rps: float = 5, concurrency: int = 5, ratios: Optional[List[str]] = None,
                  sizes: Optional[List[str]] = None, result: str = "video_url", busy_refused: bool = False,
-                 phases: bool = False) -> None:
+                 phases: bool = False, wrong_route: Optional[Tuple[int, str, str]] = None) -> None:
         self.name = name
         self.kind = kind            # validator family, see VALIDATORS
         self.usage = usage          # usage family, see build_usage (doc 4.2)
@@ -60,6 +60,9 @@ class ModelSpec:
         self.result = result
         self.busy_refused = busy_refused  # new-models §4: a submit while a task runs is a 429, not queued
         self.phases = phases  # new-models §4: PRE-PROCESSING / RUNNING / POST-PROCESSING while it runs
+        # (status, code, message) of a create sent to the other route; None: the generic 400
+        # InvalidParameter "url error" (doc 4.3)
+        self.wrong_route = wrong_route
 
     def clone(self, name: str) -> "ModelSpec":
         c = ModelSpec.__new__(ModelSpec)
@@ -165,10 +168,11 @@ def _catalogue() -> Dict[str, ModelSpec]:
     #
     # §2 animate: image2video route only, 5 RPS, 1 task at a time (a second one queues PENDING:
     # only videoretalk's refusal is documented), result output.results.video_url. Regions: Beijing,
-    # Singapore.
+    # Singapore. On video-generation: doc 2 [FIELD] recorded 403 AccessDenied for exactly this case
+    # (the animate models sent to video-generation), so that, not the generic 400 "url error".
     for name in ("wan2.2-animate-move", "wan2.2-animate-mix"):
         add(ModelSpec(name, "animate", "animate", route=ROUTE_KF2V, duration=("none",), rps=5, concurrency=1,
-                      result="results"))
+                      result="results", wrong_route=(403, "AccessDenied", "Access denied.")))
     # §3 s2v: image2video, 480P (default) / 720P, 5 RPS, 1 task at a time, results.video_url.
     # Beijing only. Its synchronous detect step (wan2.2-s2v-detect) is server.Emulator._face_detect.
     add(ModelSpec("wan2.2-s2v", "s2v", "s2v", route=ROUTE_KF2V, tiers=("480P", "720P"), duration=("none",),

@@ -738,6 +738,8 @@ class Emulator:
         if spec is None:  # doc 4.3: no official 404; emulator picks 400 "Model not exist."
             return _err(400, "InvalidParameter", MSG_NO_MODEL)
         if spec.route != route:  # doc 2: kf2v only on image2video, others only on video-generation
+            if spec.wrong_route is not None:  # doc 2 [FIELD]: the animate models on video-generation: 403
+                return _err(*spec.wrong_route)
             return _err(400, "InvalidParameter", MSG_URL)
         # doc 3.3 / 4.3: media fields take an http(s) URL, an oss:// temporary URL or a data: URI;
         # anything else (a bare file name, a local path) is refused at once with InvalidURL
