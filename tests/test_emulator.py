@@ -1029,27 +1029,84 @@ def test_newer_families_late_validation_over_http(body, message):
         assert emu.tasks[tid].statuses == ["PENDING", "FAILED"]
 
 
-@pytest.mark.parametrize("body, route, shape, usage_keys", [
-    (ANIMATE, KF2V, "results", {"video_duration", "video_ratio"}),
-    (S2V, KF2V, "results", {"duration", "size", "fps", "SR"}),
-    (RETALK, KF2V, "video_url", {"video_duration", "size", "video_ratio", "fps"}),
-    (STYLE, T2V, "output_video_url", {"duration", "video_count"}),
-    (WAN30, T2V, "video_url", {"video_count", "duration", "input_video_duration", "output_video_duration",
-                               "fps", "SR", "ratio"}),
-])
-def test_newer_families_finish_with_their_result_shape(emu, body, route, shape, usage_keys):
-    st, d = submit(emu, body, route=route)
+def run_to_end(emu: Emulator, clock: FakeClock, body: Dict[str, Any], step: float = 0.5) -> Tuple[str, Dict[str, Any]]:
+    st, d = submit(emu, body, route=route_of(body))
     assert st == 200, d
-    final = wait_final(emu, d["output"]["task_id"])
-    out = final["output"]
-    assert out["task_status"] == "SUCCEEDED", final
-    url = {"results": (out.get("results") or {}).get("video_url"), "video_url": out.get("video_url"),
-           "output_video_url": out.get("output_video_url")}[shape]
-    assert url and [k for k in ("video_url", "results", "output_video_url") if k in out] == \
-        [shape if shape != "results" else "results"]
-    assert set(final["usage"]) == usage_keys
-    status, _, video = call("GET", url, key=None)
-    assert status == 200 and video[4:8] == b"ftyp"
+    tid = d["output"]["task_id"]
+    for _ in range(100):
+        final = poll(emu, tid)
+        if final["output"]["task_status"] in TERMINAL:
+            return tid, final
+        clock.t += step
+    raise AssertionError(final)
+
+
+def result_url(out: Dict[str, Any]) -> str:
+    results = out.get("results")
+    return out.get("video_url") or out.get("output_video_url") or (results or {}).get("video_url")
+
+
+SHAPES = [  # (body, where the URL sits, exact usage)
+    (ANIMATE, "results", {"video_duration": 4.2, "video_ratio": "standard"}),
+    (ANIMATE_MIX, "results", {"video_duration": 4.2, "video_ratio": "pro"}),
+    (S2V, "results", {"duration": 4.8, "size": "832*480", "fps": 16, "SR": 480}),
+    (_with(S2V, resolution="720P"), "results", {"duration": 4.8, "size": "1280*720", "fps": 16, "SR": 720}),
+    (RETALK, "video_url", {"video_duration": 6.4, "size": "1280*720", "video_ratio": "standard", "fps": 25}),
+    (STYLE, "output_video_url", {"duration": 5.0, "video_count": 1}),
+    (WAN30, "video_url", {"video_count": 1, "duration": 5, "input_video_duration": 0, "output_video_duration": 5,
+                          "fps": 30, "SR": 1080, "ratio": "adaptive"}),
+    (_with(WAN30, duration=-1, resolution="480P"), "video_url",
+     {"video_count": 1, "duration": 7, "input_video_duration": 0, "output_video_duration": 7, "fps": 30, "SR": 480,
+      "ratio": "adaptive"}),
+    (_with(WAN30_PRIME, {"prompt": "extend Video 1", "media": MEDIA("reference_video")}, duration=10,
+           resolution="720P", ratio="16:9"), "video_url",
+     {"video_count": 1, "duration": 14.04, "input_video_duration": 4.04, "output_video_duration": 10, "fps": 30,
+      "SR": 720, "ratio": "16:9"}),
+]
+
+
+@pytest.mark.parametrize("body, shape, usage", SHAPES,
+                         ids=["%s-%d" % (b["model"], i) for i, (b, _, _) in enumerate(SHAPES)])
+def test_newer_families_finish_with_their_result_shape(body, shape, usage):
+    clock = FakeClock()
+    with Emulator(api_keys=(KEY,), clock=clock, pending_seconds=1, run_seconds=3) as emu:
+        tid, final = run_to_end(emu, clock, body)
+        out = final["output"]
+        assert out["task_status"] == "SUCCEEDED", final
+        # exactly one place holds the URL: output.results.video_url (an object, not a list) for
+        # animate / s2v, output.output_video_url for style transform, output.video_url otherwise; the
+        # families that take no prompt echo none
+        prompted = "prompt" in body["input"]
+        assert set(out) == {"task_id", "task_status", "submit_time", "scheduled_time", "end_time", shape} | \
+            ({"orig_prompt"} if prompted else set())
+        if shape == "results":
+            assert isinstance(out["results"], dict) and list(out["results"]) == ["video_url"]
+        url = result_url(out)
+        assert url.startswith(emu.url + "/results/" + tid + "/")
+        assert final["usage"] == usage
+        assert [type(v) for v in final["usage"].values()] == [type(v) for v in usage.values()]
+        phases = ["PRE-PROCESSING", "RUNNING", "POST-PROCESSING"] if body["model"] == "videoretalk" else ["RUNNING"]
+        assert emu.tasks[tid].statuses == ["PENDING"] + phases + ["SUCCEEDED"]
+        st, h, video = call("GET", url, key=None)
+        assert st == 200 and h["content-type"] == "video/mp4"
+        with open(FIXTURE, "rb") as fh:
+            assert video == fh.read()
+
+
+@pytest.mark.parametrize("body", [ANIMATE, S2V, RETALK, STYLE, WAN30])
+def test_newer_families_results_serve_the_synthetic_video(body):
+    size = 2 * MIB + 3
+    clock = FakeClock()
+    with Emulator(api_keys=(KEY,), clock=clock, pending_seconds=1, run_seconds=1, video_size=size) as emu:
+        _, final = run_to_end(emu, clock, body)
+        url = result_url(final["output"])
+        st, h, video = call("GET", url, key=None)
+        assert st == 200 and len(video) == size == int(h["content-length"]) and video[4:8] == b"ftyp"
+        import hashlib
+        assert hashlib.sha256(video).hexdigest() == emu.video_sha256()
+        st, h, part = call("GET", url, key=None, headers={"Range": "bytes=1000-1999"})
+        assert st == 206 and part == video[1000:2000] and h["content-range"] == "bytes 1000-1999/%d" % size
+        assert call("GET", url.split("?", 1)[0], key=None)[0] == 403  # unsigned
 
 
 @pytest.mark.parametrize("body, wrong_route, answer", [

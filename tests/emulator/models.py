@@ -42,7 +42,8 @@ class ModelSpec:
                  default_size: Optional[str] = None, default_res: Optional[str] = None,
                  rps: float = 5, concurrency: int = 5, ratios: Optional[List[str]] = None,
                  sizes: Optional[List[str]] = None, result: str = "video_url", busy_refused: bool = False,
-                 phases: bool = False, wrong_route: Optional[Tuple[int, str, str]] = None) -> None:
+                 phases: bool = False, wrong_route: Optional[Tuple[int, str, str]] = None,
+                 echoes_prompt: bool = True) -> None:
         self.name = name
         self.kind = kind            # validator family, see VALIDATORS
         self.usage = usage          # usage family, see build_usage (doc 4.2)
@@ -63,6 +64,9 @@ class ModelSpec:
         # (status, code, message) of a create sent to the other route; None: the generic 400
         # InvalidParameter "url error" (doc 4.3)
         self.wrong_route = wrong_route
+        # doc 4.2: a finished task echoes its prompt as output.orig_prompt; the families that take no
+        # prompt (new-models §2-§5) document no such field, so their answers carry none
+        self.echoes_prompt = echoes_prompt
 
     def clone(self, name: str) -> "ModelSpec":
         c = ModelSpec.__new__(ModelSpec)
@@ -172,20 +176,20 @@ def _catalogue() -> Dict[str, ModelSpec]:
     # (the animate models sent to video-generation), so that, not the generic 400 "url error".
     for name in ("wan2.2-animate-move", "wan2.2-animate-mix"):
         add(ModelSpec(name, "animate", "animate", route=ROUTE_KF2V, duration=("none",), rps=5, concurrency=1,
-                      result="results", wrong_route=(403, "AccessDenied", "Access denied.")))
+                      result="results", wrong_route=(403, "AccessDenied", "Access denied."), echoes_prompt=False))
     # §3 s2v: image2video, 480P (default) / 720P, 5 RPS, 1 task at a time, results.video_url.
     # Beijing only. Its synchronous detect step (wan2.2-s2v-detect) is server.Emulator._face_detect.
     add(ModelSpec("wan2.2-s2v", "s2v", "s2v", route=ROUTE_KF2V, tiers=("480P", "720P"), duration=("none",),
-                  default_res="480P", rps=5, concurrency=1, result="results"))
+                  default_res="480P", rps=5, concurrency=1, result="results", echoes_prompt=False))
     # §4 videoretalk: image2video, 1 RPS, 1 task; a second submit while one is unfinished is refused
     # with 429 Throttling.RateQuota (documented, id 68785298118), not queued. Beijing only.
     add(ModelSpec("videoretalk", "retalk", "retalk", route=ROUTE_KF2V, duration=("none",), rps=1, concurrency=1,
-                  busy_refused=True, phases=True))
+                  busy_refused=True, phases=True, echoes_prompt=False))
     # §5 style transform: video-generation, 20 RPS, "2 concurrent (1 running)": one task runs at a time
     # (the emulator's concurrency counts running tasks; the others wait PENDING), result
     # output.output_video_url. Beijing only.
     add(ModelSpec("video-style-transform", "style", "style", duration=("none",), rps=20, concurrency=1,
-                  result="output_video_url"))
+                  result="output_video_url", echoes_prompt=False))
     # §1 wan3.0: video-generation, result output.video_url. Regions: Beijing, Singapore, Tokyo,
     # Frankfurt, Virginia, Hong Kong (workspace domains; §1 notes this contradicts doc 1's "no Hong
     # Kong video endpoint"). No rate limit is documented (§1: "none found"). Chosen: 2 RPS / 2 running,
@@ -807,10 +811,15 @@ def build_usage(spec: ModelSpec, body: Dict[str, Any]) -> Dict[str, Any]:
         out = float(d) if d else 5.02
         return {"duration": round(out * 2, 2), "input_video_duration": out, "output_video_duration": out,
                 "video_count": 1, "SR": sr}
-    if spec.usage == "wan30":  # §1
+    if spec.usage == "wan30":  # §1; with a reference video, duration = input + output as in doc 3.7
         out = d if d != -1 else 7
-        return {"video_count": 1, "duration": out, "input_video_duration": 0, "output_video_duration": out,
-                "fps": 30, "SR": sr, "ratio": params.get("ratio") or "adaptive"}
+        inp = body.get("input") if isinstance(body.get("input"), dict) else {}
+        media = inp.get("media") if isinstance(inp.get("media"), list) else []
+        has_video = any(isinstance(el, dict) and el.get("type") == "reference_video" for el in media)
+        seconds = 4.04 if has_video else 0
+        return {"video_count": 1, "duration": round(out + seconds, 2) if has_video else out,
+                "input_video_duration": seconds, "output_video_duration": out, "fps": 30, "SR": sr,
+                "ratio": params.get("ratio") or "adaptive"}
     if spec.usage == "hhedit":
         return {"duration": 13.24, "input_video_duration": 6.62, "output_video_duration": 6.62,
                 "video_count": 1, "SR": sr}

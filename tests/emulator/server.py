@@ -866,8 +866,9 @@ class Emulator:
             out["end_time"] = self._fmt(end)
         if status == "SUCCEEDED":
             prompt = st.body.get("input", {}).get("prompt") if isinstance(st.body.get("input"), dict) else None
-            out["orig_prompt"] = prompt if isinstance(prompt, str) else ""
-            if M.wants_actual_prompt(st.spec, st.body) and out["orig_prompt"]:
+            if st.spec.echoes_prompt:
+                out["orig_prompt"] = prompt if isinstance(prompt, str) else ""
+            if M.wants_actual_prompt(st.spec, st.body) and out.get("orig_prompt"):
                 out["actual_prompt"] = out["orig_prompt"] + " (extended by emulator)"
             if st.spec.result == "results":  # new-models §7: animate, s2v
                 out["results"] = {"video_url": self._issue_url(st)}
