@@ -1179,19 +1179,44 @@ def test_videoretalk_refuses_a_second_task_while_one_runs_and_walks_its_phases()
     with Emulator(api_keys=(KEY,), clock=clock, pending_seconds=1, run_seconds=3) as emu:
         st, d = submit(emu, RETALK, route=KF2V)
         assert st == 200
-        clock.t += 1.1  # one submit per second
-        assert_error(*submit(emu, RETALK, route=KF2V), 429, "Throttling.RateQuota")
         tid = d["output"]["task_id"]
+        assert_error(*submit(emu, RETALK, route=KF2V), 429, "Throttling.RateQuota", MSG_RATE)  # 1 RPS
+        clock.t += 0.5
+        assert poll(emu, tid)["output"]["task_status"] == "PENDING"
+        clock.t += 0.7  # the rate window is clear, but its one task is unfinished: still 429
+        assert_error(*submit(emu, RETALK, route=KF2V), 429, "Throttling.RateQuota", MSG_RATE)
         seen = []
-        for _ in range(6):
+        for _ in range(3):  # 1001.7, 1002.7, 1003.7: one poll inside each third of the running time
+            clock.t += 0.5 if not seen else 1.0
             seen.append(poll(emu, tid)["output"]["task_status"])
-            clock.t += 0.7
-        assert seen[0] in ("PENDING", "PRE-PROCESSING")
-        assert [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s][-4:] == \
-            ["PRE-PROCESSING", "RUNNING", "POST-PROCESSING", "SUCCEEDED"]
+            assert_error(*submit(emu, RETALK, route=KF2V), 429, "Throttling.RateQuota")
+            clock.t += 0.01
+        assert seen == ["PRE-PROCESSING", "RUNNING", "POST-PROCESSING"]
+        clock.t += 1.0
+        done = poll(emu, tid)
+        assert done["output"]["task_status"] == "SUCCEEDED" and done["output"]["video_url"]
+        assert emu.tasks[tid].statuses == ["PENDING", "PRE-PROCESSING", "RUNNING", "POST-PROCESSING", "SUCCEEDED"]
+        assert emu.created_count() == 1  # no refusal created a task
         clock.t += 1.1
         assert submit(emu, RETALK, route=KF2V)[0] == 200  # free again once it finished
         assert emu.created_count() == 2
+
+
+def test_videoretalk_is_free_again_once_its_task_fails_or_is_canceled():
+    clock = FakeClock()
+    with Emulator(api_keys=(KEY,), clock=clock, pending_seconds=1, run_seconds=3, fail_seconds=2) as emu:
+        bad = submit(emu, _with(RETALK, query_face_threshold=300), route=KF2V)[1]["output"]["task_id"]
+        clock.t += 1.1
+        assert_error(*submit(emu, RETALK, route=KF2V), 429, "Throttling.RateQuota")  # still PENDING
+        clock.t += 1.0
+        assert poll(emu, bad)["output"]["task_status"] == "FAILED"
+        st, d = submit(emu, RETALK, route=KF2V)
+        assert st == 200
+        st, _, _ = call("POST", emu.base_url + "/tasks/%s/cancel" % d["output"]["task_id"])
+        assert st == 200
+        clock.t += 1.1
+        assert submit(emu, RETALK, route=KF2V)[0] == 200
+        assert emu.created_count() == 3
 
 
 DETECT = "/services/aigc/image2video/face-detect"
