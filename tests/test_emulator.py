@@ -1219,12 +1219,23 @@ def test_videoretalk_is_free_again_once_its_task_fails_or_is_canceled():
         assert emu.created_count() == 3
 
 
+# ------------------------------------------------------------------ s2v face detect (new-models §3)
 DETECT = "/services/aigc/image2video/face-detect"
 
 
-def detect(emu: Emulator, image: str, headers: Optional[Dict[str, str]] = None, model: str = "wan2.2-s2v-detect"):
-    st, _, b = call("POST", emu.base_url + DETECT, {"model": model, "input": {"image_url": image}}, headers)
+def detect(emu: Emulator, image: str, headers: Optional[Dict[str, str]] = None, model: str = "wan2.2-s2v-detect",
+           **kw: Any):
+    st, _, b = call("POST", emu.base_url + DETECT, {"model": model, "input": {"image_url": image}}, headers, **kw)
     return st, json.loads(b)
+
+
+def raw_detect(emu: Emulator, body: bytes, headers: Dict[str, str]) -> Tuple[int, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=5)
+    conn.request("POST", "/api/v1" + DETECT, body=body, headers=dict({"Authorization": "Bearer " + KEY}, **headers))
+    r = conn.getresponse()
+    out = r.status, json.loads(r.read())
+    conn.close()
+    return out
 
 
 def test_face_detect_answers_synchronously_and_creates_nothing():
@@ -1233,15 +1244,70 @@ def test_face_detect_answers_synchronously_and_creates_nothing():
         emu.faceless.add(U + "cat.png")
         emu.no_human.add(U + "wall.png")
         st, d = detect(emu, U + "me.png")
-        assert st == 200 and d["output"] == {"check_pass": True}
+        assert st == 200 and d["output"] == {"check_pass": True} and set(d) == {"output", "request_id"}
+        uuid.UUID(d["request_id"])
         st, d = detect(emu, U + "cat.png")
         assert st == 200 and d["output"] == {"check_pass": False}
         assert_error(*detect(emu, U + "wall.png"), 400, "InvalidFile.NoHuman")
         assert_error(*detect(emu, U + "me.png", {"X-DashScope-Async": "enable"}), 403, "AccessDenied",
                      "current user api does not support asynchronous calls")
-        assert_error(*detect(emu, U + "me.png", model="wan2.2-s2v"), 400, "InvalidParameter")
+        assert_error(*detect(emu, U + "me.png", model="wan2.2-s2v"), 400, "InvalidParameter", "Model not exist.")
         assert_error(*detect(emu, "me.png"), 400, "InvalidParameter", "Invalid URL provided in your request.")
         clock.t += 1.1
         assert [detect(emu, U + "me.png")[0] for _ in range(6)] == [200] * 5 + [429]  # 5 RPS
+        assert_error(*detect(emu, U + "me.png"), 429, "Throttling.RateQuota", MSG_RATE)
+        clock.t += 1.01
+        assert detect(emu, U + "me.png")[0] == 200
         assert emu.created_count() == 0 and not emu.tasks
-        assert len(emu.requests_to("POST", DETECT)) == 12
+        # every call is in the request log the tests read, body and headers
+        log = emu.requests_to("POST", DETECT)
+        assert len(log) == 14 and all(r.path == "/api/v1" + DETECT for r in log)
+        assert [r.json["input"]["image_url"] for r in log[:3]] == [U + "me.png", U + "cat.png", U + "wall.png"]
+        assert [r.headers.get("x-dashscope-async") for r in log[:4]] == [None, None, None, "enable"]
+
+
+def test_face_detect_refusals_before_any_verdict():
+    with Emulator(api_keys=(KEY,)) as emu:
+        body = json.dumps({"model": "wan2.2-s2v-detect", "input": {"image_url": U + "me.png"}}).encode()
+        assert_error(*detect(emu, U + "me.png", key=None), 401, "InvalidApiKey", "No API-key provided.")
+        assert_error(*detect(emu, U + "me.png", key="sk-wrong"), 401, "InvalidApiKey")
+        assert_error(*raw_detect(emu, body, {}), 400, "InvalidParameter")  # no Content-Type
+        assert_error(*raw_detect(emu, body, {"Content-Type": "text/plain"}), 400, "InvalidParameter")
+        assert raw_detect(emu, body, {"Content-Type": "application/json; charset=utf-8"})[0] == 200
+        assert_error(*raw_detect(emu, b"{nope", {"Content-Type": "application/json"}), 400, "InvalidParameter")
+        st, _, b = call("POST", emu.base_url + DETECT, {"input": {"image_url": U + "me.png"}})
+        assert_error(st, json.loads(b), 400, "BadRequest.EmptyModel")
+        st, _, b = call("POST", emu.base_url + DETECT, {"model": "wan2.2-s2v-detect"})
+        assert_error(st, json.loads(b), 400, "BadRequest.EmptyInput")
+        st, _, b = call("POST", emu.base_url + DETECT, {"model": "wan2.2-s2v-detect", "input": {}})
+        assert_error(st, json.loads(b), 400, "InvalidParameter", "Field required: input.image_url")
+        assert emu.created_count() == 0
+
+
+def test_face_detect_of_an_uploaded_portrait():
+    with Emulator(api_keys=(KEY,)) as emu:
+        resolve = {"X-DashScope-OssResourceResolve": "enable"}
+        keys = {}
+        for model in ("wan2.2-s2v", "wan2.7-i2v"):
+            pol = get_policy(emu, model)
+            assert upload(emu, pol, b"portrait")[0] == 200
+            keys[model] = "oss://" + pol["upload_dir"] + "/cat.png"
+        st, d = detect(emu, keys["wan2.2-s2v"], resolve)
+        assert st == 200 and d["output"] == {"check_pass": True}
+        assert_error(*detect(emu, keys["wan2.2-s2v"]), 400, "InvalidParameter.DataInspection")
+        oss_refused = ("InternalError.Algo.InvalidParameter: The provided URL does not appear to be valid. "
+                       "Ensure it is correctly formatted.")
+        assert_error(*detect(emu, keys["wan2.7-i2v"], resolve), 400, "invalid_parameter_error", oss_refused)
+        assert_error(*detect(emu, keys["wan2.2-s2v"] + "x", resolve), 400, "invalid_parameter_error", oss_refused)
+        emu.faceless.add(keys["wan2.2-s2v"])
+        assert detect(emu, keys["wan2.2-s2v"], resolve)[1]["output"] == {"check_pass": False}
+        assert emu.created_count() == 0
+
+
+def test_face_detect_has_its_own_rate_not_s2v_s():
+    clock = FakeClock()
+    with Emulator(api_keys=(KEY,), clock=clock) as emu:
+        assert [detect(emu, U + "me.png")[0] for _ in range(5)] == [200] * 5
+        assert [submit(emu, S2V, route=KF2V)[0] for _ in range(6)] == [200] * 5 + [429]
+        assert detect(emu, U + "me.png")[0] == 429
+        assert emu.created_count() == 5

@@ -68,6 +68,8 @@ MSG_OSS_URL = ("InternalError.Algo.InvalidParameter: The provided URL does not a
 MSG_EMPTY_PARAMETERS = 'Required parameter "parameters" missing from request.'
 MSG_INVALID_URL = "Invalid URL provided in your request."
 MSG_ASYNC_REFUSED = "current user api does not support asynchronous calls"
+MSG_NO_HUMAN = "The input image has no human body or face."  # wording not documented (new-models §3)
+DETECT_MODEL = "wan2.2-s2v-detect"  # new-models §3: the synchronous portrait check before wan2.2-s2v
 
 
 class _Resp:
@@ -798,28 +800,52 @@ class Emulator:
 
     # ------------------------------------------------------------ face detect (new-models §3)
     def _face_detect(self, h: _Handler, rec: Recorded) -> _Resp:
-        """Synchronous, unbilled, creates no task: output.check_pass for input.image_url. An image
-        URL listed in ``faceless`` fails the check; one in ``no_human`` gets HTTP 400 InvalidFile.NoHuman."""
+        """Synchronous, unbilled, creates no task: output.check_pass for input.image_url. Logged in
+        ``requests`` like every call. An image URL listed in ``faceless`` fails the check
+        (check_pass false); one in ``no_human`` gets HTTP 400 InvalidFile.NoHuman; any other passes.
+        Checked in this order: key, async header, body size, Content-Type, JSON, model, image_url,
+        oss:// header and binding, 5 RPS, then the verdict."""
         bad = self._auth(rec)
         raw = self._read_body(h, rec)
         if bad:
             return bad
-        # a sync-only endpoint refuses the async header (the service's wording for such calls)
+        # A sync-only endpoint given the async header: doc 2 [FIELD] recorded this exact case live as
+        # 403 AccessDenied "current user api does not support asynchronous calls".
         if rec.headers.get("x-dashscope-async", "").strip().lower() == "enable":
             return _err(403, "AccessDenied", MSG_ASYNC_REFUSED)
+        if raw is None:
+            return _err(413, "BadRequest.TooLarge", "Payload Too Large")  # doc 4.3
+        # doc 2: a POST body is JSON with Content-Type: application/json (as for the create)
+        if rec.headers.get("content-type", "").split(";", 1)[0].strip().lower() != "application/json":
+            return _err(400, "InvalidParameter", MSG_INVALID)
         try:
-            body = json.loads((raw or b"").decode("utf-8"))
+            body = json.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             return _err(400, "InvalidParameter", MSG_INVALID)
-        inp = body.get("input") if isinstance(body, dict) else None
-        if not isinstance(body, dict) or body.get("model") != "wan2.2-s2v-detect":
+        if not isinstance(body, dict):
+            return _err(400, "InvalidParameter", MSG_INVALID)
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            return _err(400, "BadRequest.EmptyModel", MSG_EMPTY_MODEL)
+        if model != DETECT_MODEL:
             return _err(400, "InvalidParameter", MSG_NO_MODEL)
+        inp = body.get("input")
+        if inp is None:
+            return _err(400, "BadRequest.EmptyInput", MSG_EMPTY_INPUT)
         image = inp.get("image_url") if isinstance(inp, dict) else None
         if not isinstance(image, str) or not M.is_url(image):
             return _err(400, "InvalidParameter", "Field required: input.image_url" if image is None else MSG_INVALID_URL)
-        if image.startswith("oss://") and \
-                rec.headers.get("x-dashscope-ossresourceresolve", "").strip().lower() != "enable":
-            return _err(400, "InvalidParameter.DataInspection", MSG_DATA_INSPECTION)
+        if image.startswith("oss://"):
+            if rec.headers.get("x-dashscope-ossresourceresolve", "").strip().lower() != "enable":
+                return _err(400, "InvalidParameter.DataInspection", MSG_DATA_INSPECTION)
+            # doc 5: a temporary object is bound to the model it was uploaded for. The detect step
+            # belongs to wan2.2-s2v, the portrait is then sent to it, and no upload policy is issued
+            # for the detect id (not a catalogue model): the object must have been uploaded for
+            # wan2.2-s2v. One never uploaded, or uploaded for another model, is refused.
+            with self._lock:
+                obj = self._objects.get(image[len("oss://"):])
+            if obj is None or obj.model != "wan2.2-s2v":
+                return _err(400, "invalid_parameter_error", MSG_OSS_URL)
         now = self._now()
         with self._lock:
             win = [t for t in self._detects if t > now - 1.0]
@@ -827,8 +853,8 @@ class Emulator:
                 self._detects = win
                 return _err(429, "Throttling.RateQuota", MSG_RATE)
             self._detects = win + [now]
-        if image in self.no_human:
-            return _err(400, "InvalidFile.NoHuman", "The input image has no human body or face.")
+        if image in self.no_human:  # new-models §3 (id 57690501415): an unusable portrait
+            return _err(400, "InvalidFile.NoHuman", MSG_NO_HUMAN)
         return _json_resp(200, {"output": {"check_pass": image not in self.faceless}, "request_id": _rid()})
 
     # ------------------------------------------------------------ query (doc 4.2)
