@@ -77,6 +77,7 @@ class Recorded:
     body_size: int = 0
     body_sha256: Optional[str] = None
     action: Optional[str] = None     # name of the scripted action applied, if any
+    connection: int = 0              # the client's port: requests on one kept-alive connection share it
 
 
 @dataclass

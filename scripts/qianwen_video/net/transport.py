@@ -16,6 +16,13 @@ call): a JSON call must have its whole answer within that timeout; a streamed bo
 download, an upload) must move at least MIN_RATE bytes/s over every window of that length.
 Answers read whole are capped at safe_json.ANSWER_LIMIT and parsed with safe_json.
 
+Connections: a GET (status checks, task lists, upload policies, downloads; never paid, so safe to
+repeat) goes over a connection an earlier GET to the same host left open, when one is idle: a
+batch's polls then pay one TCP (and TLS) handshake, not one each. A connection the server has
+closed meanwhile is noticed before use, or, if the answer never began, the GET is sent once more
+on a new connection. Any other method (a create above all) always opens its own connection, so
+"sent, no answer" keeps meaning exactly that.
+
 Observers (``add_observer``) see every answer's status as it arrives (before any retry);
 QWEN_TRACE=1 prints one redacted line per exchange on stderr.
 """
@@ -23,9 +30,12 @@ from __future__ import annotations
 
 import http.client
 import io
+import select
 import socket
 import ssl
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 from urllib.parse import urlsplit
@@ -39,6 +49,9 @@ CHUNK = 1024 * 1024
 PIECE = 64 * 1024  # bytes per socket write, so the time rules are checked within a large chunk
 MIN_RATE = 1024.0  # bytes/s a streamed body must keep up over each window (the operation's timeout)
 TRACE_ENV = "QWEN_TRACE"
+REUSED_METHODS = ("GET",)  # idempotent and unbilled: may go over a kept-alive connection, and be sent again
+IDLE_LIMIT = 10.0  # seconds an idle connection is kept: servers and load balancers close quiet ones
+IDLE_PER_HOST = 4  # idle connections kept per host (a batch polls from one thread, downloads from two)
 
 Body = Union[None, bytes, Iterable[bytes]]
 
@@ -249,11 +262,13 @@ class Stream:
     """An open response whose body the caller reads in chunks (downloads)."""
 
     def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, url: str,
-                 guard: Guard, done: Callable[[str], None]):
+                 guard: Guard, done: Callable[[str], None],
+                 keep: Optional[Callable[[http.client.HTTPConnection], None]] = None):
         self._conn = conn
         self._resp = resp
         self._guard = guard
         self._done = done
+        self._keep = keep  # takes the connection back once the whole answer was read (a GET's)
         self.url = url
         self.status = resp.status
         self.reason = resp.reason
@@ -275,10 +290,18 @@ class Stream:
         return chunk
 
     def close(self) -> None:
+        # Only an answer read to its end leaves the connection ready for the next request (read1 does
+        # not mark a Content-Length body closed when it reaches the end: its length left is then 0).
+        whole = self._resp.isclosed() or self._resp.length == 0
+        reusable = (self._keep is not None and whole and not self._resp.will_close
+                    and self._failed is None and not self._guard.broken)
         try:
             self._resp.close()
         finally:
-            self._conn.close()
+            if reusable:
+                self._keep(self._conn)
+            else:
+                self._conn.close()
             self._done("%d%s" % (self.status, " then " + self._failed if self._failed else ""))
 
 
@@ -331,6 +354,10 @@ class Transport:
         self.trace = trace_enabled(ctx)
         self._observers: List[Observer] = []
         self._ssl: Optional[ssl.SSLContext] = None
+        # Idle kept-alive connections per (scheme, host, port): (connection, when it went idle).
+        self._idle: Dict[tuple, List[tuple]] = {}
+        self._idle_lock = threading.Lock()
+        weakref.finalize(self, _close_idle, self._idle, self._idle_lock)
 
     # -- public API ---------------------------------------------------------------------
     def add_observer(self, observer: Observer) -> None:
@@ -372,7 +399,7 @@ class Transport:
 
     def _exchange(self, method: str, url: str, headers: Optional[Dict[str, str]], body: Body,
                   length: Optional[int], timeout: Optional[float],
-                  progress: Optional[Callable[[int], None]], whole: bool) -> Stream:
+                  progress: Optional[Callable[[int], None]], whole: bool, fresh: bool = False) -> Stream:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise Unsendable("%s is not an http(s) URL" % (("a %s:// URL" % parts.scheme) if parts.scheme
@@ -388,6 +415,16 @@ class Transport:
             conn, target = self._connection(parts, limit)
         except ValueError as exc:  # e.g. a port out of range
             raise Unsendable("invalid URL %s: %s" % (url, exc), url) from None
+        key = (parts.scheme, parts.hostname, parts.port)
+        reused = None if fresh or method not in REUSED_METHODS else self._take_idle(key)
+        if reused is not None:
+            conn = reused
+
+        def again(why: str) -> Stream:
+            """A kept-alive connection the server closed before answering: the GET once more, on a new one."""
+            conn.close()
+            done("not answered on a reused connection (%s); sent again on a new one" % why)
+            return self._exchange(method, url, headers, body, length, timeout, progress, whole, fresh=True)
         all_headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         all_headers.update(headers or {})
         if target.startswith("http://"):  # plain HTTP through a proxy: it needs the credentials
@@ -397,7 +434,8 @@ class Transport:
         if length is not None:
             all_headers["Content-Length"] = str(length)
         try:
-            conn.connect()
+            if reused is None:
+                conn.connect()
         except ssl.SSLError as exc:
             conn.close()
             done("not sent (TLS handshake failed)")
@@ -410,7 +448,7 @@ class Transport:
                 raise NotSent("could not connect to the proxy %s:%s (set for %s): %s" % (
                     proxy.hostname, proxy.port or 80, parts.hostname, _describe(exc)), url) from None
             raise NotSent("could not connect to %s: %s" % (parts.netloc, _describe(exc)), url) from None
-        conn.sock = _GuardedSocket(conn.sock, guard)
+        conn.sock = _GuardedSocket(conn.sock, guard)  # a kept connection holds its plain socket
         # putrequest/putheader only check and buffer: a value they refuse never left the machine.
         header = "the request line"
         try:
@@ -428,18 +466,23 @@ class Transport:
             conn.endheaders()
             self._send_body(conn, body, progress, guard, limit)
         except (OSError, http.client.HTTPException) as exc:
+            if reused is not None and not guard.broken:
+                return again(_describe(exc))
             conn.close()
             done("no answer (%s while sending)" % _describe(exc))
             raise NoResponse("connection lost while sending: %s" % _describe(exc), url) from None
         try:
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
+            if reused is not None and guard.received == 0 and not guard.broken:
+                return again(_describe(exc))
             conn.close()
             done("no answer (%s)" % _describe(exc))
             raise NoResponse("no response: %s" % _describe(exc), url) from None
         if not whole:
             guard.at_least(self.min_rate, limit)
-        stream = Stream(conn, resp, url, guard, done)
+        keep = (lambda kept: self._give_idle(key, kept)) if method in REUSED_METHODS else None
+        stream = Stream(conn, resp, url, guard, done, keep)
         try:
             for observer in list(self._observers):
                 observer(method, url, resp.status)
@@ -449,6 +492,28 @@ class Transport:
         return stream
 
     # -- internals ----------------------------------------------------------------------
+    def _take_idle(self, key: tuple) -> Optional[http.client.HTTPConnection]:
+        """The most recently idled connection to this host that is still open, or None. One the server
+        closed (or sent something to unasked) is readable while idle, and is dropped here."""
+        now = self.clock()
+        with self._idle_lock:
+            idle = self._idle.get(key) or []
+            while idle:
+                conn, since = idle.pop()
+                if now - since <= IDLE_LIMIT and not _dropped(conn.sock):
+                    return conn
+                conn.close()
+        return None
+
+    def _give_idle(self, key: tuple, conn: http.client.HTTPConnection) -> None:
+        conn.sock = conn.sock._sock  # the guard belonged to the exchange that ended
+        with self._idle_lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < IDLE_PER_HOST:
+                idle.append((conn, self.clock()))
+                return
+        conn.close()
+
     def _send_body(self, conn: http.client.HTTPConnection, body: Body, progress, guard: Guard,
                    limit: float) -> None:
         if body is None:
@@ -524,6 +589,23 @@ class Transport:
             capath = self.ctx.get("SSL_CERT_DIR")
             self._ssl = ssl.create_default_context(cafile=cafile, capath=capath)
         return self._ssl
+
+
+def _dropped(sock) -> bool:
+    """Whether an idle connection's socket is readable: the server closed it, or sent bytes nobody asked
+    for (the connection is then unusable either way)."""
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):  # closed, or a descriptor select cannot watch: not reused
+        return True
+
+
+def _close_idle(idle: Dict[tuple, List[tuple]], lock: threading.Lock) -> None:
+    with lock:
+        kept = [conn for conns in idle.values() for conn, _ in conns]
+        idle.clear()
+    for conn in kept:
+        conn.close()
 
 
 def proxy_secrets(ctx: Context):
