@@ -19,7 +19,6 @@ characters in a row (a cut-off prefix or suffix).
 """
 from __future__ import annotations
 
-import base64
 import bisect
 import json
 import re
@@ -232,6 +231,8 @@ class Redactor:
         the pair and the `Basic` token an HTTP header carries (base64 of user:password)."""
         if not password:
             return
+        import base64  # here: only a proxy URL with a password needs it
+
         pairs = []
         for name in sorted({user or "", unquote(user or "")}):
             for secret in sorted({password, unquote(password)}):

@@ -5,13 +5,14 @@ import sys
 import time
 from typing import Any, List, Optional
 
-from . import shell
 from .context import Context
 from .options import DEFAULTS, Options
 
 
 def command_prefix(ctx: Context) -> List[str]:
     """How to run this CLI again: the script by absolute path, or the console script when installed."""
+    from . import shell  # here: --dry-run and --help never quote a command
+
     if ctx.script_path.exists():
         return shell.python_command(sys.executable) + [str(ctx.script_path)]
     return ["qianwen-video"]  # `pip install .` puts the package in site-packages without video.py
@@ -24,6 +25,8 @@ def program_name(ctx: Context) -> str:
 
 def quoted(parts: List[str]) -> str:
     """One command line, quoted for the shell it will be pasted into (POSIX, cmd.exe or PowerShell)."""
+    from . import shell
+
     return shell.join(parts)
 
 

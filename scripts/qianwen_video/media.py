@@ -12,7 +12,6 @@ file the link really leads to.
 """
 from __future__ import annotations
 
-import copy
 import os
 import re
 import stat
@@ -314,6 +313,8 @@ def resolved(request: Dict[str, Any], cwd: Path, upload: Callable[[List[LocalFil
     ``upload`` receives all the local files at once (it may run them concurrently) and
     returns their URLs in the same order.
     """
+    import copy  # here: only a request with local files is copied
+
     copied = copy.deepcopy(request)
     files = local_files(copied, cwd, home)
     if not files:

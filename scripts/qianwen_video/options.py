@@ -1,6 +1,6 @@
 """The options of one run: a frozen record the CLI fills from argv; nothing below the CLI sees argparse."""
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: with it, typing.NamedTuple compiles each of the
+# fields' string annotations at every start-up (~0.6 ms of --dry-run's); these all evaluate on 3.9.
 from typing import NamedTuple, Optional
 
 
