@@ -6,10 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from qianwen_video import cli
 from qianwen_video.context import Context
@@ -37,26 +38,51 @@ def env_for(emu, **extra: str) -> Dict[str, str]:
     return env
 
 
-def run(args: List[str], env: Dict[str, str], cwd: Path, max_sleep: float = 0.02, stdin: str = "") -> Result:
+class VirtualTime:
+    """Time shared by the CLI and the emulator of one test: real time plus every second a sleep skipped.
+
+    Each sleep lasts at most `max_real` real seconds (so other threads get to run) and moves the
+    clock on by the rest, for the CLI and for an emulator built with ``clock=vt.now``: its tasks,
+    rate windows and running limits pass as fast as the CLI waits for them. A test of a one-minute
+    wait then takes a fraction of a second, and what it asserts still holds on the clock both sides read.
+    """
+
+    def __init__(self, max_real: float = 0.002):
+        self.max_real = max_real
+        self.skipped = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def wall(self) -> float:
+        return time.time() + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        real = min(max(seconds, 0.0), self.max_real)
+        time.sleep(real)
+        with self._lock:
+            self.skipped += max(seconds - real, 0.0)
+
+
+def run(args: List[str], env: Dict[str, str], cwd: Path, max_sleep: float = 0.02, stdin: str = "",
+        clock: Optional[VirtualTime] = None) -> Result:
     """In-process: real network to the emulator, sleeps shortened but recorded.
 
     The CLI's clocks run on virtual time: real time plus every second a shortened sleep skipped,
     so schedules, timeouts and "wait a minute" rules behave as if each sleep had lasted as long
-    as it asked.
+    as it asked. `clock`: the test's VirtualTime, shared with its emulator (max_sleep is then its own).
     """
     out, err = io.StringIO(), io.StringIO()
     sleeps: List[float] = []
-    skipped = [0.0]
+    virtual = clock or VirtualTime(max_sleep)
 
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
-        real = min(seconds, max_sleep)
-        time.sleep(real)
-        skipped[0] += max(seconds - real, 0.0)
+        virtual.sleep(seconds)
 
     ctx = Context(environ=dict(env), cwd=Path(cwd), stdout=out, stderr=err, sleep=sleep,
-                  clock=lambda: time.monotonic() + skipped[0], wall_clock=lambda: time.time() + skipped[0],
-                  stderr_isatty=False, stdin=io.StringIO(stdin))
+                  clock=virtual.now, wall_clock=virtual.wall, stderr_isatty=False, stdin=io.StringIO(stdin))
     code = cli.main(args, ctx)
     return Result(code, out.getvalue(), err.getvalue(), sleeps)
 

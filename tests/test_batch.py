@@ -14,7 +14,7 @@ import pytest
 from qianwen_video.store import manifest as store_manifest
 from qianwen_video.tasks import pacing
 from tests.emulator import Emulator
-from tests.harness import KEY, VIDEO_PY, creates, env_for, run
+from tests.harness import KEY, VIDEO_PY, VirtualTime, creates, env_for, run
 
 MODEL = "happyhorse-1.0-t2v"  # catalog: 10 submits/s, 5 running (dashscope-api.md §6)
 I2V = "happyhorse-1.1-i2v"
@@ -56,12 +56,13 @@ def batch_args(*extra: str):
 
 def test_twenty_requests_run_in_waves_close_to_ideal(tmp_path):
     pending, running, limit, n = 0.05, 0.7, 5, 20
+    clock = VirtualTime()  # the schedule is judged on the clock the CLI and the emulator both read
     with Emulator(api_keys=(KEY,), pending_seconds=pending, run_seconds=running,
-                  concurrency={MODEL: limit}) as emu:
+                  concurrency={MODEL: limit}, clock=clock.now) as emu:
         write_batch(tmp_path, prompts(n))
-        started = time.monotonic()
-        result = run(batch_args("--print-response"), env_for(emu), tmp_path)
-        makespan = time.monotonic() - started
+        started = clock.now()
+        result = run(batch_args("--print-response"), env_for(emu), tmp_path, clock=clock)
+        makespan = clock.now() - started
         assert result.code == 0, result.stderr
         assert emu.max_concurrent_seen[MODEL] == limit
         assert emu.created_count() == n
@@ -81,9 +82,11 @@ def test_twenty_requests_run_in_waves_close_to_ideal(tmp_path):
 
 
 def test_concurrency_flag_caps_running_tasks(tmp_path):
-    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.3, concurrency={MODEL: 5}) as emu:
+    clock = VirtualTime()
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.3, concurrency={MODEL: 5},
+                  clock=clock.now) as emu:
         write_batch(tmp_path, prompts(6))
-        result = run(batch_args("--concurrency", "2"), env_for(emu), tmp_path)
+        result = run(batch_args("--concurrency", "2"), env_for(emu), tmp_path, clock=clock)
         assert result.code == 0, result.stderr
         assert emu.max_concurrent_seen[MODEL] == 2
         assert emu.created_count() == 6
@@ -99,7 +102,9 @@ def _subprocess_env(emu):
 
 def test_kill_halfway_then_rerun_submits_nothing_twice(tmp_path):
     n = 20
-    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=0.5, concurrency={MODEL: 5}) as emu:
+    clock = VirtualTime()  # real time while the killed process runs; the rerun's waits pass for both sides
+    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=0.5, concurrency={MODEL: 5},
+                  clock=clock.now) as emu:
         write_batch(tmp_path, prompts(n))
         proc = subprocess.Popen([sys.executable, str(VIDEO_PY)] + batch_args(), cwd=str(tmp_path),
                                 env=_subprocess_env(emu), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -120,7 +125,7 @@ def test_kill_halfway_then_rerun_submits_nothing_twice(tmp_path):
         before = emu.created_count()
         assert 8 <= before < n
 
-        result = run(batch_args("--print-response"), env_for(emu), tmp_path)
+        result = run(batch_args("--print-response"), env_for(emu), tmp_path, clock=clock)
         assert result.code == 0, result.stderr
         assert "Resuming the batch" in result.stderr
         assert emu.created_count() == n  # nothing submitted twice
@@ -159,9 +164,11 @@ def test_a_late_failure_and_an_invalid_item_do_not_block_the_others(tmp_path):
 def test_429_slows_the_batch_down_without_failing_items(tmp_path):
     n = 8
     # The service allows 2 submits/s where the catalog says 10: the batch must adapt.
-    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.2, submit_rps={MODEL: 2}) as emu:
+    clock = VirtualTime()
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.2, submit_rps={MODEL: 2},
+                  clock=clock.now) as emu:
         write_batch(tmp_path, prompts(n))
-        result = run(batch_args("--print-response"), env_for(emu), tmp_path)
+        result = run(batch_args("--print-response"), env_for(emu), tmp_path, clock=clock)
         assert result.code == 0, result.stderr
         assert emu.created_count() == n
         assert len(creates(emu)) > n  # some submits were refused with 429 and tried again
@@ -189,13 +196,14 @@ def test_a_local_file_is_uploaded_once_per_model(tmp_path):
 
 def test_timeout_then_rerun_polls_the_running_tasks(tmp_path):
     n = 4
-    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=1.0) as emu:
+    clock = VirtualTime()
+    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=1.0, clock=clock.now) as emu:
         write_batch(tmp_path, prompts(n))
-        first = run(batch_args("--timeout", "0.3"), env_for(emu), tmp_path)
+        first = run(batch_args("--timeout", "0.3"), env_for(emu), tmp_path, clock=clock)
         assert first.code == 2, first.stderr
         assert "resume with: python3" in first.stderr and "--batch b.jsonl" in first.stderr
         assert emu.created_count() == n
-        second = run(batch_args(), env_for(emu), tmp_path)
+        second = run(batch_args(), env_for(emu), tmp_path, clock=clock)
         assert second.code == 0, second.stderr
         assert emu.created_count() == n
 
@@ -233,16 +241,17 @@ def test_json_array_and_bad_lines(tmp_path):
 def test_an_unanswered_submit_is_resolved_through_the_task_list(tmp_path, zone):
     from tests.emulator.actions import Reset
 
-    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.2, zone_hours=zone) as emu:
+    clock = VirtualTime()  # item 4's "not listed yet" wait (recover.SETTLE, a minute) passes for both sides
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.2, zone_hours=zone, clock=clock.now) as emu:
         items = prompts(4)
         write_batch(tmp_path, items[:2])
-        assert run(batch_args(), env_for(emu), tmp_path).code == 0
+        assert run(batch_args(), env_for(emu), tmp_path, clock=clock).code == 0
         write_batch(tmp_path, items)
         # Item 3's create is processed, then the connection drops (a task exists); item 4's
         # is dropped unprocessed (no task). Items 1-2's tasks, created seconds ago, are
         # in the task list too and must not be taken for item 3's.
         emu.script("POST", r"/video-synthesis$", Reset(after_body=True), Reset())
-        result = run(batch_args("--print-response"), env_for(emu), tmp_path)
+        result = run(batch_args("--print-response"), env_for(emu), tmp_path, clock=clock)
         assert result.code == 0, result.stderr
         assert "no clear answer" in result.stderr
         assert emu.created_count() == 4
