@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from tests.emulator import Emulator
-from tests.harness import KEY, creates, env_for, run
+from tests.harness import KEY, VirtualTime, creates, env_for, run
 
 MODEL = "happyhorse-1.0-t2v"  # 10 submits/s, 5 running in the catalog
 POLL = "0.05"
@@ -92,16 +92,17 @@ def test_poll_once_submits_nothing_and_says_how_to_submit(tmp_path):
 
 
 def test_a_timeout_during_submit_only_leaves_the_rest_for_the_next_submit_only(tmp_path):
-    with Emulator(api_keys=(KEY,)) as emu:
+    clock = VirtualTime()  # the emulator's rate window and the CLI's budget on one clock
+    with Emulator(api_keys=(KEY,), clock=clock.now) as emu:
         write_batch(tmp_path, 25)
         env = env_for(emu)
         # 10 submits/s after a first burst: a 0.5 s budget (virtual time) submits some items, not all.
-        cut = run(batch("--submit-only", "--timeout", "0.5"), env, tmp_path)
+        cut = run(batch("--submit-only", "--timeout", "0.5"), env, tmp_path, clock=clock)
         assert cut.code == 2, cut.stderr
         first = emu.created_count()  # tasks made (a 429-refused POST makes none)
         assert 1 <= first < 25 and len(id_lines(cut.stdout)) == first
         assert "submit the rest with:" in cut.stderr
-        rest = run(batch("--submit-only"), env, tmp_path)
+        rest = run(batch("--submit-only"), env, tmp_path, clock=clock)
         assert rest.code == 0, rest.stderr
         assert emu.created_count() == 25 and len(id_lines(rest.stdout)) == 25
         assert queries(emu) == []

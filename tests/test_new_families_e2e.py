@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.emulator import Emulator
-from tests.harness import KEY, creates, env_for, run
+from tests.harness import KEY, VirtualTime, creates, env_for, run
 from tests.media_files import MP3, PNG
 
 IMG = "https://img.alicdn.com/imgextra/i1/NotRealJustExample/portrait.png"
@@ -134,12 +134,13 @@ def test_a_wan30_frame_and_reference_mix_costs_nothing(emu, tmp_path):
 def test_a_second_lipsync_batch_item_waits_for_the_first(tmp_path):
     """videoretalk runs one task at a time and answers a second submit with 429: the batch paces
     itself to one running task, and each item is paid once."""
-    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.15) as emu:
+    clock = VirtualTime()
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.15, clock=clock.now) as emu:
         lines = [json.dumps({"model": "videoretalk", "video_url": VID, "audio_url": MP3_URL, "output": "t%d.mp4" % i})
                  for i in range(3)]
         (tmp_path / "talk.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
         result = run(["--batch", "talk.jsonl", "--output", "clips", "--poll-interval", "0.05"], env_for(emu),
-                     tmp_path, max_sleep=0.05)
+                     tmp_path, clock=clock)
         assert result.code == 0, result.stderr
         assert len(emu.tasks) == 3
         assert sorted(p.name for p in (tmp_path / "clips").glob("t*.mp4")) == ["t0.mp4", "t1.mp4", "t2.mp4"]
@@ -147,18 +148,19 @@ def test_a_second_lipsync_batch_item_waits_for_the_first(tmp_path):
 
 
 def test_a_lipsync_submit_while_another_runs_waits_and_pays_once(tmp_path):
-    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=0.8) as emu:
+    clock = VirtualTime()  # the first task runs a minute: the second run's 30 s retries pass at once
+    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=60.0, clock=clock.now) as emu:
         first = {"model": "videoretalk", "video_url": VID, "audio_url": MP3_URL}
-        assert run(["--request", json.dumps(first), "--submit-only"], env_for(emu), tmp_path).code == 0
+        assert run(["--request", json.dumps(first), "--submit-only"], env_for(emu), tmp_path, clock=clock).code == 0
         second = dict(first, video_url=VID.replace("dance", "talk"))
         # --submit-only does not wait: the 429 is the answer, and it says why
-        busy = run(["--request", json.dumps(second), "--submit-only"], env_for(emu), tmp_path, max_sleep=0.001)
+        busy = run(["--request", json.dumps(second), "--submit-only"], env_for(emu), tmp_path, clock=clock)
         assert busy.code == 1 and "Throttling" in busy.stderr
         assert "Hint: videoretalk runs one task at a time per account and another is still running; nothing " \
                "was created" in busy.stderr
         # a plain run waits for the first to finish, then pays once
-        result = run(["--request", json.dumps(second), "--poll-interval", "0.05"], env_for(emu), tmp_path,
-                     max_sleep=0.1)
+        result = run(["--request", json.dumps(second), "--poll-interval", "5"], env_for(emu), tmp_path,
+                     clock=clock)
         assert result.code == 0, result.stderr
         assert "videoretalk runs one task at a time per account and another one is still running; nothing was " \
                "created. Trying again in 30s" in result.stderr
