@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from qianwen_video import catalog
-from tests.harness import FIXTURE_MP4, KEY, creates, env_for, run, run_subprocess
+from tests.harness import FIXTURE_MP4, KEY, VirtualTime, creates, env_for, run, run_subprocess
 from tests.emulator import Emulator
 
 IMG = "https://img.alicdn.com/imgextra/i1/NotRealJustExample/portrait.png"
@@ -164,22 +164,23 @@ def test_late_failure_ends_promptly_with_the_task_code_and_message(emu, tmp_path
     assert len(creates(emu)) == 1
 
 
-def test_submit_only_then_poll_once_then_resume(emu, tmp_path):
-    env = env_for(emu)
-    submitted = run(["--request", json.dumps({"prompt": "x"}), "--submit-only"], env, tmp_path)
-    assert submitted.code == 0
-    task_id = submitted.stdout.strip()
-    assert task_id and "Task submitted: " + task_id in submitted.stderr
+def test_submit_only_then_poll_once_then_resume(tmp_path):
+    clock = VirtualTime()  # the task runs a minute on the clock both sides read, however busy the machine
+    with Emulator(api_keys=(KEY,), pending_seconds=1.0, run_seconds=60.0, clock=clock.now) as emu:
+        env = env_for(emu)
+        submitted = run(["--request", json.dumps({"prompt": "x"}), "--submit-only"], env, tmp_path, clock=clock)
+        assert submitted.code == 0
+        task_id = submitted.stdout.strip()
+        assert task_id and "Task submitted: " + task_id in submitted.stderr
 
-    first = run(["--task-id", task_id, "--poll-once"], env, tmp_path)
-    assert first.code == 2 and "--task-id " + task_id in first.stderr and "--poll-once" in first.stderr
+        first = run(["--task-id", task_id, "--poll-once"], env, tmp_path, clock=clock)
+        assert first.code == 2 and "--task-id " + task_id in first.stderr and "--poll-once" in first.stderr
 
-    import time
-    time.sleep(0.3)
-    done = run(["--task-id", task_id, "--poll-once", "--print-response"], env, tmp_path)
-    assert done.code == 0, done.stderr
-    assert done.json()["model"] == "wan2.6-t2v"  # found in the journal
-    assert len(creates(emu)) == 1
+        clock.sleep(61.0)  # the task ends meanwhile
+        done = run(["--task-id", task_id, "--poll-once", "--print-response"], env, tmp_path, clock=clock)
+        assert done.code == 0, done.stderr
+        assert done.json()["model"] == "wan2.6-t2v"  # found in the journal
+        assert len(creates(emu)) == 1
 
 
 def test_task_id_is_printed_even_when_quiet(emu, tmp_path):
