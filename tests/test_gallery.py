@@ -389,7 +389,8 @@ _KEYS = ["status", "local_path", "prompt", "negative_prompt", "model", "mode", "
          "duration", "seed", "submitted_at", "code", "message", "batch", "batch_item", "inputs", "remote_inputs"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# New examples every run: coverage adds up across runs, each run keeps the suite under a minute.
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(st.fixed_dictionaries({"task_id": st.text(min_size=1, max_size=20)},
                                       optional={k: _VALUES for k in _KEYS}), max_size=5))
 def test_any_journal_values_render_a_well_formed_page(tmp_path, entries):
