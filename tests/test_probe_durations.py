@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from qianwen_video import probe
 from qianwen_video.probe import duration_of
+from tests import test_probe
 from tests.media_files import ffmpeg_files
 
 READ_LIMIT = 256 * 1024  # bytes any one call may read, whatever the file (the module's walks are bounded)
@@ -348,9 +349,10 @@ def test_random_bytes_give_none_or_seconds_and_a_bounded_read(scratch, prefix, b
     assert_sane(scratch)
 
 
-# Every fixture with a length, cut and with bytes changed anywhere in it: its first 8 KB (every header
-# and a few MPEG frames; past that only silence, where a change tells nothing).
-BASES = [c[1][:8192] for c in CASES if c[2] is not None]
+# Every fixture here and in test_probe.py (pictures holding frame-like bytes too), cut and with bytes changed
+# anywhere in it: its first 8 KB (every header and a few MPEG frames; past that only silence, where a change
+# tells nothing).
+BASES = [c[1][:8192] for c in CASES + test_probe.CASES if c[1]]
 
 
 @settings(max_examples=150, deadline=None)
@@ -373,6 +375,7 @@ FFMPEG = [  # sources, output options, file name, seconds, tolerance (an MP3 hol
     ([SINE], ["-rf64", "always"], "rf64.wav", 3.5, 0.001),
     ([SINE], [], "a.mp3", 3.5, 0.06),
     ([SINE], ["-q:a", "4"], "vbr.mp3", 3.5, 0.06),
+    ([SINE], ["-b:a", "128k", "-write_xing", "0"], "cbr.mp3", 3.5, 0.06),
     ([SINE], ["-write_xing", "0", "-id3v2_version", "0"], "bare_cbr.mp3", 3.5, 0.06),
     ([SINE], ["-write_xing", "0", "-write_id3v1", "1", "-metadata", "title=t"], "tagged_cbr.mp3", 3.5, 0.06),
     ([SINE], ["-ar", "8000", "-ac", "1", "-q:a", "7"], "mpeg25.mp3", 3.5, 0.2),
