@@ -40,7 +40,8 @@ def ffmpeg_files(folder: Path, recipes: Iterable[Tuple[Sequence[str], Sequence[s
     file). A recipe is (lavfi sources, output options, file name): each source is an input given once
     however many files use it, and mapped whole into the files that name it. Returns name -> path."""
     recipes = list(recipes)
-    sources, outputs = [], []  # type: List[str], List[str]
+    sources: List[str] = []
+    outputs: List[str] = []
     for needs, options, name in recipes:
         sources += [source for source in needs if source not in sources]
         outputs += [arg for source in needs for arg in ("-map", str(sources.index(source)))]
