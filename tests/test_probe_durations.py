@@ -116,6 +116,12 @@ CASES = [
     ("mp4: fragmented, mvhd 0: the longest track", FTYP + box(b"moov", mvhd(1000, 0) + trak(12800, 64000)
                                                                 + trak(48000, 249600) + box(b"mvex")) + box(b"moof"),
      5.2),
+    ("mp4: fragmented, mvhd 0: the length in mvex/mehd", FTYP + box(b"moov", mvhd(1000, 0) + trak(1000, 2000)
+                                                                       + box(b"mvex", box(b"trex", b"\0" * 24)
+                                                                             + box(b"mehd", b"\0" * 4
+                                                                                   + struct.pack(">I", 7500)))), 7.5),
+    ("mp4: fragmented, mehd version 1", FTYP + box(b"moov", mvhd(90000, 0) + box(b"mvex", box(
+        b"mehd", b"\x01\0\0\0" + struct.pack(">Q", 2 ** 33)))), 2 ** 33 / 90000),
     ("mp4: no mvhd: the longest track, mdhd version 1", FTYP + box(b"moov", trak(600, 2 ** 32 + 600, version=1)),
      (2 ** 32 + 600) / 600),
     ("mp4: mvhd 'unknown' (all ones): the tracks", FTYP + box(b"moov", mvhd(1000, 0xFFFFFFFF) + trak(44100, 88200)),
