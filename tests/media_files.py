@@ -1,12 +1,14 @@
 """Test media files: the first bytes each kind of file starts with, so local-file checks by content pass.
 
 Only the signatures matter to the CLI (it reads a small prefix); the rest of a test file may be
-random bytes.
+random bytes. Real files, where a test needs them, come from ffmpeg (ffmpeg_files).
 """
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 PNG = b"\x89PNG\r\n\x1a\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
@@ -30,3 +32,20 @@ def write_media(path: Path, size: int = 3000) -> bytes:
     data = head + os.urandom(max(size - len(head), 0))
     path.write_bytes(data)
     return data
+
+
+
+def ffmpeg_files(folder: Path, recipes: Iterable[Tuple[Sequence[str], Sequence[str], str]]) -> Dict[str, Path]:
+    """Real files made by ffmpeg in one run (one process start, each source read once, not one run per
+    file). A recipe is (lavfi sources, output options, file name): each source is an input given once
+    however many files use it, and mapped whole into the files that name it. Returns name -> path."""
+    recipes = list(recipes)
+    sources: List[str] = []
+    outputs: List[str] = []
+    for needs, options, name in recipes:
+        sources += [source for source in needs if source not in sources]
+        outputs += [arg for source in needs for arg in ("-map", str(sources.index(source)))]
+        outputs += list(options) + [str(Path(folder) / name)]
+    inputs = [arg for source in sources for arg in ("-f", "lavfi", "-i", source)]
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y"] + inputs + outputs, check=True, timeout=120)
+    return {name: Path(folder) / name for _, _, name in recipes}

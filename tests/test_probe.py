@@ -1,15 +1,16 @@
-"""probe.duration_of: seconds from MP4/MOV, WAV and MP3 headers, or None; never an exception."""
+"""probe: seconds from MP4/MOV, WAV and MP3 headers (more in test_probe_durations.py), pixels and frame
+rates from image and video headers, or None; never an exception."""
 from __future__ import annotations
 
 import shutil
 import struct
-import subprocess
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qianwen_video.probe import duration_of
+from tests.media_files import ffmpeg_files
 
 
 def box(kind: bytes, body: bytes) -> bytes:
@@ -58,6 +59,12 @@ def mp3_frames(count: int, xing: bool = False, id3: bool = False, v1_tag: bool =
     return out
 
 
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """One file the table and property tests overwrite: no new folder per example."""
+    return tmp_path_factory.mktemp("probe") / "media"
+
+
 CASES = [
     ("moov after a big mdat", FTYP + box(b"mdat", b"\0" * 5000) + box(b"moov", mvhd(1000, 2500)), 2.5),
     ("faststart", FTYP + box(b"moov", mvhd(600, 4200)) + box(b"mdat", b"\0" * 100), 7.0),
@@ -84,48 +91,14 @@ CASES = [
 
 
 @pytest.mark.parametrize("name, data, seconds", CASES, ids=[c[0] for c in CASES])
-def test_duration_table(tmp_path, name, data, seconds):
-    path = tmp_path / "f.bin"
-    path.write_bytes(data)
-    found = duration_of(path)
+def test_duration_table(scratch, name, data, seconds):
+    scratch.write_bytes(data)
+    found = duration_of(scratch)
     assert (found is None) if seconds is None else found == pytest.approx(seconds, abs=1e-6), (name, found)
 
 
-def test_missing_file_and_folder_are_none(tmp_path):
-    assert duration_of(tmp_path / "nope.mp4") is None
-    assert duration_of(tmp_path) is None
-
-
-@pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg makes the real files")
-@pytest.mark.parametrize("args, name, seconds, tolerance", [
-    (["-f", "lavfi", "-i", "sine=duration=3.5"], "a.wav", 3.5, 0.01),
-    (["-f", "lavfi", "-i", "sine=duration=3.5"], "a.mp3", 3.5, 0.06),
-    (["-f", "lavfi", "-i", "sine=duration=3.5", "-b:a", "128k", "-write_xing", "0"], "cbr.mp3", 3.5, 0.06),
-    (["-f", "lavfi", "-i", "testsrc=duration=2.5:size=64x64:rate=10"], "a.mp4", 2.5, 0.01),
-    (["-f", "lavfi", "-i", "testsrc=duration=2.5:size=64x64:rate=10", "-movflags", "+faststart"], "b.mp4", 2.5, 0.01),
-    (["-f", "lavfi", "-i", "testsrc=duration=4:size=64x64:rate=10"], "c.mov", 4.0, 0.01),
-])
-def test_real_files_made_by_ffmpeg(tmp_path, args, name, seconds, tolerance):
-    target = tmp_path / name
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y"] + args + [str(target)], check=True, timeout=60)
-    assert duration_of(target) == pytest.approx(seconds, abs=tolerance)
-
-
-
-@settings(max_examples=300, deadline=None)
-@given(data=st.binary(max_size=2048), cut=st.integers(min_value=0, max_value=4000),
-       flips=st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 255)), max_size=8),
-       base=st.sampled_from([c[1] for c in CASES]))
-def test_damaged_and_random_files_never_raise(tmp_path_factory, data, cut, flips, base):
-    mutated = bytearray(base[:cut] if cut < len(base) else base)
-    for at, value in flips:
-        if at < len(mutated):
-            mutated[at] = value
-    for blob in (data, bytes(mutated)):
-        path = tmp_path_factory.mktemp("fuzz") / "f.bin"
-        path.write_bytes(blob)
-        found = duration_of(path)
-        assert found is None or (found >= 0 and found == found and found != float("inf"))
+# Missing files and folders, a named pipe, exact seconds of many more synthetic files, bounded reads of
+# huge, random and damaged ones, and real files made by ffmpeg: tests/test_probe_durations.py.
 
 
 # -- pixel sizes and frame rates -----------------------------------------------------------------
@@ -185,27 +158,52 @@ def test_video_facts_table(tmp_path, data, facts):
     assert found == (facts if facts is None else (facts[0], facts[1], pytest.approx(facts[2])))
 
 
+PICTURES = ["i.png", "i.jpg", "i.webp", "i.bmp", "i.gif"]  # GIF: no size read, and no length either
+VIDEOS = {"v.mp4": 24, "v.mov": 30}
+
+
+@pytest.fixture(scope="module")
+def made_by_ffmpeg(tmp_path_factory):
+    still = "testsrc=size=320x240:rate=1"
+    recipes = [([still], ["-frames:v", "1"], name) for name in PICTURES]
+    recipes += [(["testsrc=duration=2:size=320x240:rate=%d" % rate], [], name) for name, rate in VIDEOS.items()]
+    return ffmpeg_files(tmp_path_factory.mktemp("ffmpeg"), recipes)
+
+
 @pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg makes the real files")
-def test_real_images_and_videos_made_by_ffmpeg(tmp_path):
-    for name in ("i.png", "i.jpg", "i.webp", "i.bmp"):
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=1",
-                        "-frames:v", "1", str(tmp_path / name)], check=True, timeout=60)
-        assert image_size(tmp_path / name) == (320, 240), name
-        assert duration_of(tmp_path / name) is None, name  # a picture never has a length
-    for name, rate in (("v.mp4", 24), ("v.mov", 30)):
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                        "testsrc=duration=2:size=320x240:rate=%d" % rate, str(tmp_path / name)], check=True, timeout=60)
-        assert video_facts(tmp_path / name) == (320, 240, pytest.approx(rate, abs=0.01)), name
+@pytest.mark.parametrize("name", PICTURES + list(VIDEOS))
+def test_real_images_and_videos_made_by_ffmpeg(made_by_ffmpeg, name):
+    path = made_by_ffmpeg[name]
+    if name in VIDEOS:
+        assert video_facts(path) == (320, 240, pytest.approx(VIDEOS[name], abs=0.01))
+        assert image_size(path) is None
+    else:
+        assert image_size(path) == (None if name == "i.gif" else (320, 240))
+        assert duration_of(path) is None  # a picture never has a length
+        assert video_facts(path) is None
 
 
-@settings(max_examples=200, deadline=None)
-@given(data=st.binary(max_size=1024), cut=st.integers(min_value=0, max_value=600),
-       base=st.sampled_from([png_header(640, 480), jpeg_header(800, 600), video_clip(1280, 720, 25, 4)]))
-def test_damaged_pictures_and_videos_never_raise(tmp_path_factory, data, cut, base):
-    for blob in (data, base[:cut]):
-        path = tmp_path_factory.mktemp("fuzz") / "f.bin"
-        path.write_bytes(blob)
-        size = image_size(path)
-        facts = video_facts(path)
+# The first bytes of each kind of picture and video, random bytes behind them, so that every example
+# reaches a parser (bare noise would mostly be turned away at byte 0); and whole headers cut and changed.
+PICTURE_MAGIC = [b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", b"\xff\xd8", b"\xff\xd8\xff\xe0\0\x10JFIF\0",
+                 b"RIFF\0\0\0\0WEBPVP8 ", b"RIFF\0\0\0\0WEBPVP8L", b"RIFF\0\0\0\0WEBPVP8X", b"BM",
+                 b"\0\0\0\x18ftyp", b"\0\0\x01\0moov\0\0\0\xf8trak", b""]
+PICTURE_BASES = [png_header(640, 480), jpeg_header(800, 600), video_clip(1280, 720, 25, 4),
+                 video_clip(640, 1136, 30, 2, version=1)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(prefix=st.sampled_from(PICTURE_MAGIC), body=st.binary(max_size=1024), base=st.sampled_from(PICTURE_BASES),
+       cut=st.integers(min_value=0), edits=st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)),
+                                                    max_size=4))
+def test_damaged_pictures_and_videos_never_raise(scratch, prefix, body, base, cut, edits):
+    damaged = bytearray(base[:cut % (len(base) + 1)])
+    for at, value in edits:
+        if damaged:
+            damaged[at % len(damaged)] = value
+    for blob in (prefix + body, bytes(damaged)):
+        scratch.write_bytes(blob)
+        size = image_size(scratch)
+        facts = video_facts(scratch)
         assert size is None or (size[0] > 0 and size[1] > 0)
-        assert facts is None or (facts[0] > 0 and facts[1] > 0)
+        assert facts is None or (facts[0] > 0 and facts[1] > 0 and (facts[2] is None or facts[2] > 0))
