@@ -20,7 +20,7 @@ from tests.emulator import Emulator, Reply
 from tests.harness import KEY, creates, env_for, run
 from tests.media_files import PNG
 
-SECRET = "sk-1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d"  # 35 characters, like a DashScope key
+SECRET = "sk-test-1a2b3c4d5e6f7a8b9c0d1e2f3a4"  # 35 characters, like a DashScope key (not one: a dash)
 INVISIBLE = ["\n", "\r\n", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e", "\u2028",
              "\x00", "\x1b", "\t", " ", "\u3000", "\U000e0020"]
 REQUEST = ["--request", json.dumps({"prompt": "a kite"}), "--poll-interval", "0.05"]
