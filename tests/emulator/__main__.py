@@ -36,11 +36,11 @@ def main(argv=None) -> int:
     except OSError as exc:
         print("cannot listen on 127.0.0.1:%d: %s" % (args.port, exc), file=sys.stderr)
         return 1
-    print("DashScope emulator listening on %s" % emu.url, flush=True)
-    print("  DASHSCOPE_HTTP_BASE_URL=%s" % emu.base_url, flush=True)
-    print("  DASHSCOPE_API_KEY=%s" % keys[0], flush=True)
-    print("Press Ctrl-C to stop.", flush=True)
-    try:
+    try:  # a Ctrl-C that comes while the banner is still being printed stops cleanly too
+        print("DashScope emulator listening on %s" % emu.url, flush=True)
+        print("  DASHSCOPE_HTTP_BASE_URL=%s" % emu.base_url, flush=True)
+        print("  DASHSCOPE_API_KEY=%s" % keys[0], flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
         while not done.wait(0.5):
             pass
     except KeyboardInterrupt:
