@@ -354,6 +354,7 @@ class Transport:
         self.trace = trace_enabled(ctx)
         self._observers: List[Observer] = []
         self._ssl: Optional[ssl.SSLContext] = None
+        self._proxy_env: Optional[Dict[str, str]] = None  # the *_proxy variables, lower-cased names
         # Idle kept-alive connections per (scheme, host, port): (connection, when it went idle).
         self._idle: Dict[tuple, List[tuple]] = {}
         self._idle_lock = threading.Lock()
@@ -572,7 +573,10 @@ class Transport:
         return http.client.HTTPConnection(host, port or 80, timeout=timeout), target
 
     def _proxy_for(self, scheme: str, host: str):
-        env = {k.lower(): v for k, v in self.ctx.environ.items() if k.lower().endswith("_proxy") and v}
+        if self._proxy_env is None:  # read once, at the first exchange (after .env was loaded)
+            self._proxy_env = {k.lower(): v for k, v in self.ctx.environ.items()
+                               if k.lower().endswith("_proxy") and v}
+        env = self._proxy_env
         value = env.get(scheme + "_proxy")
         if not value:
             return None

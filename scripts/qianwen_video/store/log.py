@@ -65,7 +65,12 @@ def strip_query(url: str) -> str:
 def scrub(value: Any, url_field: bool = False) -> Any:
     """`value` with the query string removed from every URL held in a field named like *url*."""
     if isinstance(value, dict):
-        return {k: scrub(v, url_field or (isinstance(k, str) and "url" in k.lower())) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            named = url_field or (isinstance(k, str) and "url" in k.lower())
+            # Most values are plain numbers and strings in fields not named *url*: kept as they are.
+            out[k] = scrub(v, named) if named or isinstance(v, (dict, list, tuple)) else v
+        return out
     if isinstance(value, (list, tuple)):
         return [scrub(v, url_field) for v in value]
     if url_field and isinstance(value, str):
