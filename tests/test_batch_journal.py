@@ -89,3 +89,63 @@ def test_a_model_the_catalog_does_not_know_gets_the_strictest_documented_limits(
     result = run(batch_args("--no-validate"), env_for(emu), tmp_path)
     assert "unexpected internal error" not in result.stderr, result.stderr
     assert result.code in (0, 1)  # the emulator may not know the id; the batch itself must not crash
+
+
+def _events(records, task_id):
+    return [r["event"] for r in records if r.get("task_id") == task_id or r.get("event") == "intent"]
+
+
+def test_each_item_leaves_three_manifest_and_three_journal_lines(emu, tmp_path):
+    """A success is written once where it is implied: the manifest's "saved" and the journal's
+    "downloading" (which carries the status) stand for the SUCCEEDED status line."""
+    from tests.test_batch import manifest_records
+
+    write_batch(tmp_path, prompts(2))
+    assert run(batch_args(), env_for(emu), tmp_path).code == 0
+    book = journal.Journal(tmp_path / OUT)
+    records = book.records()
+    manifest = manifest_records(tmp_path)
+    keys = sorted({r["key"] for r in manifest if "key" in r})
+    assert len(keys) == 2
+    for key in keys:
+        mine = [r for r in manifest if r.get("key") == key]
+        # a status line only while the task runs (PENDING to RUNNING); none for its end
+        middle = mine[2:-1]
+        assert [r["event"] for r in mine[:2] + mine[-1:]] == ["intent", "submitted", "saved"], mine
+        assert all(r["event"] == "status" and r["status"] not in ("SUCCEEDED", "FAILED") for r in middle), mine
+    for task_id in emu.tasks:
+        mine = [r for r in records if r.get("task_id") == task_id]
+        events = [r["event"] for r in mine if not (r["event"] == "status" and r["status"] != "SUCCEEDED")]
+        assert events == ["submitted", "downloading", "saved"], mine
+        assert [r for r in mine if r["event"] == "downloading"][0]["status"] == "SUCCEEDED"
+        assert book.tasks()[task_id]["status"] == "SUCCEEDED"
+
+
+def test_a_failed_download_leaves_the_task_succeeded_and_undownloaded_in_both_files(emu, tmp_path):
+    from tests.emulator import Reply
+    from tests.test_batch import manifest_records
+
+    emu.script("GET", r"^/results/", *[Reply(404, body=b"gone")] * 8)
+    write_batch(tmp_path, prompts(1))
+    result = run(batch_args(), env_for(emu), tmp_path)
+    assert result.code != 0
+    (task_id,) = emu.tasks
+    failed = [r for r in manifest_records(tmp_path) if r["event"] == "download_failed"]
+    assert len(failed) == 1 and failed[0]["status"] == "SUCCEEDED" and failed[0]["task_id"] == task_id
+    view = journal.Journal(tmp_path / OUT).tasks()[task_id]
+    assert view["status"] == "SUCCEEDED" and not view.get("local_path")
+    listed = run(["--list", "--output", OUT, "--print-response"], env_for(emu), tmp_path)
+    assert [t["status"] for t in listed.json()["tasks"]] == ["SUCCEEDED"]
+
+
+def test_a_failed_task_keeps_its_status_line_with_code_and_message(emu, tmp_path):
+    from tests.test_batch import manifest_records
+
+    emu.script_task(["PENDING", "FAILED"], code="DataInspectionFailed", message="input flagged")
+    write_batch(tmp_path, prompts(1))
+    assert run(batch_args(), env_for(emu), tmp_path).code != 0
+    (task_id,) = emu.tasks
+    view = journal.Journal(tmp_path / OUT).tasks()[task_id]
+    assert (view["status"], view.get("code")) == ("FAILED", "DataInspectionFailed")
+    failed = [r for r in manifest_records(tmp_path) if r["event"] == "failed"]
+    assert len(failed) == 1 and failed[0]["status"] == "FAILED"

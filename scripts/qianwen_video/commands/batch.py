@@ -742,11 +742,13 @@ class Batch:
 
     def _observe(self, item: Item, task: Dict[str, Any], status: str) -> None:
         if status != item.status:
-            self._record("status", item, task_id=item.task_id, status=status)
-            try:  # the task journal too: single runs and --list read it
-                self.book.append("status", item.task_id, status=status, **journal.failure_fields(task))
-            except OSError:
-                pass
+            # An end is recorded by the record that follows it (saved, download_failed, failed), and a
+            # success reaches the task journal with its download ("downloading", "saved"): one line less
+            # each per item, the same views (resuming polls a task whose end was not recorded again).
+            if status not in TERMINAL:
+                self._record("status", item, task_id=item.task_id, status=status)
+            if status != "SUCCEEDED":
+                self._journal_status(item, status, journal.failure_fields(task))
             item.status = status
             if status not in TERMINAL:
                 self._changed(item, status)
@@ -762,6 +764,12 @@ class Batch:
         message, hint = describe_failure(task, item.task_id, item.plan.model)
         self._record("failed", item, task_id=item.task_id, status=status, error=message)
         self._fail(item, status, message, hint)
+
+    def _journal_status(self, item: Item, status: str, fields: Dict[str, Any]) -> None:
+        try:  # the task journal too: single runs and --list read it
+            self.book.append("status", item.task_id, status=status, **fields)
+        except OSError:
+            pass
 
     def _download(self, item: Item, task: Dict[str, Any]) -> Tuple[bool, Optional[str], Optional[str]]:
         """In a worker thread: save the video and response (raises DownloadStopped once Ctrl-C set
@@ -786,7 +794,8 @@ class Batch:
                                      video_url=item.video_url)
                 self._changed(item, "saved %s" % first)
             else:
-                self._record("download_failed", item, task_id=item.task_id, error=first)
+                self._record("download_failed", item, task_id=item.task_id, status="SUCCEEDED", error=first)
+                self._journal_status(item, "SUCCEEDED", {})  # --list: succeeded, not downloaded
                 self._fail(item, "SUCCEEDED", first or "download failed",
                            (second + "; " if second else "") + "run the same command again to retry the download")
 

@@ -456,6 +456,10 @@ def merge(task_id: str, records: Iterable[Record], entry: Optional[Dict[str, Any
             entry["updated_at"] = record.get("at")
         elif event == "downloading":
             entry["downloading"] = record.get("local_path")
+            if record.get("status"):  # a download starts only once the task SUCCEEDED
+                entry["status"] = record["status"]
+                entry.pop("code", None)
+                entry.pop("message", None)
         elif event == "saved":
             entry["local_path"] = record.get("local_path")
             entry["response_path"] = record.get("response_path")

@@ -177,3 +177,4 @@ def _fold(entries: Dict[str, Entry], key: str, record: Record) -> None:
         entry.update(status=record.get("status"), finished=True, error=record.get("error"))
     elif event == "download_failed":
         entry["error"] = record.get("error")
+        entry["status"] = record.get("status") or entry.get("status")

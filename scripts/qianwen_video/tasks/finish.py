@@ -190,7 +190,7 @@ def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held:
         return again
 
     try:
-        book.append("downloading", ref.task_id, local_path=str(video_path))
+        book.append("downloading", ref.task_id, status="SUCCEEDED", local_path=str(video_path))
     except OSError:
         pass  # only the resume of a killed download depends on it
     try:
