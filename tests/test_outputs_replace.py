@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 
 import pytest
@@ -78,3 +79,38 @@ def test_a_run_saves_video_and_response_json_through_a_brief_hold_on_each(tmp_pa
                    if not p.name.startswith("qianwen-video-tasks") and p.name != "index.html")  # journal, gallery
     assert len(saved) == 2 and saved[0].endswith(".mp4") and saved[1].endswith(".response.json")
     assert result.sleeps.count(0.2) >= 2  # one short wait for each held file
+
+
+def _console(tmp_path):
+    from qianwen_video.console import Console
+    from qianwen_video.context import Context
+
+    console = Console(Context(environ={}, cwd=tmp_path))
+    console.redactor.add("sk-test-secret-value-1234")
+    return console
+
+
+def test_the_saved_answer_is_valid_json_even_with_a_lone_surrogate_and_a_secret(tmp_path):
+    from qianwen_video.tasks.finish import _write_json
+
+    target = tmp_path / "clip.response.json"
+    answer = {"output": {"orig_prompt": "cut \udc80 here", "note": "sk-test-secret-value-1234"}, "usage": {"n": 1}}
+    _write_json(target, answer, _console(tmp_path))
+    text = target.read_text(encoding="utf-8")
+    assert "sk-test-secret-value-1234" not in text
+    saved = json.loads(text)
+    assert saved["output"]["orig_prompt"] == "cut \udc80 here" and saved["usage"] == {"n": 1}
+    assert text.endswith("}\n") and "\n  " in text  # indented for people
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.response.json"]  # no temporary left
+
+
+def test_a_failed_rename_leaves_neither_the_answer_nor_a_temporary(tmp_path, monkeypatch):
+    from qianwen_video.tasks.finish import _write_json
+
+    def broken(source, target):
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OSError):
+        _write_json(tmp_path / "clip.response.json", {"a": 1}, _console(tmp_path))
+    assert list(tmp_path.iterdir()) == []

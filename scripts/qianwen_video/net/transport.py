@@ -413,13 +413,11 @@ class Transport:
             self._trace(method, url, outcome, guard)
 
         try:
-            conn, target = self._connection(parts, limit)
+            key = (parts.scheme, parts.hostname, parts.port)
+            reused = None if fresh or method not in REUSED_METHODS else self._take_idle(key)
+            conn, target = self._connection(parts, limit, reused)
         except ValueError as exc:  # e.g. a port out of range
             raise Unsendable("invalid URL %s: %s" % (url, exc), url) from None
-        key = (parts.scheme, parts.hostname, parts.port)
-        reused = None if fresh or method not in REUSED_METHODS else self._take_idle(key)
-        if reused is not None:
-            conn = reused
 
         def again(why: str) -> Stream:
             """A kept-alive connection the server closed before answering: the GET once more, on a new one."""
@@ -552,12 +550,15 @@ class Transport:
             except (OSError, ValueError):
                 pass
 
-    def _connection(self, parts, timeout: float):
+    def _connection(self, parts, timeout: float, idle: Optional[http.client.HTTPConnection] = None):
+        """(connection, request target): `idle` (a kept-alive one) when given, else a new one."""
         host, port = parts.hostname, parts.port
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
         proxy = self._proxy_for(parts.scheme, host)
+        if idle is not None:
+            return idle, ("http://%s%s" % (parts.netloc, target) if proxy and parts.scheme == "http" else target)
         if parts.scheme == "https":
             if proxy:
                 conn = http.client.HTTPSConnection(proxy.hostname, proxy.port or 80, timeout=timeout,

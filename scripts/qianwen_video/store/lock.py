@@ -6,7 +6,16 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+try:
+    import msvcrt
+except ImportError:  # POSIX
+    msvcrt = None  # type: ignore[assignment]
 
 LOCK_SUFFIX = ".lock"
 
@@ -23,22 +32,25 @@ class FileLock:
 
     def __init__(self, path: Path):
         self.path = path.with_name(path.name + LOCK_SUFFIX)
-        self._handle = None
+        self._fd: Optional[int] = None  # a plain descriptor: a batch takes one lock per download
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; True when held (also when locking is unavailable)."""
-        if self._handle is not None:
+        if self._fd is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = _open(self.path)
         try:
-            if not _lock(handle):
-                handle.close()
+            fd = _open(self.path)
+        except FileNotFoundError:  # the directory is not there yet
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = _open(self.path)
+        try:
+            if not _lock(fd):
+                os.close(fd)
                 return False
         except BaseException:
-            handle.close()
+            os.close(fd)
             raise
-        self._handle = handle
+        self._fd = fd
         return True
 
     def acquire(self, timeout: float, clock=time.monotonic, sleep=time.sleep) -> bool:
@@ -53,15 +65,15 @@ class FileLock:
         return True
 
     def release(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is None:
+        fd, self._fd = self._fd, None
+        if fd is None:
             return
         try:
-            _unlock(handle)
+            _unlock(fd)
         except OSError:
             pass
         finally:
-            handle.close()
+            os.close(fd)
 
     def __enter__(self) -> "FileLock":
         return self
@@ -70,9 +82,10 @@ class FileLock:
         self.release()
 
 
-def _open(path: Path):
-    """The lock file, created if needed: never through a symlink (O_NOFOLLOW), never a FIFO or
-    device (opened non-blocking, then checked), so a planted link cannot touch another file."""
+def _open(path: Path) -> int:
+    """The lock file's descriptor, the file created if needed: never through a symlink
+    (O_NOFOLLOW), never a FIFO or device (opened non-blocking, then checked), so a planted link
+    cannot touch another file."""
     flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     if not hasattr(os, "O_NOFOLLOW") and os.path.islink(str(path)):
         raise OSError(errno.ELOOP, "the lock file is a symlink; not used", str(path))
@@ -80,20 +93,16 @@ def _open(path: Path):
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "the lock file is not a regular file; not used", str(path))
-        return os.fdopen(fd, "r+b")
+        return fd
     except BaseException:
         os.close(fd)
         raise
 
 
-def _lock(handle) -> bool:
-    try:
-        import fcntl
-    except ImportError:
-        fcntl = None
+def _lock(fd: int) -> bool:
     if fcntl is not None:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 return False
@@ -101,13 +110,11 @@ def _lock(handle) -> bool:
                 return True  # a file system without locks (some network mounts): best effort
             raise
         return True
-    try:
-        import msvcrt
-    except ImportError:
+    if msvcrt is None:
         return True  # no locking on this platform: best effort
     try:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EDEADLK):
             return False
@@ -115,17 +122,9 @@ def _lock(handle) -> bool:
     return True
 
 
-def _unlock(handle) -> None:
-    try:
-        import fcntl
-    except ImportError:
-        fcntl = None
+def _unlock(fd: int) -> None:
     if fcntl is not None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        return
-    try:
-        import msvcrt
-    except ImportError:
-        return
-    handle.seek(0)
-    msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    elif msvcrt is not None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)

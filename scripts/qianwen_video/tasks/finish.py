@@ -250,15 +250,22 @@ def billed_text(task: Dict[str, Any]) -> Optional[str]:
 
 def _write_json(path: Path, document: Dict[str, Any], console) -> None:
     """Write beside the video via a temporary file of this run's own (two runs may write the
-    same name), so the name never holds half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = console.redactor.secrets(json.dumps(document, ensure_ascii=False, indent=2))
-    fd, temporary = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=str(path.parent))
+    same name), so the name never holds half a file. A lone surrogate (valid in a JSON answer,
+    not in UTF-8) is stored as its JSON escape."""
+    text = console.redactor.secrets(json.dumps(document, ensure_ascii=False, indent=2)) + "\n"
+    data = memoryview(text.encode("utf-8", "backslashreplace"))
     try:
-        with open(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        fd, temporary = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=str(path.parent))
+    except FileNotFoundError:  # the folder went away since its name was claimed
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=str(path.parent))
+    try:
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         outputs.replace(Path(temporary), path, console.ctx.sleep)  # retried like the video's
     except BaseException:
         _remove(Path(temporary))
