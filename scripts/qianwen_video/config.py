@@ -1,6 +1,7 @@
 """Credentials and endpoint: environment first, then `.env` files, never printed."""
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
@@ -199,6 +200,7 @@ def region_of(ctx: Context) -> Optional[str]:
     return region if region in catalog.REGIONS else None
 
 
+@functools.lru_cache(maxsize=64)  # a batch asks once per item
 def region_of_host(host: str) -> Optional[str]:
     """The region a DashScope host serves: a regional root's host (dashscope-intl.aliyuncs.com),
     or a workspace/Token Plan domain `<name>.<region>.maas.aliyuncs.com`; None for any other host."""

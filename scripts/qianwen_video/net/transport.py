@@ -47,6 +47,7 @@ from ..context import Context
 USER_AGENT = "qianwen-video-generation/0.4 (python; stdlib)"
 CHUNK = 1024 * 1024
 PIECE = 64 * 1024  # bytes per socket write, so the time rules are checked within a large chunk
+WAIT_SLACK = 0.05  # seconds a socket wait may outlast the time rules (see _GuardedSocket._set_wait)
 MIN_RATE = 1024.0  # bytes/s a streamed body must keep up over each window (the operation's timeout)
 TRACE_ENV = "QWEN_TRACE"
 REUSED_METHODS = ("GET",)  # idempotent and unbilled: may go over a kept-alive connection, and be sent again
@@ -194,9 +195,18 @@ class _GuardedSocket:
         self._guard = guard
         self._readers = 0
         self._closed = False
+        self._wait: Optional[float] = None  # the socket's timeout as last set
+
+    def _set_wait(self) -> None:
+        """The socket waits at most what the guard allows, plus a tenth of it (at most WAIT_SLACK
+        seconds): setting a timeout is a system call, so one close enough to the wanted one is kept."""
+        wanted = self._guard.next_wait()
+        if self._wait is None or not wanted <= self._wait <= wanted + min(WAIT_SLACK, wanted / 10):
+            self._sock.settimeout(wanted)
+            self._wait = wanted
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
-        self._sock.settimeout(self._guard.next_wait())
+        self._set_wait()
         try:
             count = self._sock.recv_into(buffer)
         except socket.timeout:
@@ -211,7 +221,7 @@ class _GuardedSocket:
         with memoryview(data) as view, view.cast("B") as octets:
             for start in range(0, len(octets), PIECE):
                 piece = octets[start:start + PIECE]
-                self._sock.settimeout(self._guard.next_wait())
+                self._set_wait()
                 try:
                     self._sock.sendall(piece)
                 except socket.timeout:
