@@ -315,6 +315,33 @@ def test_an_append_after_a_torn_line_starts_a_line_of_its_own(tmp_path):
     assert [r["task_id"] for _, r in Log(path).backward()] == ["c", "a"]
 
 
+@pytest.mark.parametrize("tear", [
+    lambda path: path.open("ab").write(b'{"task_id": "other", "at'),  # another writer died mid-line
+    lambda path: os.truncate(path, path.stat().st_size - 1),  # our own newline lost (a disk full, a crash)
+    lambda path: path.write_bytes(b'{"task_id": "x"}\n{"task_id": "y", "a'),  # rewritten by someone else
+])
+def test_a_line_torn_after_this_process_appended_is_still_not_glued_onto(tmp_path, tear):
+    path = tmp_path / "x.jsonl"
+    lg = Log(path)
+    lg.append({"task_id": "a"})
+    tear(path)
+    lg.append({"task_id": "c"})
+    assert path.read_bytes().endswith(b'\n{"task_id": "c"}\n')
+    assert [r["task_id"] for _, r in Log(path).backward()][0] == "c"
+
+
+def test_consecutive_appends_of_one_process_read_no_byte_back(tmp_path, monkeypatch):
+    path = tmp_path / "x.jsonl"
+    lg = Log(path)
+    lg.append({"task_id": "a"})
+    reads = []
+    monkeypatch.setattr(log, "_pread", lambda fd, n, at: reads.append(at) or os.pread(fd, n, at))
+    lg.append({"task_id": "b"})
+    lg.append({"task_id": "c"})
+    assert reads == []
+    assert [r["task_id"] for _, r in lg.forward()] == ["a", "b", "c"]
+
+
 def test_a_last_line_missing_only_its_newline_still_counts(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_bytes(b'{"task_id": "a"}\n{"task_id": "b"}')

@@ -88,6 +88,7 @@ class Log:
         self._lock = threading.Lock()
         self._bad: set = set()  # offsets of lines skipped so far
         self._warned = 0  # how many of them a warning has already named
+        self._line_end: Tuple[int, int] = (-1, -1)  # (inode, size) right after this process's last append
 
     # -- writing ----------------------------------------------------------------------
     def encode(self, record: Mapping[str, Any]) -> bytes:
@@ -113,17 +114,18 @@ class Log:
         data = self.encode(record)
         with self._lock:
             try:
-                fd = self._open(os.O_RDWR | os.O_APPEND | os.O_CREAT)
+                fd, size, inode = self._open_sized(os.O_RDWR | os.O_APPEND | os.O_CREAT)
             except FileNotFoundError:  # the directory is not there (yet): made once, not per line
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd = self._open(os.O_RDWR | os.O_APPEND | os.O_CREAT)
+                fd, size, inode = self._open_sized(os.O_RDWR | os.O_APPEND | os.O_CREAT)
             try:
-                size = os.fstat(fd).st_size
-                if size and _pread(fd, 1, size - 1) != b"\n":
+                # The end this process last wrote is a line end: only another end is read to check.
+                if size and (inode, size) != self._line_end and _pread(fd, 1, size - 1) != b"\n":
                     data = b"\n" + data  # the file ends in a torn line: never glue onto it
                 view = memoryview(data)
                 while view:  # a short write happens only on errors; the rest still appends
                     view = view[os.write(fd, view):]
+                self._line_end = (inode, size + len(data))
                 if durable:
                     os.fsync(fd)
             finally:
@@ -145,6 +147,10 @@ class Log:
 
     def _open(self, flags: int) -> int:
         """A descriptor on the log itself: never a symlink's target, never a non-regular file."""
+        return self._open_sized(flags)[0]
+
+    def _open_sized(self, flags: int) -> Tuple[int, int, int]:
+        """(descriptor, size now, inode), as ``_open``: one fstat serves the check and the rest."""
         if not _NOFOLLOW and os.path.islink(str(self.path)):  # no O_NOFOLLOW (Windows): check first
             raise self._refused()
         try:
@@ -154,12 +160,13 @@ class Log:
                 raise self._refused() from None
             raise
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 raise self._refused()
         except BaseException:
             os.close(fd)
             raise
-        return fd
+        return fd, info.st_size, info.st_ino
 
     def _refused(self) -> NotRegular:
         return NotRegular(errno.EINVAL, "not a regular file (a symlink, directory or FIFO); not used", str(self.path))
