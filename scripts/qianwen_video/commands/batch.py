@@ -481,9 +481,9 @@ class Batch:
             wake = min(wake, max(min(due), self.bucket.next_time(now)))
         for item in self.rechecking:  # an item waiting to look its task up again wakes at that moment
             wake = min(wake, item.recheck_at)
-        rechecking = collections.Counter(item.plan.model for item in self.rechecking)
+        rechecking = collections.Counter(item.plan.model for item in self.rechecking) if self.rechecking else {}
         for model, queued in self.queued_models.items():
-            if queued > rechecking[model] and self._has_room(model):  # an item it could submit
+            if queued > rechecking.get(model, 0) and self._has_room(model):  # an item it could submit
                 wake = min(wake, self.pacer.next_time(model, now))
         if self.downloads:
             wake = min(wake, now + 0.05)
@@ -541,11 +541,11 @@ class Batch:
     def _submit(self, item: Item) -> None:
         plan = item.plan
         try:
-            request = plan.request
             home = media.home_of(self.ctx.environ)  # the same files validation and the digest saw
-            if media.local_files(request, self.ctx.cwd, home):
-                request = media.resolved(request, self.ctx.cwd, self._uploader(plan.model), home)
-            body = payload.build(request, plan.model, plan.mode).body
+            body = plan.built.body  # what planning built, unless local files become uploaded URLs
+            if media.local_files(plan.request, self.ctx.cwd, home):
+                request = media.resolved(plan.request, self.ctx.cwd, self._uploader(plan.model), home)
+                body = payload.build(request, plan.model, plan.mode).body
             check_portrait(self.api, plan, body)
         except PortraitRefused as exc:  # no task: the same portrait would be refused again
             self._dequeue(item)
