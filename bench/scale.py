@@ -263,7 +263,7 @@ def measure(small: int, large: int, log: Callable[[str], None] = print, rows: st
                        "≤ %s" % mib(LIST_RSS_TARGET), "pass" if listed[1] <= LIST_RSS_TARGET else "FAIL",
                        key="list-rss", value=float(listed[1]), goal=float(LIST_RSS_TARGET),
                        higher_is_better=False, unit="bytes"))
-        out.append(Row("9. store: `Journal.list_recent(20)` in a fresh process (what `--list N` runs once wired)",
+        out.append(Row("9. store: `Journal.list_recent(20)` in a fresh process (the read `--list N` makes)",
                        "%.2f s, %s" % (listed[2], mib(listed[3])), "—", "—", "— (info)", "info",
                        key="list-store", value=listed[2], unit="s"))
     if "batch" in rows:
