@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from . import catalog, media, probe
+from . import catalog, media
 from .catalog import Model
 
 SEED_MAX = 2147483647
@@ -602,6 +602,8 @@ def _measured(spec: Model, request: Dict[str, Any], params: Mapping[str, Any], c
               home: Optional[str]) -> List[str]:
     """Local inputs whose length, sides or frame rate the model does not take, read from their
     headers (probe.py); what cannot be read is left to the service."""
+    from . import probe  # here: only a request with local files reads their headers
+
     found, totals = [], {}  # type: List[str], Dict[str, float]
     for item in media.local_files(request, cwd, home):
         key = _input_key(spec, item)
