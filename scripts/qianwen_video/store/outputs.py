@@ -161,12 +161,11 @@ def claim(wanted: Path) -> Tuple[Path, Path]:
     on to the next number. The caller downloads into that `.part` (an empty `.part` is a
     fresh download) or removes it if it gives up.
     """
-    wanted.parent.mkdir(parents=True, exist_ok=True)
     candidate, number = wanted, 0
     while True:
         if not (candidate.exists() or response_path_for(candidate).exists()):
             try:
-                fd = os.open(str(part_path_for(candidate)), os.O_CREAT | os.O_EXCL | os.O_WRONLY | _NOFOLLOW, 0o644)
+                fd = _create_new(part_path_for(candidate))
             except FileExistsError:
                 pass
             else:
@@ -176,6 +175,16 @@ def claim(wanted: Path) -> Tuple[Path, Path]:
                 _remove(part_path_for(candidate))  # finished by another run in the meantime
         number += 1
         candidate = wanted.with_name("%s_%d%s" % (wanted.stem, number, wanted.suffix))
+
+
+def _create_new(path: Path) -> int:
+    """A descriptor on a file created now (O_EXCL), its folder made first when missing."""
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | _NOFOLLOW
+    try:
+        return os.open(str(path), flags, 0o644)
+    except FileNotFoundError:  # the folder is not there yet (made here, not before every claim)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(str(path), flags, 0o644)
 
 
 def replace(source: Path, target: Path, sleep: Callable[[float], None] = time.sleep,
