@@ -114,3 +114,18 @@ def test_a_failed_rename_leaves_neither_the_answer_nor_a_temporary(tmp_path, mon
     with pytest.raises(OSError):
         _write_json(tmp_path / "clip.response.json", {"a": 1}, _console(tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_swapped_for_a_link_into_skills_is_refused_at_the_next_check(tmp_path):
+    """The place is resolved at every check (a batch checks again before each download)."""
+    from qianwen_video.errors import UsageError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    outputs.check_writable_location(out)
+    elsewhere = tmp_path / "home" / "skills" / "other"
+    elsewhere.mkdir(parents=True)
+    out.rmdir()
+    out.symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(UsageError, match="skills/ directory"):
+        outputs.check_writable_location(out)

@@ -148,7 +148,9 @@ class _Prefixed:
 
 
 def plan_item(options: Options, ctx: Context, console: Console, index: int, raw: Any, problem: Optional[str],
-              out_dir: Path) -> Item:
+              out_dir: Path, checked: Set[str]) -> Item:
+    """One line of the batch file planned (or its problems listed). `checked`: the output folders
+    this planning pass has already found writable."""
     item = Item(index, raw)
     if problem or not isinstance(raw, dict):
         item.problems = [problem or "must be a JSON object, got %s" % type(raw).__name__]
@@ -172,7 +174,10 @@ def plan_item(options: Options, ctx: Context, console: Console, index: int, raw:
         item.digest = journal.request_digest(item.plan.mode, item.plan.model, paid_for, files)
         try:
             item.output = _item_output(item.plan.output, out_dir)
-            outputs.check_writable_location(Path(item.output).parent)
+            folder = str(Path(item.output).parent)
+            if folder not in checked:  # planning takes milliseconds: each folder is resolved once
+                outputs.check_writable_location(Path(folder))
+                checked.add(folder)
         except UsageError as exc:
             item.problems.append("output: " + exc.message)
     else:
@@ -202,7 +207,8 @@ def run(options: Options, ctx: Context, console: Console) -> Outcome:
     batch_path = Path(options.batch or "").expanduser()
     batch_path = batch_path if batch_path.is_absolute() else ctx.cwd / batch_path
     out_dir = outputs.output_dir(options.output, ctx.cwd)
-    items = [plan_item(options, ctx, console, index, raw, problem, out_dir)
+    checked: Set[str] = set()
+    items = [plan_item(options, ctx, console, index, raw, problem, out_dir, checked)
              for index, (raw, problem) in enumerate(read_items(batch_path), 1)]
     _same_output_problems(items)
     invalid = [item for item in items if item.problems]

@@ -7,7 +7,7 @@ import re
 import tempfile
 import time
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Callable, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from .. import catalog
@@ -60,17 +60,9 @@ def names_file(output: Optional[str]) -> bool:
     return bool(output) and Path(output).suffix.lower() in catalog.VIDEO_EXTENSIONS
 
 
-_ALLOWED_PLACES: Set[Tuple[str, str]] = set()  # (target, skill dir) checked in this run (a batch checks one per item)
-
-
 def check_writable_location(target: Path, skill_dir: Path = SKILL_DIR) -> None:
-    """Refuse to write into the skill's own directory or any skills/ hierarchy.
-
-    A place that passed is not resolved again in the same process: a batch writes every
-    item into the same few directories, and resolving walks each component with lstat."""
-    key = (str(target), str(skill_dir))
-    if key in _ALLOWED_PLACES and target.is_absolute():
-        return
+    """Refuse to write into the skill's own directory or any skills/ hierarchy (resolved now:
+    checked again before each download, a folder swapped for a link mid-run is still refused)."""
     resolved = target.resolve()
     inside_skill = resolved == skill_dir or skill_dir in resolved.parents
     if inside_skill or "skills" in resolved.parts:
@@ -79,9 +71,6 @@ def check_writable_location(target: Path, skill_dir: Path = SKILL_DIR) -> None:
                 "the skill's own directory" if inside_skill else "a skills/ directory", resolved),
             hint="run from your project directory (results go to ./output/qianwen-video-generation/) "
                  "or pass --output with a path outside the skill")
-    if len(_ALLOWED_PLACES) >= 1024:
-        _ALLOWED_PLACES.clear()
-    _ALLOWED_PLACES.add(key)
 
 
 def ensure_writable(directory: Path) -> None:
