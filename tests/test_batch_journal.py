@@ -149,3 +149,24 @@ def test_a_failed_task_keeps_its_status_line_with_code_and_message(emu, tmp_path
     assert (view["status"], view.get("code")) == ("FAILED", "DataInspectionFailed")
     failed = [r for r in manifest_records(tmp_path) if r["event"] == "failed"]
     assert len(failed) == 1 and failed[0]["status"] == "FAILED"
+
+
+def test_a_save_that_fails_before_the_download_still_journals_the_success(emu, tmp_path, monkeypatch):
+    """The answer file cannot be written, so no "downloading" line is written either: the batch's
+    own status line keeps --list and the gallery saying SUCCEEDED (not downloaded)."""
+    from qianwen_video.tasks import finish
+
+    def unwritable(path, document, console):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(finish, "_write_json", unwritable)
+    write_batch(tmp_path, prompts(1))
+    result = run(batch_args(), env_for(emu), tmp_path)
+    assert result.code != 0 and "could not be written" in result.stderr
+    (task_id,) = emu.tasks
+    records = [r for r in journal.Journal(tmp_path / OUT).records() if r.get("task_id") == task_id]
+    assert "downloading" not in [r["event"] for r in records]
+    view = journal.Journal(tmp_path / OUT).tasks()[task_id]
+    assert view["status"] == "SUCCEEDED" and not view.get("local_path")
+    assert emu.requests_to("GET", r"^/results/") == []  # nothing fetched, nothing left half-written
+    assert list((tmp_path / OUT).glob("*.mp4*")) == []

@@ -336,6 +336,21 @@ def test_a_status_answer_dripped_one_byte_at_a_time_is_cut_by_the_budget(emu, tm
     assert_intact(emu, tmp_path)
 
 
+def test_a_silence_after_some_bytes_is_cut_close_to_the_budget(emu):
+    """The socket's timeout is only re-set when the guard's wait differs enough (a system call each
+    time), yet a read that starts late in the budget still waits only what is left of it: a byte
+    every 0.7 s against a 1 s budget is cut at 1 s, not when the next byte comes at 1.4 s."""
+    from qianwen_video.net.transport import NoResponse
+
+    emu.script("GET", TASK, Drip(0.7))
+    ctx = Context(environ={"QWEN_HTTP_TIMEOUT": "1"}, stdout=io.StringIO(), stderr=io.StringIO())
+    started = time.monotonic()
+    with pytest.raises((NoResponse, TooSlow)):
+        Transport(ctx).request("GET", emu.base_url + "/tasks/x", {"Authorization": "Bearer " + KEY})
+    took = time.monotonic() - started
+    assert 0.99 <= took <= 1.0 + 0.05 + 0.15, took  # the rule's slack, plus scheduling
+
+
 def test_a_create_answer_dripped_one_byte_at_a_time_is_looked_up(emu, tmp_path):
     emu.script("POST", CREATE, Drip(0.05))
     started = time.monotonic()

@@ -330,6 +330,21 @@ def test_a_line_torn_after_this_process_appended_is_still_not_glued_onto(tmp_pat
     assert [r["task_id"] for _, r in Log(path).backward()][0] == "c"
 
 
+def test_a_log_replaced_by_another_file_of_the_same_size_is_checked_again(tmp_path):
+    """The end this process left is known by inode and size: another file of the very same size
+    put in its place (a restore, a sync tool) may end mid-line."""
+    path = tmp_path / "x.jsonl"
+    lg = Log(path)
+    lg.append({"task_id": "a"})
+    size = path.stat().st_size
+    other = tmp_path / "other"
+    torn = (b'{"task_id": "b", "at": ' + b"9" * size)[:size]  # same size, cut mid-line
+    other.write_bytes(torn)
+    os.replace(str(other), str(path))
+    lg.append({"task_id": "c"})
+    assert path.read_bytes() == torn + b'\n{"task_id": "c"}\n'
+
+
 def test_consecutive_appends_of_one_process_read_no_byte_back(tmp_path, monkeypatch):
     path = tmp_path / "x.jsonl"
     lg = Log(path)

@@ -460,6 +460,7 @@ def merge(task_id: str, records: Iterable[Record], entry: Optional[Dict[str, Any
                 entry["status"] = record["status"]
                 entry.pop("code", None)
                 entry.pop("message", None)
+                entry["updated_at"] = record.get("at")
         elif event == "saved":
             entry["local_path"] = record.get("local_path")
             entry["response_path"] = record.get("response_path")
