@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from qianwen_video.store import journal
+from qianwen_video.tasks.recover import SETTLE
 from tests.emulator import Emulator, Stall
-from tests.harness import KEY, VIDEO_PY, env_for, run
+from tests.harness import KEY, VIDEO_PY, VirtualTime, env_for, run
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
@@ -63,10 +64,19 @@ def journal_of(cwd: Path) -> journal.Journal:
 
 
 def rerun_recovers(emu, cwd: Path) -> None:
-    """The same command again: follows the journaled/looked-up task, creates nothing new."""
+    """The same command again: follows the journaled/looked-up task, creates nothing new.
+
+    A run killed after journaling its submit but before the service created anything leaves an
+    unanswered submit: within a minute of it the rerun refuses to pay again ("run the same command
+    again in a minute", exit 1, nothing created), and a minute later it submits."""
     before = emu.created_count()
-    result = run(["--request", REQUEST, "--poll-interval", "0.05", "--print-response"], env_for(emu), cwd,
-                 max_sleep=0.05)
+    args = ["--request", REQUEST, "--poll-interval", "0.05", "--print-response"]
+    clock = VirtualTime(0.05)
+    result = run(args, env_for(emu), cwd, clock=clock)
+    if result.code == 1 and "again in a minute" in result.stderr:
+        assert emu.created_count() == before, "the designed answer creates nothing"
+        clock.sleep(SETTLE + 1)
+        result = run(args, env_for(emu), cwd, clock=clock)
     assert result.code == 0, result.stderr
     assert emu.created_count() == max(before, 1)
     assert result.json()["task_id"] in emu.tasks
@@ -137,6 +147,19 @@ def test_kill_while_the_submit_is_in_flight(tmp_path):
         emu.clear_requests()
         rerun_recovers(emu, tmp_path)
         assert [r.path.rsplit("/", 1)[-1] for r in emu.requests][0] == "tasks", "looked up, not resubmitted"
+
+
+def test_kill_while_the_submit_is_unanswered_and_nothing_was_created(tmp_path):
+    """What the arbitrary-moment kills sometimes hit: the submit is journaled and on its way, the
+    service has not created anything. The rerun waits out the minute, then pays once."""
+    with Emulator(api_keys=(KEY,), pending_seconds=0.2, run_seconds=0.2) as emu:
+        emu.script("POST", r"/video-synthesis$", Stall(30, process=False))
+        proc = start(emu, tmp_path)
+        wait_for(lambda: emu.requests_to("POST", r"/video-synthesis$"))
+        kill(proc)
+        assert emu.created_count() == 0 and journal_of(tmp_path).unresolved()
+        rerun_recovers(emu, tmp_path)
+        assert emu.created_count() == 1
 
 
 @pytest.mark.parametrize("delay", [0.25, 0.45, 0.65, 0.9])
