@@ -195,15 +195,14 @@ class _GuardedSocket:
         self._guard = guard
         self._readers = 0
         self._closed = False
-        self._wait: Optional[float] = None  # the socket's timeout as last set
 
     def _set_wait(self) -> None:
         """The socket waits at most what the guard allows, plus a tenth of it (at most WAIT_SLACK
         seconds): setting a timeout is a system call, so one close enough to the wanted one is kept."""
         wanted = self._guard.next_wait()
-        if self._wait is None or not wanted <= self._wait <= wanted + min(WAIT_SLACK, wanted / 10):
+        current = self._sock.gettimeout()  # a kept connection still has its last exchange's
+        if current is None or not wanted <= current <= wanted + min(WAIT_SLACK, wanted / 10):
             self._sock.settimeout(wanted)
-            self._wait = wanted
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
         self._set_wait()

@@ -446,7 +446,8 @@ def merge(task_id: str, records: Iterable[Record], entry: Optional[Dict[str, Any
             entry.update({k: v for k, v in record.items() if k not in ("event", "at")})
             entry["submitted_at"] = record.get("submitted_at") or record.get("at")
             entry.setdefault("status", "PENDING")
-        elif event == "status":
+        elif event == "status" or (event == "downloading" and record.get("status")):
+            # a status line, or a download's start (it carries the SUCCEEDED it began on)
             entry["status"] = record.get("status")
             for key in ("code", "message"):
                 if key in record:
@@ -454,13 +455,8 @@ def merge(task_id: str, records: Iterable[Record], entry: Optional[Dict[str, Any
                 else:
                     entry.pop(key, None)
             entry["updated_at"] = record.get("at")
-        elif event == "downloading":
+        if event == "downloading":
             entry["downloading"] = record.get("local_path")
-            if record.get("status"):  # a download starts only once the task SUCCEEDED
-                entry["status"] = record["status"]
-                entry.pop("code", None)
-                entry.pop("message", None)
-                entry["updated_at"] = record.get("at")
         elif event == "saved":
             entry["local_path"] = record.get("local_path")
             entry["response_path"] = record.get("response_path")

@@ -254,11 +254,8 @@ def _write_json(path: Path, document: Dict[str, Any], console) -> None:
     not in UTF-8) is stored as its JSON escape."""
     text = console.redactor.secrets(json.dumps(document, ensure_ascii=False, indent=2)) + "\n"
     data = memoryview(text.encode("utf-8", "backslashreplace"))
-    try:
-        fd, temporary = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=str(path.parent))
-    except FileNotFoundError:  # the folder went away since its name was claimed
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=str(path.parent))
+    # The folder holds the video's claimed `.part` (or a killed run's): it is there.
+    fd, temporary = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=str(path.parent))
     try:
         try:
             while data:
