@@ -43,6 +43,7 @@ from urllib.request import proxy_bypass_environment
 
 from .. import safe_json
 from ..context import Context
+from .http_response import LeanResponse
 
 USER_AGENT = "qianwen-video-generation/0.4 (python; stdlib)"
 CHUNK = 1024 * 1024
@@ -560,7 +561,8 @@ class Transport:
                 pass
 
     def _connection(self, parts, timeout: float, idle: Optional[http.client.HTTPConnection] = None):
-        """(connection, request target): `idle` (a kept-alive one) when given, else a new one."""
+        """(connection, request target): `idle` (a kept-alive one) when given, else a new one whose
+        answers LeanResponse reads."""
         host, port = parts.hostname, parts.port
         target = parts.path or "/"
         if parts.query:
@@ -569,18 +571,18 @@ class Transport:
         if idle is not None:
             return idle, ("http://%s%s" % (parts.netloc, target) if proxy and parts.scheme == "http" else target)
         if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(proxy.hostname if proxy else host,
+                                               (proxy.port or 80) if proxy else (port or 443), timeout=timeout,
+                                               context=self._ssl_context())
             if proxy:
-                conn = http.client.HTTPSConnection(proxy.hostname, proxy.port or 80, timeout=timeout,
-                                                   context=self._ssl_context())
                 conn.set_tunnel(host, port or 443, headers=_proxy_auth(proxy))
-            else:
-                conn = http.client.HTTPSConnection(host, port or 443, timeout=timeout,
-                                                   context=self._ssl_context())
-            return conn, target
-        if proxy:
+        elif proxy:
             conn = http.client.HTTPConnection(proxy.hostname, proxy.port or 80, timeout=timeout)
-            return conn, "http://%s%s" % (parts.netloc, target)
-        return http.client.HTTPConnection(host, port or 80, timeout=timeout), target
+            target = "http://%s%s" % (parts.netloc, target)
+        else:
+            conn = http.client.HTTPConnection(host, port or 80, timeout=timeout)
+        conn.response_class = LeanResponse
+        return conn, target
 
     def _proxy_for(self, scheme: str, host: str):
         if self._proxy_env is None:  # read once, at the first exchange (after .env was loaded)
