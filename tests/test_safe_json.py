@@ -1,6 +1,7 @@
 """safe_json: untrusted JSON never raises anything but Invalid, and files are read bounded."""
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -56,3 +57,33 @@ def test_read_text_limits_size_and_refuses_fifos_and_devices(tmp_path):
     latin.write_bytes(b'{"a": "caf\xe9"}')
     with pytest.raises(safe_json.Invalid, match="not UTF-8"):
         safe_json.read_text(latin, 100)
+
+
+# -- indented: json.dumps(indent=2), the same text --------------------------------------------
+KEYS = st.one_of(st.text(max_size=8), st.integers(-5, 5), st.booleans(), st.none(), st.floats(allow_nan=False))
+JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-10 ** 30, 10 ** 30), st.floats(), st.text(max_size=12)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.lists(inner, max_size=3).map(tuple),
+                            st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                            st.dictionaries(KEYS, inner, max_size=3)),
+    max_leaves=30)
+
+
+@settings(max_examples=400, deadline=None)
+@given(JSON_VALUES)
+def test_indented_is_json_dumps_text(value):
+    """Every value (NaN, huge integers, tuples, non-string keys, lone surrogates and line separators
+    in strings included) gets exactly json.dumps(value, ensure_ascii=False, indent=2)."""
+    assert safe_json.indented(value) == json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def test_indented_subclasses_and_unsupported_values():
+    import collections
+
+    class Text(str):
+        pass
+
+    value = {"a": collections.OrderedDict([("b", [Text("x"), 1.5])]), "c": [collections.OrderedDict()]}
+    assert safe_json.indented(value) == json.dumps(value, ensure_ascii=False, indent=2)
+    with pytest.raises(TypeError):
+        safe_json.indented({"a": object()})

@@ -27,6 +27,7 @@ import unicodedata
 from typing import Any, Iterable, List, Optional, Tuple
 from urllib.parse import quote, unquote
 
+from . import safe_json
 from .context import Context
 from .errors import OutputClosed
 
@@ -404,7 +405,7 @@ class Console:
         On a console whose encoding cannot show every character (cp1252 and Chinese), the
         JSON uses \\u escapes instead: still the same data, never "?" in place of text.
         """
-        text = _json_safe(json.dumps(document, ensure_ascii=False, indent=2))
+        text = _json_safe(safe_json.indented(document))
         if not _encodable(text, self.ctx.stdout):
             text = json.dumps(document, ensure_ascii=True, indent=2)
         self._stdout(self.redactor.secrets(text) + "\n")

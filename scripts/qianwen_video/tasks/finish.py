@@ -4,13 +4,13 @@ One download per task even when two runs follow it; a killed download continues.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
+from .. import safe_json
 from ..console import size_text
 from ..errors import CliError
 from ..hints import resume_command
@@ -252,7 +252,7 @@ def _write_json(path: Path, document: Dict[str, Any], console) -> None:
     """Write beside the video via a temporary file of this run's own (two runs may write the
     same name), so the name never holds half a file. A lone surrogate (valid in a JSON answer,
     not in UTF-8) is stored as its JSON escape."""
-    text = console.redactor.secrets(json.dumps(document, ensure_ascii=False, indent=2)) + "\n"
+    text = console.redactor.secrets(safe_json.indented(document)) + "\n"
     data = memoryview(text.encode("utf-8", "backslashreplace"))
     # The folder holds the video's claimed `.part` (or a killed run's): it is there.
     fd, temporary = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=str(path.parent))
