@@ -129,3 +129,34 @@ def test_a_folder_swapped_for_a_link_into_skills_is_refused_at_the_next_check(tm
     out.symlink_to(elsewhere, target_is_directory=True)
     with pytest.raises(UsageError, match="skills/ directory"):
         outputs.check_writable_location(out)
+
+
+def test_the_skill_folder_and_any_skills_folder_are_refused_and_neighbours_are_not(tmp_path):
+    from qianwen_video.errors import UsageError
+
+    skill = tmp_path / "agent" / "qianwen-video-generation"
+    (skill / "scripts").mkdir(parents=True)
+    for inside in (skill, skill / "scripts", skill / "output" / "new"):
+        with pytest.raises(UsageError, match="the skill's own directory"):
+            outputs.check_writable_location(inside, skill_dir=skill)
+    with pytest.raises(UsageError, match="skills/ directory"):
+        outputs.check_writable_location(tmp_path / "a" / "skills" / "b", skill_dir=skill)
+    for outside in (tmp_path / "agent" / "qianwen-video-generation-out", tmp_path / "skillsets",
+                    tmp_path / "my-skills" / "out"):
+        outputs.check_writable_location(outside, skill_dir=skill)  # a name that only starts alike
+
+
+def test_create_beside_makes_a_new_private_file_and_never_reuses_a_name(tmp_path, monkeypatch):
+    target = tmp_path / "clip.response.json"
+    tokens = iter([b"\x00" * 6, b"\x00" * 6, b"\x01" * 6])
+    monkeypatch.setattr(os, "urandom", lambda n: next(tokens))
+    taken = tmp_path / ".clip.response.json.000000000000.part"
+    taken.write_text("another writer's")
+    fd, temporary = outputs.create_beside(target)
+    os.close(fd)
+    assert temporary == tmp_path / ".clip.response.json.010101010101.part"
+    assert taken.read_text() == "another writer's"  # never opened
+    assert temporary.stat().st_mode & 0o777 == 0o600 and temporary.stat().st_size == 0
+    monkeypatch.setattr(os, "urandom", lambda n: b"\x00" * 6)
+    with pytest.raises(FileExistsError):
+        outputs.create_beside(target)

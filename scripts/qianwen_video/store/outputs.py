@@ -1,6 +1,7 @@
 """Where results go: never over an earlier result, never inside a skills/ tree."""
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
@@ -22,6 +23,7 @@ NAME_LIMIT = 120  # bytes (UTF-8) of a video name taken from the server; _1, .pa
 SUFFIX_LIMIT = 12  # a longer "extension" is no extension
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")  # one path component once prefixed, never "." or ".."
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
 REPLACE_ATTEMPTS = 5  # waits of 0.2, 0.4, 0.6 and 0.8 s between them: 2 s in all
 
 
@@ -62,10 +64,12 @@ def names_file(output: Optional[str]) -> bool:
 
 def check_writable_location(target: Path, skill_dir: Path = SKILL_DIR) -> None:
     """Refuse to write into the skill's own directory or any skills/ hierarchy (resolved now:
-    checked again before each download, a folder swapped for a link mid-run is still refused)."""
-    resolved = target.resolve()
-    inside_skill = resolved == skill_dir or skill_dir in resolved.parents
-    if inside_skill or "skills" in resolved.parts:
+    checked again before each download, a folder swapped for a link mid-run is still refused).
+    Compared as strings (normcase: Windows paths ignore case, as Path comparisons there do)."""
+    resolved = os.path.realpath(str(target))
+    place, skill = os.path.normcase(resolved), os.path.normcase(str(skill_dir))
+    inside_skill = place == skill or place.startswith(skill.rstrip(os.sep) + os.sep)
+    if inside_skill or "skills" in resolved.replace(os.altsep or os.sep, os.sep).split(os.sep):
         raise UsageError(
             "refusing to write output inside %s: %s" % (
                 "the skill's own directory" if inside_skill else "a skills/ directory", resolved),
@@ -106,8 +110,11 @@ def video_name(video_url: str, task_id: str) -> str:
     return "%s.%s" % (stem, suffix)
 
 
+_UNSAFE_CHARS = re.compile(r"[^\w.-]")  # \w: what str.isalnum() accepts, and "_"
+
+
 def _safe_chars(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    return _UNSAFE_CHARS.sub("_", name)
 
 
 def download_lock(directory: Path, task_id: str) -> "FileLock":
@@ -174,6 +181,20 @@ def _create_new(path: Path) -> int:
     except FileNotFoundError:  # the folder is not there yet (made here, not before every claim)
         path.parent.mkdir(parents=True, exist_ok=True)
         return os.open(str(path), flags, 0o644)
+
+
+def create_beside(path: Path) -> Tuple[int, Path]:
+    """(descriptor, path) of a new private file (0600, O_EXCL, never through a link) named
+    ``.<name>.<random>.part`` beside `path`, to write it whole and rename it over `path`: what
+    tempfile.mkstemp gives, without its setup on every call (a batch writes one per item)."""
+    folder, name = os.path.split(str(path))
+    for _ in range(100):
+        temporary = os.path.join(folder, ".%s.%s.part" % (name, os.urandom(6).hex()))
+        try:
+            return os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _NOFOLLOW | _BINARY, 0o600), Path(temporary)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
 
 
 def replace(source: Path, target: Path, sleep: Callable[[float], None] = time.sleep,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
@@ -255,7 +254,7 @@ def _write_json(path: Path, document: Dict[str, Any], console) -> None:
     text = console.redactor.secrets(safe_json.indented(document)) + "\n"
     data = memoryview(text.encode("utf-8", "backslashreplace"))
     # The folder holds the video's claimed `.part` (or a killed run's): it is there.
-    fd, temporary = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".part", dir=str(path.parent))
+    fd, temporary = outputs.create_beside(path)
     try:
         try:
             while data:
@@ -263,9 +262,9 @@ def _write_json(path: Path, document: Dict[str, Any], console) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        outputs.replace(Path(temporary), path, console.ctx.sleep)  # retried like the video's
+        outputs.replace(temporary, path, console.ctx.sleep)  # retried like the video's
     except BaseException:
-        _remove(Path(temporary))
+        _remove(temporary)
         raise
 
 
