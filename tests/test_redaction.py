@@ -163,3 +163,26 @@ def test_property_random_secrets_in_random_text_never_survive(case, others):
     masks.add(secret)
     for shown in (masks.secrets(text), masks.diagnostic(text)):
         assert not survivors(shown, secret), (secret, text, shown)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(embedded(), st.lists(st.text(st.characters(blacklist_categories=("Cs",)), min_size=4, max_size=24),
+                            max_size=2))
+def test_property_the_quick_checks_change_nothing(case, others):
+    """The checks that return most texts unchanged without folding them (one regex search of the
+    text, non-ASCII left out when every secret is ASCII) mask exactly what the full fold masks."""
+    from qianwen_video import console
+
+    secret, text = case
+    text += "".join(o[:2] + "\u200b" + o[2:] for o in others[:1])  # one that may be non-ASCII, split
+    masks = Redactor()
+    masks.add(*others)
+    masks.add(secret)
+    quick = masks.secrets(text)
+    original = console._Masks._in_folded
+    console._Masks._in_folded = lambda self, folded: True  # every text through the full fold
+    try:
+        full = masks.secrets(text)
+    finally:
+        console._Masks._in_folded = original
+    assert quick == full

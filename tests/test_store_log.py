@@ -652,3 +652,38 @@ def test_find_from_memory_equals_find_from_the_file(tmp_path_factory, steps):
         fresh = Journal(directory)  # knows nothing but the file
         for task_id in ("t1", "t2", "t3"):
             assert mine.find(task_id) == fresh.find(task_id), (steps[:n + 1], task_id)
+
+
+# -- scrub: signed URLs lose their query in every *url* field, and only there -----------------
+@pytest.mark.parametrize("record, expected", [
+    ({"event": "saved", "n": 1, "ok": True, "x": None, "f": 1.5}, {"event": "saved", "n": 1, "ok": True, "x": None,
+                                                                     "f": 1.5}),
+    ({"video_url": "https://h/v.mp4?Signature=s", "note": "https://h/v.mp4?keep=1"},
+     {"video_url": "https://h/v.mp4", "note": "https://h/v.mp4?keep=1"}),
+    ({"Img_URL": "http://h/a.png#frag"}, {"Img_URL": "http://h/a.png"}),
+    ({"input": {"ref_urls": ["https://h/a?x=1", "oss://b/c?d"]}}, {"input": {"ref_urls": ["https://h/a", "oss://b/c?d"]}}),
+    ({"media": [{"url": "https://h/m?sig=1"}], "n": 2}, {"media": [{"url": "https://h/m"}], "n": 2}),
+    ({1: "https://h/a?b", "url": "https://h/a?b"}, {1: "https://h/a?b", "url": "https://h/a"}),
+    ({"uurl": "https://h/a?b", "u": "rl"}, {"uurl": "https://h/a", "u": "rl"}),
+    ({"u": "https://h/a?b", "rl": 1}, {"u": "https://h/a?b", "rl": 1}),  # no key names a URL
+])
+def test_scrub(record, expected):
+    from qianwen_video.store.log import scrub
+
+    before = json.dumps(record, default=str)
+    assert scrub(record) == expected
+    assert json.dumps(record, default=str) == before  # the caller's record is left as it was
+
+
+def test_scrub_looks_into_values_of_any_container_type():
+    import collections
+
+    from qianwen_video.store.log import scrub
+
+    class Text(str):
+        pass
+
+    nested = collections.OrderedDict([("video_url", "https://h/v?sig=1")])
+    assert scrub({"task": nested}) == {"task": {"video_url": "https://h/v"}}
+    assert scrub({"items": ("https://h/v?sig=1",), "video_url": Text("https://h/v?sig=1")}) == {
+        "items": ["https://h/v?sig=1"], "video_url": "https://h/v"}

@@ -169,16 +169,37 @@ class Endpoint(NamedTuple):
 
 def endpoint(ctx: Context) -> Endpoint:
     """DASHSCOPE_HTTP_BASE_URL > QWEN_BASE_URL > QWEN_REGION (default cn-beijing)."""
-    full = ctx.get("DASHSCOPE_HTTP_BASE_URL")
+    return _endpoint(*_endpoint_variables(ctx))
+
+
+def region_of(ctx: Context) -> Optional[str]:
+    """The region whose model ids apply. With a custom endpoint (DASHSCOPE_HTTP_BASE_URL or
+    QWEN_BASE_URL): its host's region when the host is recognisable, else QWEN_REGION, else None.
+    Without one: QWEN_REGION (default cn-beijing), None when it is not a known region."""
+    return _region_of(*_endpoint_variables(ctx))
+
+
+def ids_region(ctx: Context) -> Tuple[str, Optional[str]]:
+    """(region whose model ids a run uses, why it was assumed or None). When a custom endpoint
+    hides the region and QWEN_REGION is not set, Beijing's ids are used (the default region)."""
+    return _ids_region(*_endpoint_variables(ctx))
+
+
+def _endpoint_variables(ctx: Context) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    return ctx.get("DASHSCOPE_HTTP_BASE_URL"), ctx.get("QWEN_BASE_URL"), ctx.get("QWEN_REGION")
+
+
+# Pure functions of the three variables, cached: a batch plans every item with the same ones.
+@functools.lru_cache(maxsize=16)
+def _endpoint(full: Optional[str], base: Optional[str], region: Optional[str]) -> Endpoint:
     if full:
         return Endpoint(_checked_url(full, "DASHSCOPE_HTTP_BASE_URL"), "DASHSCOPE_HTTP_BASE_URL")
-    base = ctx.get("QWEN_BASE_URL")
     if base:
         url = _checked_url(base, "QWEN_BASE_URL")
         if urlsplit(url).path in ("", "/"):
             url = url.rstrip("/") + "/api/v1"
         return Endpoint(url, "QWEN_BASE_URL")
-    region = (ctx.get("QWEN_REGION") or "cn-beijing").lower()
+    region = (region or "cn-beijing").lower()
     if region not in catalog.REGIONS:
         raise UsageError("unknown QWEN_REGION %r" % region,
                          hint="use one of %s, or set DASHSCOPE_HTTP_BASE_URL to the full API root"
@@ -186,21 +207,29 @@ def endpoint(ctx: Context) -> Endpoint:
     return Endpoint(catalog.REGIONS[region], "QWEN_REGION=" + region)
 
 
-def region_of(ctx: Context) -> Optional[str]:
-    """The region whose model ids apply. With a custom endpoint (DASHSCOPE_HTTP_BASE_URL or
-    QWEN_BASE_URL): its host's region when the host is recognisable, else QWEN_REGION, else None.
-    Without one: QWEN_REGION (default cn-beijing), None when it is not a known region."""
-    if ctx.get("DASHSCOPE_HTTP_BASE_URL") or ctx.get("QWEN_BASE_URL"):
-        found = region_of_host(urlsplit(endpoint(ctx).base_url).hostname or "")
+@functools.lru_cache(maxsize=16)
+def _region_of(full: Optional[str], base: Optional[str], region: Optional[str]) -> Optional[str]:
+    if full or base:
+        found = region_of_host(urlsplit(_endpoint(full, base, region).base_url).hostname or "")
         if found is not None:
             return found
-        region = (ctx.get("QWEN_REGION") or "").strip().lower()
+        region = (region or "").strip().lower()
         return region if region in catalog.REGIONS else None
-    region = (ctx.get("QWEN_REGION") or catalog.DEFAULT_REGION).lower()
+    region = (region or catalog.DEFAULT_REGION).lower()
     return region if region in catalog.REGIONS else None
 
 
-@functools.lru_cache(maxsize=64)  # a batch asks once per item
+@functools.lru_cache(maxsize=16)
+def _ids_region(full: Optional[str], base: Optional[str], region: Optional[str]) -> Tuple[str, Optional[str]]:
+    found = _region_of(full, base, region)
+    if found is not None:
+        return found, None
+    host = urlsplit(_endpoint(full, base, region).base_url).hostname
+    return catalog.DEFAULT_REGION, (
+        "the region of %s is not recognisable, so %s ids are used (set QWEN_REGION to one of %s to choose)"
+        % (host, catalog.DEFAULT_REGION, ", ".join(catalog.REGIONS)))
+
+
 def region_of_host(host: str) -> Optional[str]:
     """The region a DashScope host serves: a regional root's host (dashscope-intl.aliyuncs.com),
     or a workspace/Token Plan domain `<name>.<region>.maas.aliyuncs.com`; None for any other host."""
@@ -212,18 +241,6 @@ def region_of_host(host: str) -> Optional[str]:
         if host.endswith("." + name + ".maas.aliyuncs.com"):
             return name
     return None
-
-
-def ids_region(ctx: Context) -> Tuple[str, Optional[str]]:
-    """(region whose model ids a run uses, why it was assumed or None). When a custom endpoint
-    hides the region and QWEN_REGION is not set, Beijing's ids are used (the default region)."""
-    region = region_of(ctx)
-    if region is not None:
-        return region, None
-    host = urlsplit(endpoint(ctx).base_url).hostname
-    return catalog.DEFAULT_REGION, (
-        "the region of %s is not recognisable, so %s ids are used (set QWEN_REGION to one of %s to choose)"
-        % (host, catalog.DEFAULT_REGION, ", ".join(catalog.REGIONS)))
 
 
 def _checked_url(value: str, variable: str) -> str:

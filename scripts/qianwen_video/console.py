@@ -160,12 +160,18 @@ class _Masks:
     """A set of values masked in every form described in the module docstring."""
 
     def _in_folded(self, folded: str) -> bool:
-        """Whether any value (or a PIECE-long run of one) is in this folded text."""
+        """Whether any value (or a PIECE-long run of one) is in this folded text: one regex search
+        for the short values and the long ones' aligned chunks (every such run holds one) decides
+        most texts; a chunk found is then grown to see whether a whole run is there."""
+        if self._probe is None or not self._probe.search(folded):
+            return False
         return any(value in folded if len(value) < PIECE else _pieces(folded, value) for value in self.folded)
 
     def __init__(self) -> None:
         self.exact: List[str] = []  # literal forms, longest first (quoted, encoded)
         self.folded: List[str] = []  # the values themselves, invisible characters left out
+        self._probe: Optional["re.Pattern[str]"] = None
+        self._ascii_values = True
 
     def add(self, value: Any) -> None:
         if not isinstance(value, str) or len(value) < MIN_SECRET:
@@ -181,6 +187,10 @@ class _Masks:
         folded = _fold_secret(value)
         if len(folded) >= MIN_SECRET and folded not in self.folded:
             self.folded.append(folded)
+            probes = [v if len(v) < PIECE else v[at:at + _CHUNK] for v in self.folded
+                      for at in (range(0, len(v) - _CHUNK + 1, _CHUNK) if len(v) >= PIECE else (0,))]
+            self._ascii_values = all(v.isascii() for v in self.folded)
+            self._probe = re.compile("|".join(re.escape(p) for p in sorted(set(probes), key=len, reverse=True)))
 
     def mask(self, text: str) -> str:
         if not self.folded or not text:
@@ -188,8 +198,15 @@ class _Masks:
         for form in self.exact:
             if form in text:
                 text = text.replace(form, MASK)
-        if text.isascii() and "\\" not in text and not self._in_folded(text.translate(_ASCII_INVISIBLE)):
-            return text  # the common case, decided without mapping folded positions back
+        if "\\" not in text:  # no escapes: the folded text is the text without its invisible characters
+            if text.isascii():
+                candidate: Optional[str] = text
+            elif self._ascii_values:  # an ASCII run of the folded text is still whole with non-ASCII left out
+                candidate = text.encode("ascii", "ignore").decode("ascii")
+            else:
+                candidate = None
+            if candidate is not None and not self._in_folded(candidate.translate(_ASCII_INVISIBLE)):
+                return text  # the common case, decided without mapping folded positions back
         view = _Folded(text)
         spans = set()
         for value in self.folded:

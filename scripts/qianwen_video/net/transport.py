@@ -101,13 +101,19 @@ class Response:
     unreadable: Optional[str] = None  # why the body is unusable (larger than the cap); body is then b""
 
     def json(self) -> Optional[Any]:
-        """The body as JSON (safe_json: bounded depth and size, UTF-8), or None."""
+        """The body as JSON (safe_json: bounded depth and size, UTF-8), or None. Parsed once: the
+        checks of an answer and its caller read the same document."""
         if self.unreadable is not None:
             return None
         try:
-            return safe_json.loads(self.body)
+            return self._document
+        except AttributeError:
+            pass
+        try:
+            self._document: Optional[Any] = safe_json.loads(self.body)
         except safe_json.Invalid:
-            return None
+            self._document = None
+        return self._document
 
     @property
     def text(self) -> str:

@@ -62,8 +62,14 @@ def strip_query(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(ensure_ascii=False) without a new encoder per line
+
+
 def scrub(value: Any, url_field: bool = False) -> Any:
     """`value` with the query string removed from every URL held in a field named like *url*."""
+    if type(value) is dict and not url_field and _plain(value):
+        return dict(value)  # (most records: nothing to scrub, decided without a call per field)
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
@@ -76,6 +82,15 @@ def scrub(value: Any, url_field: bool = False) -> Any:
     if url_field and isinstance(value, str):
         return strip_query(value)
     return value
+
+
+def _plain(record: Dict[Any, Any]) -> bool:
+    """No key names a URL and every value is a plain scalar (exactly str, int, float, bool or None)."""
+    try:
+        named = "url" in "\n".join(record).lower()
+    except TypeError:  # a key that is not a string
+        return False
+    return not named and _SCALARS.issuperset(map(type, record.values()))
 
 
 class Log:
@@ -94,7 +109,7 @@ class Log:
     def encode(self, record: Mapping[str, Any]) -> bytes:
         """The line `record` is stored as: scrubbed, redacted, UTF-8, newline-terminated."""
         clean = scrub(dict(record))
-        text = json.dumps(clean, ensure_ascii=False)
+        text = _ENCODE(clean)
         if self.redact is not None:
             masked = self.redact(text)
             if masked != text:
