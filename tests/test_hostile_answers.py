@@ -505,3 +505,13 @@ def test_an_upload_answer_dripped_one_byte_at_a_time_is_retried_and_the_landed_o
     assert_log(emu, ["GET policy", "POST oss [Drip]", "POST oss", "POST create", "GET task+", "GET result"])
     assert "file upload: no response: timed out: no complete answer within 0.3s; retrying" in result.stderr
     assert emu.created_count() == 1
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "+12", "1_2", "9" * 40, "-1", ""])
+def test_a_download_length_that_is_not_plain_digits_counts_as_no_length(length):
+    """A Content-Length header is Latin-1 text from the server: "\\u00b2" passes str.isdigit and
+    fails int(); such a value is no length at all (the body then ends when the server closes)."""
+    from qianwen_video.net.download import _span
+
+    assert _span(200, {"content-length": length}, 0) == (0, None)
+    assert _span(200, {"content-length": "12"}, 0) == (0, 12)

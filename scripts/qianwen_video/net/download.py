@@ -374,7 +374,8 @@ def _span(status: int, headers, have: int):
             return None
         total = None if match.group(3) == "*" else int(match.group(3))
         return have, total
-    return 0, int(length) if length and length.isdigit() else None
+    # (isascii: "\u00b2" is a digit to isdigit and not to int; a server's header is Latin-1 text)
+    return 0, int(length) if length and length.isascii() and length.isdigit() and len(length) <= 18 else None
 
 
 def _replace(part: Path, dest: Path, ctx: Context) -> None:
