@@ -420,3 +420,19 @@ def test_the_page_reads_only_the_newest_tasks_of_a_long_journal(tmp_path, monkey
     assert text.count("<article ") == gallery.MAX_CARDS and sum(counts.values()) == gallery.MAX_CARDS
     assert 'data-task="t%d"' % (gallery.MAX_CARDS + 4) in text and 'data-task="t4"' not in text
     assert "Older tasks are not shown here" in text and "newest %d tasks" % gallery.MAX_CARDS in text
+
+
+@pytest.mark.parametrize("path, shown, link", [
+    ("/out/clip.mp4", "clip.mp4", "clip.mp4"),
+    ("/out/a b#1?.mp4", "a b#1?.mp4", "a%20b%231%3F.mp4"),
+    ("/out/sub/clip.mp4", "sub/clip.mp4", "sub/clip.mp4"),
+    ("/elsewhere/clip.mp4", "../elsewhere/clip.mp4", "../elsewhere/clip.mp4"),
+    ("clip.mp4", "clip.mp4", "clip.mp4"),  # a relative path is the page folder's
+    ("/out/../clip.mp4", "../clip.mp4", "../clip.mp4"),
+    ("/out/./clip.mp4", "clip.mp4", "clip.mp4"),
+])
+def test_how_the_page_names_and_links_a_file(path, shown, link):
+    from qianwen_video.store import gallery
+
+    assert gallery.relative(path, "/out") == shown
+    assert gallery.href(path, "/out") == link

@@ -20,6 +20,7 @@ The page is for watching and comparing the videos side by side.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import os
@@ -135,7 +136,8 @@ def clean(value: Any) -> str:
     """Any value as displayable text: lone surrogates (valid in JSON, not in UTF-8) and control
     characters other than tab and newline become U+FFFD."""
     text = value if isinstance(value, str) else str(value)
-    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if not text.isascii():  # (ASCII holds no surrogate)
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return _CONTROL.sub("\ufffd", text)
 
 
@@ -204,6 +206,9 @@ def _absolute(path: str, directory: str) -> str:
 
 def relative(path: str, directory: str) -> str:
     """How the page names a file: relative to its own directory when possible."""
+    folder, name = os.path.split(path)
+    if folder == directory and name not in ("", ".", ".."):
+        return name  # (most files: saved beside the page; relpath is many calls each)
     try:
         return os.path.relpath(_absolute(path, directory), directory)
     except ValueError:  # another drive (Windows)
@@ -215,9 +220,8 @@ def href(path: str, directory: str) -> str:
     every part percent-encoded, so no name can turn into a scheme, a query or a fragment."""
     from urllib.parse import quote
 
-    try:
-        rel = os.path.relpath(_absolute(path, directory), directory)
-    except ValueError:
+    rel = relative(path, directory)
+    if os.path.isabs(rel):  # another drive (Windows)
         return Path(path).as_uri()
     return "/".join(quote(part, safe="") for part in rel.replace(os.sep, "/").split("/"))
 
@@ -475,7 +479,7 @@ def build(directory: Path, clock: Callable[[], float] = time.time,
         entries = book.list_recent(MAX_CARDS + 1)
         older = len(entries) > MAX_CARDS
         entries = entries[:MAX_CARDS]
-        exists = os.path.isfile
+        exists = functools.lru_cache(maxsize=None)(os.path.isfile)  # one stat per file, not one per look
         text = render(entries, str(directory), exists=exists, now=clock(), older=older)
         if redact is not None:
             text = redact(text)
