@@ -687,3 +687,59 @@ def test_scrub_looks_into_values_of_any_container_type():
     assert scrub({"task": nested}) == {"task": {"video_url": "https://h/v"}}
     assert scrub({"items": ("https://h/v?sig=1",), "video_url": Text("https://h/v?sig=1")}) == {
         "items": ["https://h/v?sig=1"], "video_url": "https://h/v"}
+
+
+# -- the descriptor kept between appends --------------------------------------------------------
+def test_appends_reuse_one_descriptor_while_the_path_names_its_file(tmp_path, monkeypatch):
+    path = tmp_path / "x.jsonl"
+    lg = Log(path)
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda p, *a, **k: opened.append(str(p)) or real_open(p, *a, **k))
+    for task in "abcde":
+        lg.append({"task_id": task}, durable=task == "e")
+    lg.sync()
+    assert opened.count(str(path)) == 1
+    assert [r["task_id"] for _, r in lg.forward()] == list("abcde")
+
+
+@pytest.mark.parametrize("change", ["removed", "replaced", "moved away", "made a link"])
+def test_an_append_after_the_log_changed_goes_to_what_the_path_names_now(tmp_path, change):
+    path = tmp_path / "x.jsonl"
+    lg = Log(path)
+    lg.append({"task_id": "a"})
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    if change == "removed":
+        path.unlink()
+    elif change == "replaced":
+        elsewhere.write_text('{"task_id": "z"}\n')
+        os.replace(str(elsewhere), str(path))
+    elif change == "moved away":
+        os.replace(str(path), str(elsewhere))
+    else:
+        os.replace(str(path), str(elsewhere))
+        path.symlink_to(elsewhere)
+        with pytest.raises(NotRegular):
+            lg.append({"task_id": "b"})
+        assert elsewhere.read_text() == '{"task_id": "a"}\n'  # nothing written through the link
+        return
+    lg.append({"task_id": "b"})
+    lg.sync()
+    expected = {"removed": ["b"], "replaced": ["z", "b"], "moved away": ["b"]}[change]
+    assert [r["task_id"] for _, r in lg.forward()] == expected
+    if change == "moved away":
+        assert elsewhere.read_text() == '{"task_id": "a"}\n'
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors through /proc")
+def test_a_log_no_longer_used_closes_its_descriptor(tmp_path):
+    import gc
+
+    before = len(os.listdir("/proc/self/fd"))
+    logs = [Log(tmp_path / ("%d.jsonl" % n)) for n in range(20)]
+    for lg in logs:
+        lg.append({"task_id": "a"})
+    assert len(os.listdir("/proc/self/fd")) >= before + 20
+    del logs, lg
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= before

@@ -8,7 +8,9 @@ Used by the task journal and the batch manifest. The rules:
   interleave (write(3p), https://man7.org/linux/man-pages/man3/write.3p.html; NFS does not
   keep this promise: http://metamodular.com/POSIX-API/Low/o-append.html). Threads of one
   process also take a lock. A file left ending in a torn line (a crash, a full disk) gets a
-  newline first, so the new record stays a line of its own.
+  newline first, so the new record stays a line of its own. The descriptor is kept between
+  appends while the path still names the same regular file (checked with one lstat before
+  each append: a log removed, replaced or turned into a link is opened again).
 - The file is opened without following a symlink (``O_NOFOLLOW``) and must be a regular file:
   a log symlinked to some SKILL.md gets nothing, a FIFO never blocks (``O_NONBLOCK``); both
   raise ``NotRegular`` (an OSError).
@@ -29,6 +31,7 @@ import json
 import os
 import stat
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
@@ -104,6 +107,11 @@ class Log:
         self._bad: set = set()  # offsets of lines skipped so far
         self._warned = 0  # how many of them a warning has already named
         self._line_end: Tuple[int, int] = (-1, -1)  # (inode, size) right after this process's last append
+        # The descriptor appends go through, kept between them (an open and a close fewer per line),
+        # and the (device, inode) it was opened on; closed when the Log is collected.
+        self._held: List[int] = []
+        self._held_id: Tuple[int, int] = (-1, -1)
+        weakref.finalize(self, _close_all, self._held)
 
     # -- writing ----------------------------------------------------------------------
     def encode(self, record: Mapping[str, Any]) -> bytes:
@@ -128,11 +136,7 @@ class Log:
         before the write, the bytes written). Raises OSError (NotRegular included)."""
         data = self.encode(record)
         with self._lock:
-            try:
-                fd, size, inode = self._open_sized(os.O_RDWR | os.O_APPEND | os.O_CREAT)
-            except FileNotFoundError:  # the directory is not there (yet): made once, not per line
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd, size, inode = self._open_sized(os.O_RDWR | os.O_APPEND | os.O_CREAT)
+            fd, size, inode = self._appender()
             try:
                 # The end this process last wrote is a line end: only another end is read to check.
                 if size and (inode, size) != self._line_end and _pread(fd, 1, size - 1) != b"\n":
@@ -143,18 +147,57 @@ class Log:
                 self._line_end = (inode, size + len(data))
                 if durable:
                     os.fsync(fd)
-            finally:
-                os.close(fd)
+            except BaseException:
+                self._let_go()  # the next append opens the log again
+                raise
         return size, data
 
     def sync(self) -> None:
         """fsync what earlier non-durable appends wrote (one fsync covers every line before it)."""
         with self._lock:
+            kept = self._kept_if_current()
+            if kept is not None:
+                os.fsync(kept[0])
+                return
             fd = self._open(os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+    def _appender(self) -> Tuple[int, int, int]:
+        """(descriptor, size now, inode) to append with: the one kept from the last append while
+        the path still names that file (one lstat; a log removed, replaced or turned into a link
+        since is opened again, with every check), else a new one, then kept."""
+        kept = self._kept_if_current()
+        if kept is not None:
+            return kept
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
+        try:
+            fd, info = self._open_checked(flags)
+        except FileNotFoundError:  # the directory is not there (yet): made once, not per line
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, info = self._open_checked(flags)
+        self._held.append(fd)
+        self._held_id = (info.st_dev, info.st_ino)
+        return fd, info.st_size, info.st_ino
+
+    def _kept_if_current(self) -> Optional[Tuple[int, int, int]]:
+        """(descriptor, size, inode) of the kept descriptor when the path names its file now."""
+        if not self._held:
+            return None
+        try:
+            info = os.lstat(str(self.path))
+        except OSError:
+            info = None
+        if (info is not None and stat.S_ISREG(info.st_mode) and info.st_ino
+                and (info.st_dev, info.st_ino) == self._held_id):
+            return self._held[0], info.st_size, info.st_ino
+        self._let_go()
+        return None
+
+    def _let_go(self) -> None:
+        _close_all(self._held)
 
     def lock(self) -> FileLock:
         """The log's exclusive lock file (``<path>.lock``), for check-then-append steps."""
@@ -162,10 +205,10 @@ class Log:
 
     def _open(self, flags: int) -> int:
         """A descriptor on the log itself: never a symlink's target, never a non-regular file."""
-        return self._open_sized(flags)[0]
+        return self._open_checked(flags)[0]
 
-    def _open_sized(self, flags: int) -> Tuple[int, int, int]:
-        """(descriptor, size now, inode), as ``_open``: one fstat serves the check and the rest."""
+    def _open_checked(self, flags: int) -> Tuple[int, os.stat_result]:
+        """(descriptor, its fstat), as ``_open``: one fstat serves the check and the rest."""
         if not _NOFOLLOW and os.path.islink(str(self.path)):  # no O_NOFOLLOW (Windows): check first
             raise self._refused()
         try:
@@ -181,7 +224,7 @@ class Log:
         except BaseException:
             os.close(fd)
             raise
-        return fd, info.st_size, info.st_ino
+        return fd, info
 
     def _refused(self) -> NotRegular:
         return NotRegular(errno.EINVAL, "not a regular file (a symlink, directory or FIFO); not used", str(self.path))
@@ -332,6 +375,14 @@ class Log:
                 yield stop, carry, carry_len <= MAX_LINE
         finally:
             os.close(fd)
+
+
+def _close_all(descriptors: List[int]) -> None:
+    while descriptors:
+        try:
+            os.close(descriptors.pop())
+        except OSError:
+            pass
 
 
 def _parse(line: bytes) -> Optional[Record]:
