@@ -68,8 +68,7 @@ def download(ctx: Context, console: Console, transport: Transport, url: str, des
         _discard(part)
         raise DownloadFailed("the video URL is not an http(s) URL (%s:)" % (urlsplit(url).scheme or "no scheme"),
                              hint="the service gave an unusable URL; check the task again later")
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
+    try:  # (the folder holds the caller's `.part`: it is there)
         return _download(ctx, console, transport, url, dest, part, refresh_url, stop)
     except OSError as exc:
         _discard(part)
@@ -241,7 +240,8 @@ def _receive(ctx: Context, console: Console, stream, handle: BinaryIO, have: int
     if start == 0 and have:
         console.info("download: the server ignored the resume range; starting over")
     handle.seek(start)
-    handle.truncate(start)
+    if start != have:  # (a fresh download's `.part` is empty already)
+        handle.truncate(start)
     size = start
     flusher = _Writeback(handle) if (total or 0) - start >= _Writeback.MIN_SIZE else None
     began = shown = ctx.clock()

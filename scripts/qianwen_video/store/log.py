@@ -287,13 +287,12 @@ class Log:
 
     def _reader(self, end: Optional[int] = None) -> Optional[Tuple[int, int]]:
         """(descriptor, size to read up to), or None when there is no log."""
-        try:
-            fd = self._open(os.O_RDONLY)
-        except FileNotFoundError:
-            return None
-        with self._lock:  # no write of this process is half done at this size
-            size = os.fstat(fd).st_size
-        return fd, size if end is None else min(end, size)
+        with self._lock:  # no write of this process is half done at the size seen
+            try:
+                fd, info = self._open_checked(os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+        return fd, info.st_size if end is None else min(end, info.st_size)
 
     def _forward_lines(self, start: int) -> Iterator[Tuple[int, bytes, bool]]:
         """(offset, line without newline, parseable?) oldest first; blank lines skipped."""
