@@ -16,6 +16,7 @@ _LEAF = json.JSONEncoder(ensure_ascii=False).encode  # no indent: json's C encod
 _INDENT = "  "
 _STRING = json.encoder.encode_basestring  # (C) a str as JSON text, non-ASCII kept
 _LITERALS = {None: "null", True: "true", False: "false"}
+_STR_ONLY = frozenset({str})
 
 
 def indented(value: Any, level: int = 0) -> str:
@@ -38,7 +39,7 @@ def indented(value: Any, level: int = 0) -> str:
         end = "\n" + _INDENT * level
         if kind is not dict:
             return "[" + pad + ("," + pad).join([indented(item, level + 1) for item in value]) + end + "]"
-        if all(type(key) is str for key in value):
+        if _STR_ONLY.issuperset(map(type, value)):  # every key exactly a str
             return "{" + pad + ("," + pad).join([_STRING(key) + ": " + indented(item, level + 1)
                                                 for key, item in value.items()]) + end + "}"
         return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", end)

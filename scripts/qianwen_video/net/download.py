@@ -36,6 +36,7 @@ PROGRESS_EVERY = 0.25  # seconds between redraws of the download line on a termi
 # page (a captive portal), JSON or XML (an error) is never saved as the video.
 BINARY_TYPES = ("application/octet-stream", "binary/octet-stream", "application/mp4")
 WHOLE, PREFIX, INVALID = "whole", "prefix", "invalid"
+_PRINTABLE = bytes(range(0x20, 0x7F))
 
 
 class DownloadFailed(CliError):
@@ -134,7 +135,7 @@ def mp4_layout(handle: BinaryIO, size: int) -> str:
         if len(header) < 8:
             return PREFIX
         small, kind = struct.unpack(">I4s", header[:8])
-        if any(not 0x20 <= octet <= 0x7E for octet in kind):
+        if kind.translate(None, _PRINTABLE):  # a box type is four printable ASCII characters
             return INVALID
         if offset == 0 and kind != b"ftyp":
             return INVALID

@@ -214,10 +214,11 @@ def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held:
     except OSError as exc:
         console.warn("could not update the journal %s: %s" % (book.path, exc.strerror or exc))
     console.always("Video saved to %s (%s)" % (video_path, size_text(size)))
-    billed = billed_text(task)
-    if billed:
-        console.info(billed)
-    console.info("Video URL (valid 24 h): %s" % video_url)
+    if not console.quiet:  # (info lines: a batch saves through a quiet console)
+        billed = billed_text(task)
+        if billed:
+            console.info(billed)
+        console.info("Video URL (valid 24 h): %s" % video_url)
     return Saved(str(video_path), str(response_path), video_url, size)
 
 
