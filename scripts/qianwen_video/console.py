@@ -46,7 +46,7 @@ MIN_SECRET = 4  # shorter values are not secrets worth masking (they would mask 
 # (A negated small class: a class spanning U+007F-U+FFFF costs ~10 ms to compile at start-up.)
 _UNIT = re.compile(r"\\+(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})|([nrtfbv]))|[^\x21-\x7e]")
 # For ASCII text without a backslash, folding only drops the controls and the space.
-_ASCII_INVISIBLE = {code: None for code in list(range(0x21)) + [0x7f]}
+_ASCII_INVISIBLE = bytes(list(range(0x21)) + [0x7F])  # (bytes.translate: ~5x a str.translate table)
 _SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "f": "\f", "b": "\b", "v": "\v"}
 _INVISIBLE_CATEGORIES = ("Cc", "Cf", "Zs", "Zl", "Zp")
 # Default-ignorable characters outside those categories: combining grapheme joiner, Hangul fillers,
@@ -198,14 +198,11 @@ class _Masks:
         for form in self.exact:
             if form in text:
                 text = text.replace(form, MASK)
-        if "\\" not in text:  # no escapes: the folded text is the text without its invisible characters
-            if text.isascii():
-                candidate: Optional[str] = text
-            elif self._ascii_values:  # an ASCII run of the folded text is still whole with non-ASCII left out
-                candidate = text.encode("ascii", "ignore").decode("ascii")
-            else:
-                candidate = None
-            if candidate is not None and not self._in_folded(candidate.translate(_ASCII_INVISIBLE)):
+        # No escapes: the folded text is the text without its invisible characters. When every
+        # secret is ASCII, an ASCII run of it stays whole with the non-ASCII characters left out.
+        if "\\" not in text and (self._ascii_values or text.isascii()):
+            visible = text.encode("ascii", "ignore").translate(None, _ASCII_INVISIBLE).decode("ascii")
+            if not self._in_folded(visible):
                 return text  # the common case, decided without mapping folded positions back
         view = _Folded(text)
         spans = set()

@@ -154,21 +154,23 @@ def claim(wanted: Path) -> Tuple[Path, Path]:
 
     The claim is an empty ``<video>.part`` created with O_CREAT|O_EXCL: of two runs (or
     threads) picking names at the same moment, only one can create it, and the other moves
-    on to the next number. The caller downloads into that `.part` (an empty `.part` is a
-    fresh download) or removes it if it gives up.
+    on to the next number. A name is then checked once, after the claim: a video or answer
+    already there (an earlier run's) gives the claim back. The caller downloads into that
+    `.part` (an empty `.part` is a fresh download) or removes it if it gives up.
     """
     candidate, number = wanted, 0
     while True:
-        if not (candidate.exists() or response_path_for(candidate).exists()):
-            try:
-                fd = _create_new(part_path_for(candidate))
-            except FileExistsError:
-                pass
-            else:
-                os.close(fd)
-                if not (candidate.exists() or response_path_for(candidate).exists()):
-                    return candidate, response_path_for(candidate)
-                _remove(part_path_for(candidate))  # finished by another run in the meantime
+        part = part_path_for(candidate)
+        try:
+            fd = _create_new(part)
+        except FileExistsError:
+            pass
+        else:
+            os.close(fd)
+            response = response_path_for(candidate)
+            if not (candidate.exists() or response.exists()):
+                return candidate, response
+            _remove(part)  # the name holds an earlier result
         number += 1
         candidate = wanted.with_name("%s_%d%s" % (wanted.stem, number, wanted.suffix))
 
