@@ -85,8 +85,6 @@ def test_headers_lookup():
     assert headers.get_all("VIA") == ["a", "b"] and headers.get_all("x") is None
     assert headers.get("missing", "default") == "default"
     assert headers.items() == [("Content-Length", "5"), ("Via", "a"), ("via", "b")]
-    assert "via" in headers and "x" not in headers and list(headers) == ["Content-Length", "Via", "via"]
-    assert len(headers) == 3
 
 
 TOKEN = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-!#$%&'*+.^_`|~",

@@ -11,7 +11,7 @@ is left to http.client unchanged.
 from __future__ import annotations
 
 import http.client
-from typing import Iterator, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 MAX_LINE = 65536  # bytes of one status or header line (http.client's _MAXLINE)
 MAX_HEADERS = 100  # header lines of one answer (http.client's _MAXHEADERS)
@@ -38,15 +38,6 @@ class Headers:
 
     def items(self) -> List[Tuple[str, str]]:
         return list(self._pairs)
-
-    def __contains__(self, name: str) -> bool:
-        return name.lower() in self._first
-
-    def __iter__(self) -> Iterator[str]:
-        return (name for name, _ in self._pairs)
-
-    def __len__(self) -> int:
-        return len(self._pairs)
 
 
 class LeanResponse(http.client.HTTPResponse):
