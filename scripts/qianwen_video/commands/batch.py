@@ -840,11 +840,12 @@ class Batch:
         unsubmitted = [i for i in left if not i.task_id]
         for item in done:
             item.status = "SUCCEEDED"
-        self.console.info(self.console.table(
-            ([str(i.index), i.status or "", i.model or "?", i.task_id or "-",
-              (i.local_path or "") if i.state == "done" else _short(i.error or "not finished")]
-             for i in self.items),
-            ("item", "status", "model", "task id", "local file / error")))
+        if not self.console.quiet:  # (an info line: not built for --quiet)
+            self.console.info(self.console.table(
+                ([str(i.index), i.status or "", i.model or "?", i.task_id or "-",
+                  (i.local_path or "") if i.state == "done" else _short(i.error or "not finished")]
+                 for i in self.items),
+                ("item", "status", "model", "task id", "local file / error")))
         document = {"batch": str(batch_path), "manifest": str(self.manifest.path), "output_dir": str(self.out_dir),
                     "succeeded": len(done), "failed": len(failed), "unfinished": len(left),
                     "elapsed_seconds": round(elapsed, 3), "items": [i.result() for i in self.items]}
