@@ -87,3 +87,16 @@ def test_indented_subclasses_and_unsupported_values():
     assert safe_json.indented(value) == json.dumps(value, ensure_ascii=False, indent=2)
     with pytest.raises(TypeError):
         safe_json.indented({"a": object()})
+
+
+def test_indented_deep_and_circular_values_as_json_dumps():
+    for depth in (31, 32, 33, 600):  # (json.dumps itself writes 600 levels)
+        value = current = []
+        for _ in range(depth):
+            current.append([])
+            current = current[0]
+        assert safe_json.indented({"a": value}) == json.dumps({"a": value}, ensure_ascii=False, indent=2)
+    circular = []
+    circular.append(circular)
+    with pytest.raises(ValueError, match="Circular reference"):
+        safe_json.indented({"a": circular})

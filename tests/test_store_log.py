@@ -743,3 +743,32 @@ def test_a_log_no_longer_used_closes_its_descriptor(tmp_path):
     del logs, lg
     gc.collect()
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_a_claim_makes_no_part_beside_an_earlier_answer(tmp_path, monkeypatch):
+    """A failed download leaves its answer (and the journal's "downloading" line): a resume of
+    that task may take a `.part` at that name for its own, so another claim never makes one there."""
+    (tmp_path / "clip.response.json").write_text("{}")
+    (tmp_path / "clip_1.mp4").write_bytes(b"earlier video")
+    created = []
+    real = outputs._create_new
+    monkeypatch.setattr(outputs, "_create_new", lambda path: created.append(path.name) or real(path))
+    video, response = outputs.claim(tmp_path / "clip.mp4")
+    assert (video.name, response.name) == ("clip_2.mp4", "clip_2.response.json")
+    assert created == ["clip_2.mp4.part"]
+
+
+def test_where_open_files_cannot_be_renamed_each_append_closes_its_descriptor(tmp_path, monkeypatch):
+    """Windows: an open file (and its folder) cannot be deleted or renamed, so nothing is kept."""
+    monkeypatch.setattr(log, "_KEEP_OPEN", False)
+    path = tmp_path / "x.jsonl"
+    lg = Log(path)
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda p, *a, **k: opened.append(str(p)) or real_open(p, *a, **k))
+    for task in "abc":
+        lg.append({"task_id": task})
+        os.replace(str(path), str(tmp_path / "moved.jsonl"))  # allowed: nothing holds it
+        os.replace(str(tmp_path / "moved.jsonl"), str(path))
+    assert opened.count(str(path)) == 3
+    assert [r["task_id"] for _, r in lg.forward()] == list("abc")

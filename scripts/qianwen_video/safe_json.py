@@ -17,6 +17,7 @@ _INDENT = "  "
 _STRING = json.encoder.encode_basestring  # (C) a str as JSON text, non-ASCII kept
 _LITERALS = {None: "null", True: "true", False: "false"}
 _STR_ONLY = frozenset({str})
+_DEEP = 32  # levels written here; below them json.dumps writes the rest (its recursion goes deeper)
 
 
 def indented(value: Any, level: int = 0) -> str:
@@ -33,6 +34,8 @@ def indented(value: Any, level: int = 0) -> str:
     if value is None or kind is bool:
         return _LITERALS[value]
     if kind is dict or kind is list or kind is tuple:
+        if level >= _DEEP:  # (and json names a circular value: ValueError, as json.dumps)
+            return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + _INDENT * level)
         if not value:
             return "[]" if kind is not dict else "{}"
         pad = "\n" + _INDENT * (level + 1)

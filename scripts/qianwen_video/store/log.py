@@ -8,9 +8,11 @@ Used by the task journal and the batch manifest. The rules:
   interleave (write(3p), https://man7.org/linux/man-pages/man3/write.3p.html; NFS does not
   keep this promise: http://metamodular.com/POSIX-API/Low/o-append.html). Threads of one
   process also take a lock. A file left ending in a torn line (a crash, a full disk) gets a
-  newline first, so the new record stays a line of its own. The descriptor is kept between
-  appends while the path still names the same regular file (checked with one lstat before
-  each append: a log removed, replaced or turned into a link is opened again).
+  newline first, so the new record stays a line of its own. On POSIX the descriptor is kept
+  between appends while the path still names the same regular file (checked with one lstat
+  before each append: a log removed, replaced or turned into a link is opened again); on
+  Windows an open file cannot be deleted or renamed, nor its folder, so it is closed after
+  each append as before.
 - The file is opened without following a symlink (``O_NOFOLLOW``) and must be a regular file:
   a log symlinked to some SKILL.md gets nothing, a FIFO never blocks (``O_NONBLOCK``); both
   raise ``NotRegular`` (an OSError).
@@ -43,6 +45,7 @@ BLOCK = 64 * 1024  # bytes read per step
 MAX_LINE = 1024 * 1024  # a longer line is skipped unparsed (records are a few hundred bytes)
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_KEEP_OPEN = os.name != "nt"  # an append descriptor kept between appends (see the module docstring)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 _LOOP_ERRNOS = {errno.ELOOP, getattr(errno, "EMLINK", errno.ELOOP), getattr(errno, "EFTYPE", errno.ELOOP)}
@@ -150,6 +153,8 @@ class Log:
             except BaseException:
                 self._let_go()  # the next append opens the log again
                 raise
+            if not _KEEP_OPEN:
+                self._let_go()
         return size, data
 
     def sync(self) -> None:

@@ -154,23 +154,25 @@ def claim(wanted: Path) -> Tuple[Path, Path]:
 
     The claim is an empty ``<video>.part`` created with O_CREAT|O_EXCL: of two runs (or
     threads) picking names at the same moment, only one can create it, and the other moves
-    on to the next number. A name is then checked once, after the claim: a video or answer
-    already there (an earlier run's) gives the claim back. The caller downloads into that
-    `.part` (an empty `.part` is a fresh download) or removes it if it gives up.
+    on to the next number. No `.part` is made beside an earlier video or answer (a failed
+    download's answer stays, and a resume of that task may take a `.part` there for its own).
+    The caller downloads into that `.part` (an empty `.part` is a fresh download) or removes
+    it if it gives up.
     """
     candidate, number = wanted, 0
     while True:
-        part = part_path_for(candidate)
-        try:
-            fd = _create_new(part)
-        except FileExistsError:
-            pass
-        else:
-            os.close(fd)
-            response = response_path_for(candidate)
-            if not (candidate.exists() or response.exists()):
-                return candidate, response
-            _remove(part)  # the name holds an earlier result
+        response = response_path_for(candidate)
+        if not (candidate.exists() or response.exists()):
+            part = part_path_for(candidate)
+            try:
+                fd = _create_new(part)
+            except FileExistsError:
+                pass
+            else:
+                os.close(fd)
+                if not (candidate.exists() or response.exists()):
+                    return candidate, response
+                _remove(part)  # finished by another run in the meantime
         number += 1
         candidate = wanted.with_name("%s_%d%s" % (wanted.stem, number, wanted.suffix))
 
