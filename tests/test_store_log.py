@@ -690,12 +690,18 @@ def test_scrub_looks_into_values_of_any_container_type():
 
 
 # -- the descriptor kept between appends --------------------------------------------------------
+def counting_opens(monkeypatch) -> List[str]:
+    """The paths os.open is called with from now on."""
+    opened: List[str] = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda p, *a, **k: opened.append(str(p)) or real_open(p, *a, **k))
+    return opened
+
+
 def test_appends_reuse_one_descriptor_while_the_path_names_its_file(tmp_path, monkeypatch):
     path = tmp_path / "x.jsonl"
     lg = Log(path)
-    opened = []
-    real_open = os.open
-    monkeypatch.setattr(os, "open", lambda p, *a, **k: opened.append(str(p)) or real_open(p, *a, **k))
+    opened = counting_opens(monkeypatch)
     for task in "abcde":
         lg.append({"task_id": task}, durable=task == "e")
     lg.sync()
@@ -763,9 +769,7 @@ def test_where_open_files_cannot_be_renamed_each_append_closes_its_descriptor(tm
     monkeypatch.setattr(log, "_KEEP_OPEN", False)
     path = tmp_path / "x.jsonl"
     lg = Log(path)
-    opened = []
-    real_open = os.open
-    monkeypatch.setattr(os, "open", lambda p, *a, **k: opened.append(str(p)) or real_open(p, *a, **k))
+    opened = counting_opens(monkeypatch)
     for task in "abc":
         lg.append({"task_id": task})
         os.replace(str(path), str(tmp_path / "moved.jsonl"))  # allowed: nothing holds it
