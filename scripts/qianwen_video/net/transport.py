@@ -574,8 +574,10 @@ class Transport:
         if parts.query:
             target += "?" + parts.query
         proxy = self._proxy_for(parts.scheme, host)
+        if proxy and parts.scheme == "http":  # plain HTTP through a proxy: the absolute form
+            target = "http://%s%s" % (parts.netloc, target)
         if idle is not None:
-            return idle, ("http://%s%s" % (parts.netloc, target) if proxy and parts.scheme == "http" else target)
+            return idle, target
         if parts.scheme == "https":
             conn = http.client.HTTPSConnection(proxy.hostname if proxy else host,
                                                (proxy.port or 80) if proxy else (port or 443), timeout=timeout,
@@ -584,7 +586,6 @@ class Transport:
                 conn.set_tunnel(host, port or 443, headers=_proxy_auth(proxy))
         elif proxy:
             conn = http.client.HTTPConnection(proxy.hostname, proxy.port or 80, timeout=timeout)
-            target = "http://%s%s" % (parts.netloc, target)
         else:
             conn = http.client.HTTPConnection(host, port or 80, timeout=timeout)
         conn.response_class = LeanResponse

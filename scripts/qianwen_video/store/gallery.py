@@ -25,13 +25,12 @@ import hashlib
 import html
 import os
 import re
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from . import journal
+from . import journal, outputs
 
 INDEX_NAME = "index.html"
 MAX_CARDS = 500  # newest tasks on the page; --list shows every one
@@ -422,13 +421,13 @@ def write(directory: Path, text: str) -> Path:
     directory = Path(directory)
     final = directory / INDEX_NAME
     _remove_stale(directory)
-    fd, temporary = tempfile.mkstemp(prefix="." + INDEX_NAME + ".", suffix=".part", dir=str(directory))
+    fd, temporary = outputs.create_beside(final)
     try:
         with open(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide the page from a local web server
+        os.chmod(temporary, 0o644)  # a private 0600 file would hide the page from a local web server
         os.replace(temporary, str(final))
     except BaseException:
         try:

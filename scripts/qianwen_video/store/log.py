@@ -77,12 +77,7 @@ def scrub(value: Any, url_field: bool = False) -> Any:
     if type(value) is dict and not url_field and _plain(value):
         return dict(value)  # (most records: nothing to scrub, decided without a call per field)
     if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            named = url_field or (isinstance(k, str) and "url" in k.lower())
-            # Most values are plain numbers and strings in fields not named *url*: kept as they are.
-            out[k] = scrub(v, named) if named or isinstance(v, (dict, list, tuple)) else v
-        return out
+        return {k: scrub(v, url_field or (isinstance(k, str) and "url" in k.lower())) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [scrub(v, url_field) for v in value]
     if url_field and isinstance(value, str):
