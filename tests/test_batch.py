@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -364,3 +365,35 @@ def test_sigint_during_a_batch_download_exits_130_promptly(tmp_path):
         assert took < 3.0, took  # the worker stopped too: interpreter exit did not wait for the download
         assert list(out.glob("*.mp4")) == []  # nothing at a final name; the `.part` is kept to resume
         assert len(list(out.glob("*.part"))) == 1
+
+
+def test_download_lanes_keep_one_thread_until_downloads_overlap():
+    """Downloads that do not overlap all run on the first lane's thread (one warm thread, not two
+    taking turns); one handed over while it is busy runs on the second lane at once; then the
+    first lane takes the work again. Shutting down with cancel_futures drops what has not started."""
+    from qianwen_video.commands.batch import Lanes
+
+    lanes = Lanes(2)
+    gates = [threading.Event() for _ in range(3)]
+    try:
+        first = lanes.submit(threading.get_ident).result(timeout=5)
+        assert lanes.submit(threading.get_ident).result(timeout=5) == first
+        busy = lanes.submit(gates[0].wait, 5)
+        second = lanes.submit(threading.get_ident).result(timeout=5)
+        assert second != first
+        gates[0].set()
+        busy.result(timeout=5)
+        assert lanes.submit(threading.get_ident).result(timeout=5) == first
+        started = [threading.Event(), threading.Event()]
+        both = [lanes.submit(lambda gate, begun: begun.set() or gate.wait(5), gate, begun)
+                for gate, begun in zip(gates[1:], started)]
+        assert all(begun.wait(5) for begun in started)
+        waiting = lanes.submit(threading.get_ident)  # both lanes busy: it queues behind one of them
+        lanes.shutdown(cancel_futures=True)
+        assert waiting.cancelled()
+    finally:
+        for gate in gates:
+            gate.set()
+        lanes.shutdown()
+    assert not any(future.cancelled() for future in both)  # under way: they finish
+

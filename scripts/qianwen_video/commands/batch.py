@@ -59,9 +59,33 @@ from ..tasks.plan import Plan, make_plan, sent_prompt
 from ..tasks.submit import PortraitRefused, check_portrait
 from .common import connect, open_journal, update_check
 
-DOWNLOAD_WORKERS = 2
+DOWNLOAD_WORKERS = 2  # downloads under way at once
 STOP_WAIT = 2.0  # seconds (real) Ctrl-C waits for the downloads to notice the stop flag
 TICK = 0.25  # longest nap of the main loop (live line refresh)
+
+
+class Lanes:
+    """Download threads, one task queue each: a download goes to the first lane with nothing
+    under way, else to the least loaded. While downloads do not overlap (the usual case) one
+    thread does them all; a pool's threads would take turns, and a thread that ran a moment
+    ago is cheaper to wake (about 0.3 ms of CPU per item in bench row 6)."""
+
+    def __init__(self, count: int):
+        self._lanes = [ThreadPoolExecutor(max_workers=1) for _ in range(count)]
+        self._pending: List[List[Future]] = [[] for _ in range(count)]
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        for pending in self._pending:
+            pending[:] = [future for future in pending if not future.done()]
+        lane = min(range(len(self._lanes)), key=lambda i: len(self._pending[i]))  # the first of the idlest
+        future = self._lanes[lane].submit(fn, *args)
+        self._pending[lane].append(future)
+        return future
+
+    def shutdown(self, cancel_futures: bool = False) -> None:
+        """Return at once; with cancel_futures, downloads not started yet never start."""
+        for lane in self._lanes:
+            lane.shutdown(wait=False, cancel_futures=cancel_futures)
 
 
 # -- items --------------------------------------------------------------------------------
@@ -322,7 +346,7 @@ class Batch:
         self.pacer = SubmitPacer()
         self.bucket = TokenBucket(QUERY_RATE, QUERY_BURST, ctx.clock())
         self.downloads: Dict[Future, Item] = {}
-        self.pool: Optional[ThreadPoolExecutor] = None
+        self.pool: Optional[Lanes] = None
         self.stop = threading.Event()  # set on Ctrl-C: every download ends, keeping its .part to resume
         self.uploaders: Dict[str, Callable[[List[media.LocalFile]], List[str]]] = {}
         self.uploaded: Dict[Tuple[Any, ...], str] = {}
@@ -401,7 +425,7 @@ class Batch:
     # -- the main loop ------------------------------------------------------------------
     def go(self) -> None:
         deadline = self.started + max(self.options.timeout, 0.0)
-        self.pool = ThreadPoolExecutor(max_workers=DOWNLOAD_WORKERS)
+        self.pool = Lanes(DOWNLOAD_WORKERS)
         interrupted = False
         try:
             while True:
@@ -428,7 +452,7 @@ class Batch:
             raise
         finally:
             if not interrupted:
-                self.pool.shutdown(wait=False)
+                self.pool.shutdown()
             self.console.end_live()
             try:
                 self.manifest.sync()
@@ -464,7 +488,7 @@ class Batch:
             self._collect_downloads()  # the ones saved before the stop
         except Exception:  # noqa: BLE001 - the interrupt is what gets reported
             pass
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown(cancel_futures=True)
 
     def _saved_in_journal(self, item: Item, entry: Dict[str, Any]) -> bool:
         """The journal has this item's video (saved, then the run stopped before the manifest
