@@ -737,6 +737,31 @@ def test_an_append_after_the_log_changed_goes_to_what_the_path_names_now(tmp_pat
         assert elsewhere.read_text() == '{"task_id": "a"}\n'
 
 
+@pytest.mark.parametrize("change", [None, "appended elsewhere", "replaced", "removed"])
+def test_a_snapshot_reads_the_kept_descriptor_only_while_it_is_the_file(tmp_path, monkeypatch, change):
+    """(device, inode, size) as an open and fstat would tell, without the open while the
+    descriptor kept from the last append is still the path's file."""
+    path = tmp_path / "x.jsonl"
+    lg = Log(path)
+    lg.append({"task_id": "a"})
+    if change == "appended elsewhere":  # another process's line: the size moves on
+        with open(str(path), "ab") as other:
+            other.write(b'{"task_id": "b"}\n')
+    elif change == "replaced":
+        (tmp_path / "new.jsonl").write_text('{"task_id": "z"}\n{"task_id": "y"}\n')
+        os.replace(str(tmp_path / "new.jsonl"), str(path))
+    elif change == "removed":
+        path.unlink()
+    opened = counting_opens(monkeypatch)
+    ident = lg.snapshot()
+    if change == "removed":
+        assert ident is None
+        return
+    info = os.stat(str(path))
+    assert ident == (info.st_dev, info.st_ino, info.st_size)
+    assert opened.count(str(path)) == (1 if change == "replaced" else 0)
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors through /proc")
 def test_a_log_no_longer_used_closes_its_descriptor(tmp_path):
     import gc

@@ -231,7 +231,12 @@ class Log:
 
     # -- reading ----------------------------------------------------------------------
     def snapshot(self) -> Optional[Tuple[int, int, int]]:
-        """(device, inode, size) of the log now, or None when there is none."""
+        """(device, inode, size) of the log now, or None when there is none: one lstat while the
+        append descriptor kept from this process's last line is still the file's."""
+        with self._lock:
+            kept = self._kept_if_current()
+            if kept is not None:
+                return self._held_id[0], kept[2], kept[1]
         try:
             fd = self._open(os.O_RDONLY)
         except FileNotFoundError:
