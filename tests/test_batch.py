@@ -368,32 +368,81 @@ def test_sigint_during_a_batch_download_exits_130_promptly(tmp_path):
 
 
 def test_download_lanes_keep_one_thread_until_downloads_overlap():
-    """Downloads that do not overlap all run on the first lane's thread (one warm thread, not two
-    taking turns); one handed over while it is busy runs on the second lane at once; then the
-    first lane takes the work again. Shutting down with cancel_futures drops what has not started."""
+    """Downloads that do not overlap all run on one thread (one warm thread, not two taking
+    turns); one handed over while it is busy runs on a second thread at once; then the thread
+    that finished last takes the work again."""
     from qianwen_video.commands.batch import Lanes
 
     lanes = Lanes(2)
-    gates = [threading.Event() for _ in range(3)]
+    gate = threading.Event()
     try:
         first = lanes.submit(threading.get_ident).result(timeout=5)
         assert lanes.submit(threading.get_ident).result(timeout=5) == first
-        busy = lanes.submit(gates[0].wait, 5)
+        busy = lanes.submit(lambda: gate.wait(5) and threading.get_ident())
         second = lanes.submit(threading.get_ident).result(timeout=5)
         assert second != first
-        gates[0].set()
-        busy.result(timeout=5)
-        assert lanes.submit(threading.get_ident).result(timeout=5) == first
-        started = [threading.Event(), threading.Event()]
-        both = [lanes.submit(lambda gate, begun: begun.set() or gate.wait(5), gate, begun)
-                for gate, begun in zip(gates[1:], started)]
+        assert lanes.submit(threading.get_ident).result(timeout=5) == second  # not behind the busy one
+        gate.set()
+        assert busy.result(timeout=5) == first
+        assert lanes.submit(threading.get_ident).result(timeout=5) == first  # it finished last
+    finally:
+        gate.set()
+        lanes.shutdown()
+
+
+def test_a_waiting_download_goes_to_the_first_lane_that_frees_up_and_a_stop_cancels_the_rest():
+    from qianwen_video.commands.batch import Lanes
+
+    lanes = Lanes(2)
+    gates = [threading.Event() for _ in range(2)]
+    started = [threading.Event() for _ in range(2)]
+    try:
+        long_ones = [lanes.submit(lambda g=gate, s=begun: s.set() or g.wait(5) and threading.get_ident())
+                     for gate, begun in zip(gates, started)]
         assert all(begun.wait(5) for begun in started)
-        waiting = lanes.submit(threading.get_ident)  # both lanes busy: it queues behind one of them
-        lanes.shutdown(cancel_futures=True)
-        assert waiting.cancelled()
+        waiting = lanes.submit(threading.get_ident)
+        last = lanes.submit(threading.get_ident)
+        gates[1].set()  # the second lane frees up first: the waiting download runs there, the first still busy
+        assert waiting.result(timeout=5) == long_ones[1].result(timeout=5)
+        assert not long_ones[0].done()
+        lanes.shutdown(wait=False, cancel_futures=True)
+        assert last.cancelled() or last.done()  # the freed lane may have taken it before the stop
+        with pytest.raises(RuntimeError):
+            lanes.submit(threading.get_ident)
     finally:
         for gate in gates:
             gate.set()
         lanes.shutdown()
-    assert not any(future.cancelled() for future in both)  # under way: they finish
+    assert not long_ones[0].cancelled() and long_ones[0].result(timeout=5)  # under way: it finishes
 
+
+def test_sigint_starts_no_download_that_had_not_started(tmp_path):
+    """Ctrl-C while two downloads run and two wait: the waiting ones never take a lock, claim a
+    name or write anything; the next run downloads them."""
+    if not hasattr(signal, "SIGINT") or os.name == "nt":
+        return
+    with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=0.2, video_size=6_000_000,
+                  serve_rate=600_000) as emu:
+        write_batch(tmp_path, prompts(4))
+        out = tmp_path / "out"
+        proc = subprocess.Popen([sys.executable, str(VIDEO_PY)] + batch_args(), cwd=str(tmp_path),
+                                env=_subprocess_env(emu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            deadline = time.monotonic() + 20
+            while not (emu.created_count() == 4 and any(p.stat().st_size > 500_000 for p in out.glob("*.part"))):
+                assert time.monotonic() < deadline, "the downloads never started"
+                time.sleep(0.01)
+            time.sleep(0.3)  # every task has SUCCEEDED by now: two downloads run, two wait
+            parts = sorted(p.name for p in out.glob("*.part"))
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        assert proc.returncode == 130, stderr
+        assert len(parts) == 2, parts
+        assert sorted(p.name for p in out.glob("*.part")) == parts
+        assert len(list(out.glob("*.response.json"))) == 2
+        assert list(out.glob("*.mp4")) == []
