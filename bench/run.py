@@ -85,6 +85,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         args.small_batch, args.large_batch = (int(n) for n in args.batch_items.split(","))
     except ValueError:
         p.error("--batch-items takes two sizes, e.g. 100,2000")
+    if not 0 < args.small_batch < args.large_batch:
+        p.error("--batch-items: the first size must be above 0 and below the second, e.g. 100,2000")
     if args.rounds < 1:
         p.error("--rounds must be 1 or more")
     return args

@@ -65,3 +65,14 @@ def test_together_runs_the_jobs_at_once_returns_their_results_in_order_and_raise
 
     with pytest.raises(RuntimeError, match="reference loop"):
         scale.together(lambda: 1, broken)
+
+
+def test_together_raises_a_ctrl_c_rather_than_the_failures_it_caused(scale):
+    def killed_child():
+        raise RuntimeError("batch of 200 failed (exit -2)")
+
+    def interrupted():
+        raise KeyboardInterrupt()
+
+    with pytest.raises(KeyboardInterrupt):
+        scale.together(killed_child, interrupted)
