@@ -338,30 +338,37 @@ def test_a_video_saved_before_the_manifest_recorded_it_is_not_downloaded_again(t
         assert len(list((tmp_path / "out").glob("*.mp4"))) == 2
 
 
+def _interrupted_batch(tmp_path, emu, items: int, ready):
+    """Run a batch of `items` in a child, Ctrl-C it once ready() (polled, 20 s at most):
+    (exit code, stderr, seconds from the signal to the exit, the `.part` names at the signal)."""
+    write_batch(tmp_path, prompts(items))
+    proc = subprocess.Popen([sys.executable, str(VIDEO_PY)] + batch_args(), cwd=str(tmp_path),
+                            env=_subprocess_env(emu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not ready():
+            assert time.monotonic() < deadline, "the downloads never started"
+            time.sleep(0.01)
+        parts = sorted(p.name for p in (tmp_path / "out").glob("*.part"))
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=10)
+        return proc.returncode, stderr, time.monotonic() - sent, parts
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 def test_sigint_during_a_batch_download_exits_130_promptly(tmp_path):
     if not hasattr(signal, "SIGINT") or os.name == "nt":
         return
+    out = tmp_path / "out"
     with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=0.2, video_size=6_000_000,
                   serve_rate=600_000) as emu:
-        write_batch(tmp_path, prompts(1))
-        out = tmp_path / "out"
-        proc = subprocess.Popen([sys.executable, str(VIDEO_PY)] + batch_args(), cwd=str(tmp_path),
-                                env=_subprocess_env(emu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True)
-        try:
-            deadline = time.monotonic() + 20
-            while not any(p.stat().st_size > 500_000 for p in out.glob("*.part")):
-                assert time.monotonic() < deadline, "the download never started"
-                time.sleep(0.01)
-            sent = time.monotonic()
-            proc.send_signal(signal.SIGINT)
-            _, stderr = proc.communicate(timeout=10)
-            took = time.monotonic() - sent
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-        assert proc.returncode == 130, stderr
+        code, stderr, took, _ = _interrupted_batch(tmp_path, emu, 1, lambda: any(
+            p.stat().st_size > 500_000 for p in out.glob("*.part")))
+        assert code == 130, stderr
         assert took < 3.0, took  # the worker stopped too: interpreter exit did not wait for the download
         assert list(out.glob("*.mp4")) == []  # nothing at a final name; the `.part` is kept to resume
         assert len(list(out.glob("*.part"))) == 1
@@ -421,27 +428,18 @@ def test_sigint_starts_no_download_that_had_not_started(tmp_path):
     name or write anything; the next run downloads them."""
     if not hasattr(signal, "SIGINT") or os.name == "nt":
         return
+    out = tmp_path / "out"
+
+    def two_running_two_waiting() -> bool:
+        if not (emu.created_count() == 4 and any(p.stat().st_size > 500_000 for p in out.glob("*.part"))):
+            return False
+        time.sleep(0.3)  # every task has SUCCEEDED by now: two downloads run, two wait
+        return True
+
     with Emulator(api_keys=(KEY,), pending_seconds=0.05, run_seconds=0.2, video_size=6_000_000,
                   serve_rate=600_000) as emu:
-        write_batch(tmp_path, prompts(4))
-        out = tmp_path / "out"
-        proc = subprocess.Popen([sys.executable, str(VIDEO_PY)] + batch_args(), cwd=str(tmp_path),
-                                env=_subprocess_env(emu), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True)
-        try:
-            deadline = time.monotonic() + 20
-            while not (emu.created_count() == 4 and any(p.stat().st_size > 500_000 for p in out.glob("*.part"))):
-                assert time.monotonic() < deadline, "the downloads never started"
-                time.sleep(0.01)
-            time.sleep(0.3)  # every task has SUCCEEDED by now: two downloads run, two wait
-            parts = sorted(p.name for p in out.glob("*.part"))
-            proc.send_signal(signal.SIGINT)
-            _, stderr = proc.communicate(timeout=10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-        assert proc.returncode == 130, stderr
+        code, stderr, _, parts = _interrupted_batch(tmp_path, emu, 4, two_running_two_waiting)
+        assert code == 130, stderr
         assert len(parts) == 2, parts
         assert sorted(p.name for p in out.glob("*.part")) == parts
         assert len(list(out.glob("*.response.json"))) == 2
