@@ -21,7 +21,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -134,6 +134,31 @@ def run_measured(argv: Sequence[str], env: Optional[Dict[str, str]] = None, cwd:
         err.seek(0)
         return Measured(code, ended - started, maxrss, out.read().decode("utf-8", "replace"),
                         err.read().decode("utf-8", "replace"), started, ended, cpu)
+
+
+def together(*jobs: Callable[[], Any]) -> List[Any]:
+    """[job() for job in jobs], all running at once (the first in this thread): they see the
+    same moment of the machine."""
+    results: List[Any] = [None] * len(jobs)
+    errors: List[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            results[index] = jobs[index]()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(jobs))]
+    for thread in threads:
+        thread.start()
+    try:
+        run(0)
+    finally:
+        for thread in threads:
+            thread.join()
+    if errors:  # a Ctrl-C first: it stopped the children whose failures came with it
+        raise next((e for e in errors if isinstance(e, KeyboardInterrupt)), errors[0])
+    return results
 
 
 def rss_floor() -> int:

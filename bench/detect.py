@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional
 
 from common import (BENCH, T2V_MODEL, T2V_ROUTE, VIDEO_PY, Row, child_env, emulator, ensure_sdk, http_json,
-                    run_measured, scratch, verdict)
+                    run_measured, scratch, together, verdict)
 
 FIXED_INTERVAL = 15.0
 FAIL_TARGET = 5.0
@@ -162,11 +162,7 @@ def measure(task_seconds: float = 60.0, pending_seconds: float = 5.0, fail_secon
                 jobs.append(lambda o=out, d=duration: _run_sdk(o, env, sdk, d))
             else:
                 jobs.append(lambda o=out, d=duration: _run_fixed(o, emu.base_url, d))
-        threads = [threading.Thread(target=_guard(job, out), daemon=True) for job, out in zip(jobs, outcomes.values())]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        together(*(_guard(job, out) for job, out in zip(jobs, outcomes.values())))
         for (who, kind), out in outcomes.items():
             task_id = _task_id_for(out.prompt)
             if task_id is None:

@@ -32,14 +32,13 @@ import json
 import os
 import shutil
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from common import (BENCH, KEY, MIB, VIDEO_PY, WORK, Row, child_env, emulator, mib, run_measured, scratch, submit_t2v,
-                    wait_succeeded)
+                    together, wait_succeeded)
 
 JOURNAL_NAME = "qianwen-video-tasks.jsonl"
 DEFAULT_OUT = Path("output") / "qianwen-video-generation"
@@ -169,31 +168,6 @@ def per_item_at(n: int, small: Tuple[int, float], large: Tuple[int, float]) -> f
     marginal = (n2 * c2 - n1 * c1) / (n2 - n1)
     fixed = n1 * c1 - n1 * marginal
     return marginal + fixed / n
-
-
-def together(*jobs: Callable[[], Any]) -> List[Any]:
-    """[job() for job in jobs], all running at once (the first in this thread): they see the
-    same moment of the machine."""
-    results: List[Any] = [None] * len(jobs)
-    errors: List[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            results[index] = jobs[index]()
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(jobs))]
-    for thread in threads:
-        thread.start()
-    try:
-        run(0)
-    finally:
-        for thread in threads:
-            thread.join()
-    if errors:  # a Ctrl-C first: it stopped the children whose failures came with it
-        raise next((e for e in errors if isinstance(e, KeyboardInterrupt)), errors[0])
-    return results
 
 
 def generation(emu, journal: Optional[Path], tag: str) -> Tuple[float, int]:
