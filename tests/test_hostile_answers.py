@@ -198,7 +198,7 @@ def test_a_listed_task_with_an_unusable_id_is_skipped(emu, tmp_path):
     assert result.code == 1
     assert_log(emu, ["POST create [Reset]", "GET list [Reply] x6"])
     assert "no task is listed yet" in result.stderr and "../x" not in result.stderr
-    assert not (tmp_path / "output" / "x").exists() and not list(tmp_path.rglob(".download-*"))
+    assert not (tmp_path / "output" / "x").exists() and not list(tmp_path.rglob(".downloads.lock"))  # no download tried
     assert emu.created_count() == 0
 
 

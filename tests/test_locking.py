@@ -3,6 +3,8 @@
 A single request holds the output directory's lock from its duplicate check to the
 journaled task id, so a second identical run started together follows the first run's
 task. A batch holds its manifest's lock for the whole run; a second run of it stops.
+A task's download lock is a byte of one shared file (SlotLock): held against other
+processes and other threads alike, and no file is made or removed per task.
 """
 from __future__ import annotations
 
@@ -10,11 +12,14 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+
+import pytest
 
 from qianwen_video.store import manifest as store_manifest
 from qianwen_video.store import journal
-from qianwen_video.store.lock import FileLock
+from qianwen_video.store.lock import FileLock, SlotLock
 from tests.emulator import Emulator, Stall
 from tests.harness import KEY, VIDEO_PY, env_for, run
 
@@ -45,6 +50,117 @@ def test_lock_is_exclusive_and_released(tmp_path):
     assert second.try_acquire()
     second.release()
     assert (tmp_path / "x.jsonl.lock").exists()
+
+
+HOLDER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from qianwen_video.store.lock import SlotLock
+locks = [SlotLock(Path(sys.argv[2]), name) for name in sys.argv[3:]]
+print(" ".join("1" if lock.try_acquire() else "0" for lock in locks), flush=True)
+sys.stdin.readline()
+"""
+
+
+def other_process_takes(path: Path, *names: str, hold: bool = False):
+    """What another process gets when it tries `names` (True/False each); with hold=True it keeps
+    them and the Popen is returned too (close its stdin to let it end)."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(VIDEO_PY.parent), str(path)] + list(names),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    taken = [flag == "1" for flag in proc.stdout.readline().split()]
+    if hold:
+        return taken, proc
+    proc.communicate(timeout=30)
+    return taken
+
+
+needs_posix_locks = pytest.mark.skipif(sys.platform == "win32", reason="the cross-process cases are POSIX-run here")
+
+
+@needs_posix_locks
+def test_a_slot_is_held_against_other_processes_and_only_that_slot(tmp_path):
+    path = tmp_path / ".downloads.lock"
+    mine = SlotLock(path, "task-a")
+    assert mine.try_acquire()
+    assert other_process_takes(path, "task-a", "task-b") == [False, True]
+    mine.release()
+    assert other_process_takes(path, "task-a") == [True]
+
+
+@needs_posix_locks
+def test_releasing_one_slot_keeps_the_others_of_this_process_held(tmp_path):
+    # POSIX byte locks belong to the process: closing any descriptor of the file would drop them all
+    path = tmp_path / ".downloads.lock"
+    first, second = SlotLock(path, "task-a"), SlotLock(path, "task-b")
+    assert first.try_acquire() and second.try_acquire()
+    first.release()
+    assert other_process_takes(path, "task-a", "task-b") == [True, False]
+    second.release()
+
+
+@needs_posix_locks
+def test_two_spellings_of_one_folder_share_its_slots(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "out")
+    held = SlotLock(tmp_path / "out" / ".downloads.lock", "task-a")
+    passing = SlotLock(tmp_path / "link" / ".downloads.lock", "task-b")
+    assert held.try_acquire() and passing.try_acquire()
+    assert not SlotLock(tmp_path / "link" / ".downloads.lock", "task-a").try_acquire()
+    passing.release()  # through the other spelling: must not close the descriptor holding task-a
+    assert other_process_takes(tmp_path / "out" / ".downloads.lock", "task-a") == [False]
+    held.release()
+
+
+@needs_posix_locks
+def test_a_dead_holder_frees_its_slots(tmp_path):
+    path = tmp_path / ".downloads.lock"
+    taken, holder = other_process_takes(path, "task-a", hold=True)
+    assert taken == [True]
+    assert not SlotLock(path, "task-a").try_acquire()
+    holder.kill()
+    holder.wait(30)
+    later = SlotLock(path, "task-a")
+    assert later.try_acquire()
+    later.release()
+
+
+def test_threads_of_one_process_take_a_slot_one_at_a_time(tmp_path):
+    path = tmp_path / ".downloads.lock"
+    barrier = threading.Barrier(8)
+    won = []
+
+    def race():
+        lock = SlotLock(path, "task-a")
+        barrier.wait()
+        if lock.try_acquire():
+            won.append(lock)
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(won) == 1
+    assert won[0].try_acquire()  # held already: taking it again is a no-op
+    won[0].release()
+    again = SlotLock(path, "task-a")
+    assert again.try_acquire()
+    again.release()
+
+
+def test_slots_make_one_file_and_keep_no_descriptor_open_once_released(tmp_path):
+    fds = Path("/proc/self/fd")
+    before = len(list(fds.iterdir())) if fds.is_dir() else None
+    path = tmp_path / "new" / ".downloads.lock"  # the folder is made when missing
+    locks = [SlotLock(path, "task-%d" % n) for n in range(50)]
+    assert all(lock.try_acquire() for lock in locks)
+    assert len({lock.offset for lock in locks}) == 50
+    for lock in locks:
+        lock.release()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == [".downloads.lock", "new"]
+    if before is not None:
+        assert len(list(fds.iterdir())) == before
 
 
 def test_two_identical_requests_started_together_create_one_task(tmp_path):

@@ -76,7 +76,8 @@ def test_a_run_saves_video_and_response_json_through_a_brief_hold_on_each(tmp_pa
     assert result.code == 0, result.stderr
     assert held[0] == 2
     saved = sorted(p.name for p in (tmp_path / "out").iterdir()
-                   if not p.name.startswith("qianwen-video-tasks") and p.name != "index.html")  # journal, gallery
+                   if not p.name.startswith("qianwen-video-tasks")
+                   and p.name not in ("index.html", ".downloads.lock"))  # journal, gallery, locks
     assert len(saved) == 2 and saved[0].endswith(".mp4") and saved[1].endswith(".response.json")
     assert result.sleeps.count(0.2) >= 2  # one short wait for each held file
 

@@ -1,12 +1,14 @@
-"""Exclusive lock files: one process at a time checks-then-submits (or runs a batch)."""
+"""Exclusive locks: one run at a time checks-then-submits, runs a batch or downloads a task."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
+import threading
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 try:
     import fcntl
@@ -82,6 +84,86 @@ class FileLock:
         self.release()
 
 
+class SlotLock:
+    """An exclusive lock named by a string, kept as one byte of a lock file many names share (at
+    an offset hashed from the name), so taking it never creates or deletes a file.
+
+    Why not a file per name: a batch takes one lock per download, and on some file systems a
+    file's creation costs more CPU than the rest of a small download (ext4 without a journal
+    scans past every inode freed in the last minute, so deleting the lock file afterwards makes
+    each later creation slower still). The OS releases a dead process's byte locks as it does
+    whole-file ones. Byte locks (POSIX lockf) are held per process, so the threads of one
+    process are kept apart here, and the file has one descriptor per process, opened while any
+    of its bytes is held: closing any descriptor of the file would release them all. Two names
+    hashed to one byte (one pair in ~2**31) wait for each other, which is safe.
+    """
+
+    def __init__(self, path: Path, name: str):
+        self.path = path
+        self.offset = int.from_bytes(hashlib.sha256(name.encode("utf-8", "backslashreplace")).digest()[:4], "big") >> 1
+        self._held_in: Optional[Tuple[int, int]] = None  # the lock file's directory (st_dev, st_ino)
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; True when held (also when locking is unavailable)."""
+        if self._held_in is not None:
+            return True
+        try:
+            folder = os.stat(self.path.parent)
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            folder = os.stat(self.path.parent)
+        where = (folder.st_dev, folder.st_ino)  # not the path: two spellings of a folder share one descriptor
+        with _SHARED_GUARD:
+            shared = _SHARED.get(where)
+            if shared is None:
+                shared = _SHARED[where] = _Shared(_open(self.path))
+            try:
+                taken = self.offset not in shared.held and _lock(shared.fd, self.offset)
+            except BaseException:
+                _close_unused(where)
+                raise
+            if not taken:
+                _close_unused(where)
+                return False
+            shared.held.add(self.offset)
+            self._held_in = where
+            return True
+
+    def release(self) -> None:
+        where, self._held_in = self._held_in, None
+        if where is None:
+            return
+        with _SHARED_GUARD:
+            shared = _SHARED[where]
+            shared.held.discard(self.offset)
+            try:
+                _unlock(shared.fd, self.offset)
+            except OSError:
+                pass
+            finally:
+                _close_unused(where)
+
+
+class _Shared:
+    """A lock file's one descriptor in this process and the bytes this process holds in it."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.held: Set[int] = set()
+
+
+_SHARED: Dict[Tuple[int, int], _Shared] = {}
+_SHARED_GUARD = threading.Lock()
+
+
+def _close_unused(where: Tuple[int, int]) -> None:
+    """Close the descriptor once no byte of its file is held (call with _SHARED_GUARD held)."""
+    shared = _SHARED[where]
+    if not shared.held:
+        del _SHARED[where]
+        os.close(shared.fd)
+
+
 def _open(path: Path) -> int:
     """The lock file's descriptor, the file created if needed: never through a symlink
     (O_NOFOLLOW), never a FIFO or device (opened non-blocking, then checked), so a planted link
@@ -99,32 +181,43 @@ def _open(path: Path) -> int:
         raise
 
 
-def _lock(fd: int) -> bool:
+def _lock(fd: int, offset: Optional[int] = None) -> bool:
+    """Lock without waiting: the whole file (offset None; POSIX flock, held per open file) or one
+    byte of it (POSIX lockf, held per process). False when another holder has it."""
     if fcntl is not None:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return False
-            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
-                return True  # a file system without locks (some network mounts): best effort
-            raise
-        return True
+        if offset is None:
+            return _locked(lambda: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB),
+                           (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES))
+        return _locked(lambda: fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset, os.SEEK_SET),
+                       (errno.EAGAIN, errno.EACCES))
     if msvcrt is None:
         return True  # no locking on this platform: best effort
-    try:
-        os.lseek(fd, 0, os.SEEK_SET)
+
+    def byte() -> None:  # Windows locks the byte at the file position
+        os.lseek(fd, offset or 0, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+
+    return _locked(byte, (errno.EACCES, errno.EDEADLK))
+
+
+def _locked(take: Callable[[], None], busy: Tuple[int, ...]) -> bool:
+    try:
+        take()
     except OSError as exc:
-        if exc.errno in (errno.EACCES, errno.EDEADLK):
+        if exc.errno in busy:
             return False
+        if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+            return True  # a file system without locks (some network mounts): best effort
         raise
     return True
 
 
-def _unlock(fd: int) -> None:
+def _unlock(fd: int, offset: Optional[int] = None) -> None:
     if fcntl is not None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        if offset is None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        else:
+            fcntl.lockf(fd, fcntl.LOCK_UN, 1, offset, os.SEEK_SET)
     elif msvcrt is not None:
-        os.lseek(fd, 0, os.SEEK_SET)
+        os.lseek(fd, offset or 0, os.SEEK_SET)
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)

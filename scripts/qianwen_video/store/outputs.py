@@ -16,12 +16,11 @@ from ..context import SKILL_DIR
 from ..errors import UsageError
 
 if TYPE_CHECKING:
-    from .lock import FileLock
+    from .lock import SlotLock
 
 DEFAULT_OUTPUT = Path("output") / "qianwen-video-generation"
 NAME_LIMIT = 120  # bytes (UTF-8) of a video name taken from the server; _1, .part, .response.json fit after it
 SUFFIX_LIMIT = 12  # a longer "extension" is no extension
-_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}\Z")  # one path component once prefixed, never "." or ".."
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 REPLACE_ATTEMPTS = 5  # waits of 0.2, 0.4, 0.6 and 0.8 s between them: 2 s in all
@@ -117,18 +116,15 @@ def _safe_chars(name: str) -> str:
     return _UNSAFE_CHARS.sub("_", name)
 
 
-def download_lock(directory: Path, task_id: str) -> "FileLock":
-    """The per-task download lock in `directory`: ``.download-<id>.lock`` for an id that is one
-    safe path component, else a hash of it (a server id holding '../' must not name a path)."""
-    import hashlib  # here, not at the top: a dry run imports this module and never locks
+DOWNLOAD_LOCKS = ".downloads.lock"  # one file for every task's download lock in a directory
 
-    from .lock import FileLock
 
-    if _SAFE_ID.match(task_id):
-        name = ".download-" + task_id
-    else:
-        name = ".download-h" + hashlib.sha256(task_id.encode("utf-8", "backslashreplace")).hexdigest()[:32]
-    return FileLock(directory / name)
+def download_lock(directory: Path, task_id: str) -> "SlotLock":
+    """The task's download lock: a byte of `directory`'s DOWNLOAD_LOCKS file (the id is hashed,
+    never made into a path, so a server id holding '../' names nothing)."""
+    from .lock import SlotLock
+
+    return SlotLock(directory / DOWNLOAD_LOCKS, task_id)
 
 
 def plan(output: Optional[str], cwd: Path, video_url: str, task_id: str) -> Tuple[Path, Path]:

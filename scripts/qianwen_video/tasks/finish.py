@@ -15,7 +15,7 @@ from ..errors import CliError
 from ..hints import resume_command
 from ..outcome import task_document
 from ..store import outputs
-from ..store.lock import FileLock
+from ..store.lock import SlotLock
 from . import Runtime, TaskRef
 from .follow import status_of
 
@@ -102,7 +102,7 @@ def _failure_hint(code: str, message: str, model: str) -> str:
     return "failed tasks are not billed; read the message above, adjust the request and submit again"
 
 
-def _lock_download(rt: Runtime, task_id: str, stop=None) -> Optional[FileLock]:
+def _lock_download(rt: Runtime, task_id: str, stop=None) -> Optional[SlotLock]:
     """The task's download lock (None if it could not be had): two runs following the same
     task download it one after the other, and the second finds the first one's video."""
     from ..net.download import DownloadStopped
@@ -126,14 +126,9 @@ def _lock_download(rt: Runtime, task_id: str, stop=None) -> Optional[FileLock]:
     return None
 
 
-def _unlock_download(lock: Optional[FileLock]) -> None:
-    if lock is None:
-        return
-    try:  # a run waiting on the removed file re-reads the journal once it has the lock
-        lock.path.unlink()
-    except OSError:
-        pass
-    lock.release()
+def _unlock_download(lock: Optional[SlotLock]) -> None:
+    if lock is not None:  # a run waiting for it re-reads the journal once it has it (_save)
+        lock.release()
 
 
 def _target(rt: Runtime, ref: TaskRef, video_url: str, held: bool,
