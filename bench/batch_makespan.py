@@ -15,6 +15,7 @@ rate), so the target is 1.15 x ideal + waves x poll period.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -46,6 +47,9 @@ def main() -> int:
     parser.add_argument("--poll-interval", type=float, default=0.05)
     parser.add_argument("--model", default="happyhorse-1.0-t2v")
     parser.add_argument("--header", action="store_true", help="print the table header first")
+    parser.add_argument("--work", metavar="DIR", help="run the batch in DIR (made if missing, left in place: "
+                                                      "bench/run.py deletes it once nothing is measured any more) "
+                                                      "instead of a temporary directory")
     parser.add_argument("--summary", action="store_true",
                         help="print one row in bench/run.py's columns (metric, ours, peer, ratio, target, result)")
     args = parser.parse_args()
@@ -57,10 +61,11 @@ def main() -> int:
     period = max(args.poll_interval, args.concurrency / pacing.QUERY_RATE)
     target = 1.15 * ideal + waves * period
 
-    with tempfile.TemporaryDirectory() as work, \
+    with (contextlib.nullcontext(args.work) if args.work else tempfile.TemporaryDirectory()) as work, \
             Emulator(api_keys=(KEY,), pending_seconds=args.pending, run_seconds=args.run,
                      concurrency={args.model: args.concurrency}) as emu:
         work_dir = Path(work)
+        work_dir.mkdir(parents=True, exist_ok=True)
         lines = [json.dumps({"prompt": "bench clip %d" % i, "model": args.model}) for i in range(args.tasks)]
         (work_dir / "bench.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")

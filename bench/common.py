@@ -54,13 +54,33 @@ def child_env(base_url: Optional[str] = None, **extra: str) -> Dict[str, str]:
     return env
 
 
+TRASH = WORK / ".trash"  # directories put aside by discard(), deleted by sweep()
+
+
 def scratch(name: str) -> Path:
-    """A fresh empty directory under bench/.work/."""
+    """A fresh empty directory under $BENCH_WORK (an earlier one of that name is discarded)."""
     path = WORK / name
     if path.exists():
-        shutil.rmtree(path)
+        discard(path)
     path.mkdir(parents=True)
     return path
+
+
+def discard(path: Path) -> None:
+    """Put a directory of many small files aside for sweep(), instead of deleting it while rows
+    are still measured: on ext4 without a journal (these machines), a file created in the next
+    minute costs more CPU for every inode of its block group freed in that minute (the allocator
+    scans past recently freed inodes), so deleting one batch's files would inflate the CPU of
+    the batches that run next, ours and the reference loop's alike, by an amount that depends
+    on the harness's own timing (seen: a file creation going from 30 to 300 µs over a quick
+    run). Single big files may be deleted at once: they free one inode each."""
+    TRASH.mkdir(parents=True, exist_ok=True)
+    os.replace(str(path), str(TRASH / ("%s-%d-%d" % (path.name, os.getpid(), time.monotonic_ns()))))
+
+
+def sweep() -> None:
+    """Delete what discard() put aside: once the run's last row is measured."""
+    shutil.rmtree(TRASH, ignore_errors=True)
 
 
 # -- measured child processes -------------------------------------------------------------

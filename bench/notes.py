@@ -71,7 +71,12 @@ def method(args) -> List[str]:
         "large batch runs: in `--quick` all three see the same moments of the machine (in a full run they "
         "overlap the large batch's first 30 s). As in row 1, bytecode caches are allowed "
         "(a user's second run has them; the reference's standard library has them too): the package is "
-        "compiled once before the first batch, so no batch pays for compiling its modules."
+        "compiled once before the first batch, so no batch pays for compiling its modules. The batches' "
+        "directories are deleted after the run's last row, not between rows (`common.discard`): on ext4 without "
+        "a journal, as here, each file deleted makes every file created in its block group during the next "
+        "minute cost more CPU (the inode allocator scans past recently freed inodes: a file creation was "
+        "seen going from 30 to 300 µs over a quick run), so the harness's own deletions would inflate "
+        "whichever batch ran next, by an amount set by the harness's timing."
         % (args.small_batch, args.large_batch),
         "- **7-9. A long history**: a synthetic journal of 100 000 tasks (six records each, 140 MB, two years, "
         "the newest 200 tasks inside the last day; cached in $BENCH_WORK) copied into the output directory "

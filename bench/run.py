@@ -34,7 +34,8 @@ from typing import Callable, Dict, List, Optional
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
-from common import BENCH, MIB, WORK, Row, machine, markdown_table, rss_floor, sdk_version  # noqa: E402
+from common import (BENCH, MIB, WORK, Row, discard, machine, markdown_table, rss_floor, scratch, sdk_version,  # noqa: E402
+                    sweep)
 
 ROWS = ("startup", "upload", "download", "detect", "batch", "journal", "batchcpu", "bigfiles")
 ONCE = ("detect", "bigfiles")  # measured once even with --rounds (see the module docstring)
@@ -100,8 +101,10 @@ def batch_row(quick: bool, log: Callable[[str], None]) -> List[Row]:
         env["BENCH_QUICK"] = "1"
     # Full run: tasks of about 2 s (polling granularity small against a wave); quick: 0.75 s.
     durations = [] if quick else ["--run", "2.0"]
-    proc = subprocess.run([sys.executable, str(script), "--summary"] + durations, capture_output=True, text=True,
-                          env=env, timeout=900)
+    work = scratch("makespan")
+    proc = subprocess.run([sys.executable, str(script), "--summary", "--work", str(work)] + durations,
+                          capture_output=True, text=True, env=env, timeout=900)
+    discard(work)
     lines = [line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("|")]
     rows = [line for line in lines if not set(line) <= set("|-: ")]
     if proc.returncode != 0 or not rows:
@@ -234,11 +237,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     log("qianwen-video benchmark (%s): %s" % ("quick" if args.quick else "full", ", ".join(args.rows)))
     extras: Dict[str, str] = {}
     rounds: List[List[Row]] = []
-    for number in range(args.rounds):
-        if args.rounds > 1:
-            log("-- round %d of %d --" % (number + 1, args.rounds))
-        rounds.append([row for name in args.rows if name not in ONCE or number == 0
-                       for row in measure_rows(name, args, log, extras)])
+    try:
+        for number in range(args.rounds):
+            if args.rounds > 1:
+                log("-- round %d of %d --" % (number + 1, args.rounds))
+            rounds.append([row for name in args.rows if name not in ONCE or number == 0
+                           for row in measure_rows(name, args, log, extras)])
+    finally:
+        sweep()  # the scratch directories put aside while rows were measured (common.discard)
     rows = merge_rounds(rounds)
     elapsed = time.monotonic() - began
     table = markdown_table(rows)

@@ -37,8 +37,8 @@ import uuid
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
-from common import (BENCH, KEY, MIB, VIDEO_PY, WORK, Row, child_env, emulator, mib, run_measured, scratch, submit_t2v,
-                    together, wait_succeeded)
+from common import (BENCH, KEY, MIB, VIDEO_PY, WORK, Row, child_env, discard, emulator, mib, run_measured, scratch,
+                    submit_t2v, together, wait_succeeded)
 
 JOURNAL_NAME = "qianwen-video-tasks.jsonl"
 DEFAULT_OUT = Path("output") / "qianwen-video-generation"
@@ -135,7 +135,7 @@ def batch_cpu(n: int, tag: str) -> Tuple[float, float, int]:
         if m.code != 0 or emu.created_count() != n:
             raise RuntimeError("batch of %d failed (exit %d, %d created): %s"
                                % (n, m.code, emu.created_count(), m.stderr[-800:]))
-    shutil.rmtree(work, ignore_errors=True)
+    discard(work)
     return m.cpu / n, m.wall, m.maxrss
 
 
@@ -152,7 +152,7 @@ def batch_cpu_reference(n: int) -> float:
         if m.code != 0 or emu.created_count() != n:
             raise RuntimeError("the reference loop of %d failed (exit %d, %d created): %s"
                                % (n, m.code, emu.created_count(), m.stderr[-800:]))
-    shutil.rmtree(work, ignore_errors=True)
+    discard(work)
     return m.cpu / n
 
 

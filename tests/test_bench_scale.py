@@ -76,3 +76,21 @@ def test_together_raises_a_ctrl_c_rather_than_the_failures_it_caused(scale):
 
     with pytest.raises(KeyboardInterrupt):
         scale.together(killed_child, interrupted)
+
+
+def test_scratch_puts_an_earlier_directory_aside_and_sweep_deletes_it_after_the_run(scale, tmp_path, monkeypatch):
+    import common
+
+    monkeypatch.setattr(common, "WORK", tmp_path / "work")
+    monkeypatch.setattr(common, "TRASH", tmp_path / "work" / ".trash")
+    first = common.scratch("scale-batch-large-200")
+    (first / "out").mkdir()
+    (first / "out" / "clip.mp4").write_bytes(b"video")
+    again = common.scratch("scale-batch-large-200")  # the next round's: empty, the earlier one kept aside
+    assert again == first and list(again.iterdir()) == []
+    common.discard(again)
+    aside = sorted((tmp_path / "work" / ".trash").iterdir())
+    assert len(aside) == 2 and [p.name for p in aside[0].rglob("*.mp4")] + [p.name for p in aside[1].rglob("*.mp4")] \
+        == ["clip.mp4"]
+    common.sweep()
+    assert not (tmp_path / "work" / ".trash").exists() and not first.exists()
