@@ -93,6 +93,44 @@ def test_concurrency_flag_caps_running_tasks(tmp_path):
         assert emu.created_count() == 6
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names a descriptor's file through /proc")
+def test_a_batch_fsyncs_its_manifest_about_once_per_item_and_leaves_every_line_durable(tmp_path, monkeypatch):
+    # Each intent is fsynced before its create call; task ids and saved videos ride on the next
+    # intent's fsync (or one of their own once a second old), not one fsync per pass of the loop.
+    events = []
+    real_fsync, real_write = os.fsync, os.write
+
+    def manifest(fd):
+        try:
+            return os.readlink("/proc/self/fd/%d" % fd).endswith(store_manifest.MANIFEST_SUFFIX)
+        except OSError:
+            return False
+
+    def fsync(fd):
+        if manifest(fd):
+            events.append("fsync")
+        return real_fsync(fd)
+
+    def write(fd, data):
+        if manifest(fd):
+            events.append("write")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "write", write)
+    n = 12
+    clock = VirtualTime()
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.3, concurrency={MODEL: 5},
+                  clock=clock.now) as emu:
+        write_batch(tmp_path, prompts(n))
+        result = run(batch_args(), env_for(emu), tmp_path, clock=clock)
+        assert result.code == 0, result.stderr
+    records = manifest_records(tmp_path)
+    assert [r["event"] for r in records].count("intent") == n and events.count("write") == len(records)
+    assert n <= events.count("fsync") <= n + 5, events  # one per intent, a few for the last task ids and videos
+    assert events[-1] == "fsync"  # nothing written after the last fsync
+
+
 def _subprocess_env(emu):
     env = {k: v for k, v in os.environ.items()
            if k not in ("DASHSCOPE_API_KEY", "QIANWEN_API_KEY", "DASHSCOPE_HTTP_BASE_URL", "QWEN_BASE_URL",

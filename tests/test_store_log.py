@@ -602,7 +602,7 @@ def test_journal_fsyncs_exactly_the_records_a_power_cut_must_not_lose(tmp_path, 
 
 def test_manifest_groups_task_ids_and_saves_into_one_fsync(tmp_path, monkeypatch):
     """An intent is fsynced before its create call; submitted and saved records wait for the next
-    fsync of the file: an intent's, or sync(), which the batch calls before it waits."""
+    fsync of the file: an intent's, or sync(), which the batch calls before each nap."""
     from qianwen_video.store.manifest import Manifest
 
     synced = []
@@ -622,6 +622,29 @@ def test_manifest_groups_task_ids_and_saves_into_one_fsync(tmp_path, monkeypatch
     manifest.append("intent", "k10", 2)  # this fsync covers the submitted line before it
     manifest.sync()
     assert len(synced) == 5
+
+
+@pytest.mark.parametrize("written_at, now, after, fsyncs", [
+    (100.0, 100.4, 1.0, 0),   # younger than the window: it waits for the next intent's fsync
+    (100.0, 101.0, 1.0, 1),   # the window's age: fsynced now
+    (100.0, 100.4, 0.0, 1),   # before a long nap: fsynced whatever its age
+    (100.0, 40.0, 1.0, 1),    # the clock went back: fsynced rather than kept waiting
+])
+def test_manifest_sync_waits_for_the_oldest_grouped_record_to_be_a_window_old(tmp_path, monkeypatch, written_at,
+                                                                                now, after, fsyncs):
+    from qianwen_video.store.manifest import Manifest
+
+    synced, clock = [], [written_at]
+    monkeypatch.setattr(log.os, "fsync", lambda fd: synced.append(fd))
+    manifest = Manifest(tmp_path / "b.manifest.jsonl", clock=lambda: clock[0])
+    manifest.append("submitted", "k1", 1, task_id="t1")
+    clock[0] = written_at + 0.2
+    manifest.append("saved", "k2", 2, task_id="t2")  # a younger one does not restart the wait
+    clock[0] = now
+    manifest.sync(after=after)
+    assert len(synced) == fsyncs
+    manifest.sync()
+    assert len(synced) == 1  # whatever waited is fsynced by a plain sync, once
 
 
 def test_find_answers_a_task_this_journal_submitted_from_memory_until_another_writer_appends(tmp_path):

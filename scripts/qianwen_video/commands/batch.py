@@ -17,9 +17,9 @@ its own ``model``, ``mode`` and ``output`` (a file name inside ``--output``).
   token bucket that keeps task queries under the account's 20 per second.
 - Local files are uploaded once per (model, file): temporary oss:// URLs are bound to
   the model they were uploaded for.
-- The manifest ``<batch name>.manifest.jsonl`` in the output directory records, with
-  fsync, the intent to submit an item before the create call and its task id the moment
-  it exists, then its status, local file or error. Running the same command again
+- The manifest ``<batch name>.manifest.jsonl`` in the output directory records the intent
+  to submit an item, fsynced before the create call, and its task id the moment it exists
+  (fsynced within a second), then its status, local file or error. Running the same command again
   resumes: finished items are skipped, running ones polled, only never-created ones
   submitted. An interrupted or unanswered submit is resolved through the task list
   (``tasks.recover``), never resubmitted blindly.
@@ -52,7 +52,7 @@ from ..hints import batch_resume_command
 from ..options import Options
 from ..outcome import Outcome
 from ..store import gallery, journal, outputs
-from ..store.manifest import Manifest, item_keys, manifest_path
+from ..store.manifest import GROUP_WINDOW, Manifest, item_keys, manifest_path
 from ..tasks import Runtime, TaskRef, recover
 from ..tasks.finish import describe_failure, finish, video_url_of
 from ..tasks.follow import TERMINAL, delays, status_of
@@ -573,7 +573,9 @@ class Batch:
                 wake = min(wake, self.pacer.next_time(model, now))
         if self.downloads:
             wake = min(wake, now + 0.05)
-        self.manifest.sync()  # the pass's task ids and saved videos are durable before any wait
+        # Task ids and saved videos reach the disk with the next intent's fsync, or here once they
+        # are GROUP_WINDOW old, or before a longer nap: while items are submitted, no fsync of its own.
+        self.manifest.sync(after=GROUP_WINDOW if wake - now <= GROUP_WINDOW else 0.0)
         if wake > now:
             self.ctx.sleep(wake - now)
 

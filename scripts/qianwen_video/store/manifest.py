@@ -4,9 +4,11 @@
 intent (about to send the create call), submitted (task_id), not_created (the create call
 provably made no task), status, saved (local_path), failed (a terminal task status),
 download_failed. An intent is fsynced before its create call is sent; submitted and saved
-records are fsynced together, by the next intent's fsync or by ``sync`` before the batch
-waits (one fsync for all of a pass's records, not one each); a status is never fsynced (the
-next check writes it again).
+records are fsynced together, by the next intent's fsync or by ``sync`` once the oldest of
+them is GROUP_WINDOW old (or before a longer wait): one fsync for many records, not one each.
+Losing them to a power cut costs nothing paid: an intent with no task id is looked up in the
+task list on resume (tasks.recover), and a saved video is found again. A status is never
+fsynced (the next check writes it again).
 
 An item's key is its request digest (journal.request_digest) plus its occurrence among
 identical items of the file (``sha256:...#2`` is the second identical line), never its line
@@ -27,7 +29,8 @@ from .lock import FileLock
 from .log import Log, Record, strip_query
 
 MANIFEST_SUFFIX = ".manifest.jsonl"
-GROUPED_EVENTS = ("submitted", "saved")  # durable at the next fsync of the file, before the batch waits
+GROUPED_EVENTS = ("submitted", "saved")  # durable at the next fsync of the file, GROUP_WINDOW at most
+GROUP_WINDOW = 1.0  # seconds a grouped record may wait for that fsync
 VOLATILE_EVENTS = ("status",)
 Entry = Dict[str, Any]
 
@@ -54,7 +57,7 @@ class Manifest:
         self.log = Log(self.path, redact=redact, warn=warn)
         self._entries: Optional[Dict[str, Entry]] = None
         self._lock = threading.Lock()
-        self._unsynced = False  # grouped records written since the last fsync
+        self._unsynced_at: Optional[float] = None  # when (clock) the oldest record awaiting an fsync was written
 
     def lock(self) -> FileLock:
         """One run per manifest: two runs of one batch would both submit what neither recorded yet."""
@@ -93,18 +96,20 @@ class Manifest:
             durable = event not in GROUPED_EVENTS and event not in VOLATILE_EVENTS
             self.log.append(record, durable=durable)
             if event in GROUPED_EVENTS:
-                self._unsynced = True
+                if self._unsynced_at is None:
+                    self._unsynced_at = record["at"]
             elif durable:
-                self._unsynced = False  # that fsync covered every earlier line
+                self._unsynced_at = None  # that fsync covered every earlier line
             if self._entries is not None and key is not None:
                 _fold(self._entries, key, record)
 
-    def sync(self) -> None:
-        """Make the grouped records written so far durable (nothing to do when there are none)."""
+    def sync(self, after: float = 0.0) -> None:
+        """Make the grouped records written so far durable, if the oldest of them was written
+        `after` seconds ago or more (or the clock went back); nothing to do when there are none."""
         with self._lock:
-            if self._unsynced:
+            if self._unsynced_at is not None and not 0.0 <= self.clock() - self._unsynced_at < after:
                 self.log.sync()
-                self._unsynced = False
+                self._unsynced_at = None
 
     def _read(self) -> Dict[str, Entry]:
         """One pass; a second only for a manifest written before items had keys."""
