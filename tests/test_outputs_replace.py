@@ -161,3 +161,23 @@ def test_create_beside_makes_a_new_private_file_and_never_reuses_a_name(tmp_path
     monkeypatch.setattr(os, "urandom", lambda n: b"\x00" * 6)
     with pytest.raises(FileExistsError):
         outputs.create_beside(target)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names a descriptor's file through /proc")
+def test_the_video_is_fsynced_before_its_rename_and_the_answer_copy_is_not(tmp_path, monkeypatch):
+    # The answer file is a copy the service keeps for 24 h; the video and the journal are what a
+    # power cut must not take (tasks/finish.py _write_json).
+    synced, real_fsync = [], os.fsync
+
+    def fsync(fd):
+        synced.append(os.path.basename(os.readlink("/proc/self/fd/%d" % fd)))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.05) as emu:
+        result = run(["--request", '{"prompt": "a boat"}', "--output", str(tmp_path / "out")], env_for(emu), tmp_path)
+    assert result.code == 0, result.stderr
+    videos = [name for name in synced if name.endswith(".mp4.part")]
+    assert len(videos) == 1 and (tmp_path / "out" / videos[0][:-len(".part")]).is_file()
+    assert not [name for name in synced if "response" in name]
+    assert "qianwen-video-tasks.jsonl" in synced
