@@ -131,6 +131,21 @@ def test_a_batch_fsyncs_its_manifest_about_once_per_item_and_leaves_every_line_d
     assert events[-1] == "fsync"  # nothing written after the last fsync
 
 
+def test_each_saved_item_is_reported_once_as_that_item(tmp_path):
+    clock = VirtualTime()
+    with Emulator(api_keys=(KEY,), pending_seconds=0.02, run_seconds=0.05, clock=clock.now) as emu:
+        write_batch(tmp_path, prompts(3))
+        result = run(batch_args("--print-response"), env_for(emu), tmp_path, clock=clock)
+        quiet = run(batch_args("--quiet") + ["--output", "quiet"], env_for(emu), tmp_path, clock=clock)
+    assert result.code == 0 and quiet.code == 0, result.stderr + quiet.stderr
+    lines = result.stderr.splitlines()
+    saved = sorted(line for line in lines if ": saved " in line)
+    assert saved == ["item %d: saved %s" % (item["index"], item["local_path"]) for item in result.json()["items"]]
+    assert not [line for line in lines + quiet.stderr.splitlines() if line.startswith("Video saved to ")]
+    assert [line for line in quiet.stderr.splitlines() if line.startswith("item ")] == \
+        [line for line in quiet.stderr.splitlines() if " submitted task " in line]  # --quiet: the task ids only
+
+
 def _subprocess_env(emu):
     env = {k: v for k, v in os.environ.items()
            if k not in ("DASHSCOPE_API_KEY", "QIANWEN_API_KEY", "DASHSCOPE_HTTP_BASE_URL", "QWEN_BASE_URL",

@@ -868,7 +868,7 @@ class Batch:
             raise DownloadStopped()
         ref = TaskRef(item.task_id, item.plan.mode, item.plan.model, item.output)
         try:
-            saved = finish(self.quiet_rt, task, ref, stop=self.stop, journal_durable=False)  # the manifest's is
+            saved = finish(self.quiet_rt, task, ref, stop=self.stop, batch_item=True)
         except CliError as exc:
             return False, exc.message, exc.hint
         return True, saved.local_path, saved.response_path

@@ -29,10 +29,11 @@ class Saved(NamedTuple):
     size: Optional[int]  # bytes downloaded now; None when an earlier run had saved it
 
 
-def finish(rt: Runtime, task: Dict[str, Any], ref: TaskRef, stop=None, journal_durable: bool = True) -> Saved:
+def finish(rt: Runtime, task: Dict[str, Any], ref: TaskRef, stop=None, batch_item: bool = False) -> Saved:
     """Save a SUCCEEDED task's response and video; raise CliError (with the task as its document)
     for any other final status. `stop`: a threading.Event that ends the download early;
-    `journal_durable=False`: the caller records the save durably elsewhere (a batch's manifest)."""
+    `batch_item`: the batch records the save durably (its manifest) and reports it ("item N:
+    saved ..."), so the journal's record is not fsynced and no "Video saved" line is printed."""
     status = status_of(task)
     out = task.get("output") or {}
     if status != "SUCCEEDED":
@@ -47,7 +48,7 @@ def finish(rt: Runtime, task: Dict[str, Any], ref: TaskRef, stop=None, journal_d
                        task_id=ref.task_id)
     lock = _lock_download(rt, ref.task_id, stop)
     try:
-        return _save(rt, task, ref, video_url, lock is not None, stop, journal_durable)
+        return _save(rt, task, ref, video_url, lock is not None, stop, batch_item)
     finally:
         _unlock_download(lock)
 
@@ -151,7 +152,7 @@ def _target(rt: Runtime, ref: TaskRef, video_url: str, held: bool,
 
 
 def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held: bool, stop,
-          journal_durable: bool) -> Saved:
+          batch_item: bool) -> Saved:
     from ..net.download import DownloadFailed, download
 
     ctx, console, book = rt.ctx, rt.console, rt.book
@@ -159,7 +160,8 @@ def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held:
     saved = known.get("local_path")
     if saved and Path(saved).is_file():
         # Another run following this task (or an earlier one) already saved it: no second copy.
-        console.always("Video already saved: %s" % saved)
+        if not batch_item:
+            console.always("Video already saved: %s" % saved)
         return Saved(saved, known.get("response_path"), video_url, None)
     video_path, response_path, resuming = _target(rt, ref, video_url, held, known)
     try:  # (_target checked the place)
@@ -204,11 +206,12 @@ def _save(rt: Runtime, task: Dict[str, Any], ref: TaskRef, video_url: str, held:
                        document=task_document(task, ref.task_id, ref.mode, ref.model, video_url=video_url,
                                               local_path=None, response_path=str(response_path))) from None
     try:
-        book.append("saved", ref.task_id, durable=journal_durable, status="SUCCEEDED", local_path=str(video_path),
+        book.append("saved", ref.task_id, durable=not batch_item, status="SUCCEEDED", local_path=str(video_path),
                     response_path=str(response_path))
     except OSError as exc:
         console.warn("could not update the journal %s: %s" % (book.path, exc.strerror or exc))
-    console.always("Video saved to %s (%s)" % (video_path, size_text(size)))
+    if not batch_item:
+        console.always("Video saved to %s (%s)" % (video_path, size_text(size)))
     if not console.quiet:  # (info lines: a batch saves through a quiet console)
         billed = billed_text(task)
         if billed:
