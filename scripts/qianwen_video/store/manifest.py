@@ -7,8 +7,8 @@ download_failed. An intent is fsynced before its create call is sent; submitted 
 records are fsynced together, by the next intent's fsync or by ``sync`` once the oldest of
 them is GROUP_WINDOW old (or before a longer wait): one fsync for many records, not one each.
 Losing them to a power cut costs nothing paid: an intent with no task id is looked up in the
-task list on resume (tasks.recover), and a saved video is found again. A status is never
-fsynced (the next check writes it again).
+task list on resume (tasks.recover), and a video whose saved record is lost is at worst
+downloaded again. A status is never fsynced (the next check writes it again).
 
 An item's key is its request digest (journal.request_digest) plus its occurrence among
 identical items of the file (``sha256:...#2`` is the second identical line), never its line
