@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 from common import (BENCH, KEY, MIB, VIDEO_PY, WORK, Row, child_env, discard, emulator, mib, run_measured, scratch,
-                    submit_t2v, together, wait_succeeded)
+                    submit_t2v, sweep, together, wait_succeeded)
 
 JOURNAL_NAME = "qianwen-video-tasks.jsonl"
 DEFAULT_OUT = Path("output") / "qianwen-video-generation"
@@ -335,7 +335,10 @@ def measure(small: int, large: int, log: Callable[[str], None] = print, rows: st
 
 
 if __name__ == "__main__":
-    for row in measure(int(sys.argv[1]) if len(sys.argv) > 1 else 100,
-                       int(sys.argv[2]) if len(sys.argv) > 2 else 400,
-                       rows=sys.argv[3] if len(sys.argv) > 3 else "batch,journal"):
-        print(row)
+    try:
+        for row in measure(int(sys.argv[1]) if len(sys.argv) > 1 else 100,
+                           int(sys.argv[2]) if len(sys.argv) > 2 else 400,
+                           rows=sys.argv[3] if len(sys.argv) > 3 else "batch,journal"):
+            print(row)
+    finally:
+        sweep()  # what discard() put aside

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from common import (BENCH, MIB, VIDEO_PY, WORK, Row, child_env, emulator, ensure_sdk, http_json, median, mib,
-                    rate, run_measured, scratch, submit_t2v, verdict, wait_succeeded)
+                    rate, run_measured, scratch, submit_t2v, verdict, wait_succeeded, sweep)
 
 UPLOAD_MODEL = "wan2.6-i2v-flash"    # the i2v default: what a local img_url is uploaded for
 THROUGHPUT_TARGET = 0.8
@@ -208,6 +208,9 @@ def download(size: int, runs: int, serve_rate: Optional[float] = None, log=print
 
 
 if __name__ == "__main__":
-    for row in upload(64 * MIB, 1) + download(64 * MIB, 1):
-        print(row)
+    try:
+        for row in upload(64 * MIB, 1) + download(64 * MIB, 1):
+            print(row)
+    finally:
+        sweep()  # what scratch() put aside
 

@@ -7,7 +7,7 @@ tasks, and the files left.
 |---|---|---|
 | 4 | bad UTF-8 byte, garbage, 100 000-deep and torn lines in the journal | skipped with one warning; `--list` and the duplicate check still see every other task: no second payment |
 | 7 | a line inserted at the top of a finished batch | only the new item is submitted |
-| 9 | a server task id `../../../Cargo` | the download lock is named from a hash; an unrelated Cargo.lock survives, no stray directory |
+| 9 | a server task id `../../../Cargo` | the download lock is a byte of `.downloads.lock` at a hashed offset (the id names no path); an unrelated Cargo.lock survives, no stray directory |
 | 11, 18 | the journal is a symlink to a skills/…/SKILL.md | nothing is written through it |
 | 20 | `--task-id ID` run from the directory holding the journal | the journal is found there, the video goes where it was recorded |
 | 21 | the journal is a FIFO | no hang: refused at once, the run ends |
@@ -79,7 +79,7 @@ def test_item_11_18_a_journal_symlinked_to_a_skill_file_gets_no_records(emu, tmp
 
 def test_item_9_a_task_id_with_dot_dot_cannot_touch_another_file(emu, tmp_path):
     evil = "../../../Cargo"
-    victim = tmp_path / "output" / "Cargo.lock"  # where ".download-" + evil + ".lock" led
+    victim = tmp_path / "output" / "Cargo.lock"  # where a lock file named ".download-" + evil + ".lock" once led
     victim.parent.mkdir(parents=True)
     victim.write_text("[[package]]\n", encoding="utf-8")
     video_url = emu.url + "/results/evil/clip.mp4"

@@ -602,7 +602,8 @@ def test_journal_fsyncs_exactly_the_records_a_power_cut_must_not_lose(tmp_path, 
 
 def test_manifest_groups_task_ids_and_saves_into_one_fsync(tmp_path, monkeypatch):
     """An intent is fsynced before its create call; submitted and saved records wait for the next
-    fsync of the file: an intent's, or sync(), which the batch calls before each nap."""
+    fsync of the file: an intent's, or sync(), which the batch calls at each pass (once they are a
+    window old, see the next test)."""
     from qianwen_video.store.manifest import Manifest
 
     synced = []

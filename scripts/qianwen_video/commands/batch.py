@@ -19,7 +19,7 @@ its own ``model``, ``mode`` and ``output`` (a file name inside ``--output``).
   the model they were uploaded for.
 - The manifest ``<batch name>.manifest.jsonl`` in the output directory records the intent
   to submit an item, fsynced before the create call, and its task id the moment it exists
-  (fsynced within a second), then its status, local file or error. Running the same command again
+  (fsynced within about a second), then its status, local file or error. Running the same command again
   resumes: finished items are skipped, running ones polled, only never-created ones
   submitted. An interrupted or unanswered submit is resolved through the task list
   (``tasks.recover``), never resubmitted blindly.
@@ -500,6 +500,7 @@ class Batch:
                 self._nap(deadline)
             while self.downloads:  # a download under way is finished, even after --timeout
                 self._collect_downloads()
+                self.manifest.sync(after=GROUP_WINDOW)
                 if self.downloads:
                     self.ctx.sleep(0.05)
         except KeyboardInterrupt:
@@ -573,9 +574,9 @@ class Batch:
                 wake = min(wake, self.pacer.next_time(model, now))
         if self.downloads:
             wake = min(wake, now + 0.05)
-        # Task ids and saved videos reach the disk with the next intent's fsync, or here once they
-        # are GROUP_WINDOW old, or before a longer nap: while items are submitted, no fsync of its own.
-        self.manifest.sync(after=GROUP_WINDOW if wake - now <= GROUP_WINDOW else 0.0)
+        # Task ids and saved videos reach the disk with the next intent's fsync, or here once they are
+        # GROUP_WINDOW old (a nap is TICK at most): while items are submitted, no fsync of its own.
+        self.manifest.sync(after=GROUP_WINDOW)
         if wake > now:
             self.ctx.sleep(wake - now)
 
@@ -883,8 +884,11 @@ class Batch:
             if ok:
                 item.state, item.local_path = "done", first
                 self._record("saved", item, task_id=item.task_id, local_path=first, response_path=second,
-                                     video_url=item.video_url)
-                self._changed(item, "saved %s" % first)
+                             video_url=item.video_url)
+                if self.ctx.interactive:
+                    self._changed(item, "saved %s" % first)
+                else:
+                    self.console.always("item %d: saved %s" % (item.index, first))  # even with --quiet, like its task id
             else:
                 self._record("download_failed", item, task_id=item.task_id, status="SUCCEEDED", error=first)
                 self._journal_status(item, "SUCCEEDED", {})  # --list: succeeded, not downloaded

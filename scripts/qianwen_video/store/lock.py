@@ -34,7 +34,7 @@ class FileLock:
 
     def __init__(self, path: Path):
         self.path = path.with_name(path.name + LOCK_SUFFIX)
-        self._fd: Optional[int] = None  # a plain descriptor: a batch takes one lock per download
+        self._fd: Optional[int] = None  # a plain descriptor, closed on release
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; True when held (also when locking is unavailable)."""
@@ -101,7 +101,7 @@ class SlotLock:
     def __init__(self, path: Path, name: str):
         self.path = path
         self.offset = int.from_bytes(hashlib.sha256(name.encode("utf-8", "backslashreplace")).digest()[:4], "big") >> 1
-        self._held_in: Optional[Tuple[int, int]] = None  # the lock file's directory (st_dev, st_ino)
+        self._held_in: Optional[Tuple[Any, ...]] = None  # the lock file's identity while held (see try_acquire)
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; True when held (also when locking is unavailable)."""
@@ -112,7 +112,10 @@ class SlotLock:
         except FileNotFoundError:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             folder = os.stat(self.path.parent)
-        where = (folder.st_dev, folder.st_ino)  # not the path: two spellings of a folder share one descriptor
+        # The folder's identity, not its path: two spellings of a folder share one descriptor (a file
+        # system without inode numbers, as some Windows shares, falls back to the resolved path).
+        where = (folder.st_dev, folder.st_ino or os.path.normcase(os.path.realpath(str(self.path.parent))),
+                 self.path.name)
         with _SHARED_GUARD:
             shared = _SHARED.get(where)
             if shared is None:
@@ -152,11 +155,11 @@ class _Shared:
         self.held: Set[int] = set()
 
 
-_SHARED: Dict[Tuple[int, int], _Shared] = {}
+_SHARED: Dict[Tuple[Any, ...], _Shared] = {}
 _SHARED_GUARD = threading.Lock()
 
 
-def _close_unused(where: Tuple[int, int]) -> None:
+def _close_unused(where: Tuple[Any, ...]) -> None:
     """Close the descriptor once no byte of its file is held (call with _SHARED_GUARD held)."""
     shared = _SHARED[where]
     if not shared.held:

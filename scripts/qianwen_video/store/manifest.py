@@ -5,7 +5,8 @@ intent (about to send the create call), submitted (task_id), not_created (the cr
 provably made no task), status, saved (local_path), failed (a terminal task status),
 download_failed. An intent is fsynced before its create call is sent; submitted and saved
 records are fsynced together, by the next intent's fsync or by ``sync`` once the oldest of
-them is GROUP_WINDOW old (or before a longer wait): one fsync for many records, not one each.
+them is GROUP_WINDOW old (the batch asks at every pass, at least every quarter second): one
+fsync for many records, not one each.
 Losing them to a power cut costs nothing paid: an intent with no task id is looked up in the
 task list on resume (tasks.recover), and a video whose saved record is lost is at worst
 downloaded again. A status is never fsynced (the next check writes it again).
@@ -90,14 +91,15 @@ class Manifest:
             record["key"] = key
             if index is not None:
                 record["index"] = index
-        record["at"] = round(self.clock(), 3)
+        now = self.clock()
+        record["at"] = round(now, 3)
         record.update({k: v for k, v in fields.items() if v is not None})
         with self._lock:
             durable = event not in GROUPED_EVENTS and event not in VOLATILE_EVENTS
             self.log.append(record, durable=durable)
             if event in GROUPED_EVENTS:
                 if self._unsynced_at is None:
-                    self._unsynced_at = record["at"]
+                    self._unsynced_at = now  # not the rounded "at": a sync right after must not see it in the future
             elif durable:
                 self._unsynced_at = None  # that fsync covered every earlier line
             if self._entries is not None and key is not None:

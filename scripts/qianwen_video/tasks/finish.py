@@ -32,8 +32,9 @@ class Saved(NamedTuple):
 def finish(rt: Runtime, task: Dict[str, Any], ref: TaskRef, stop=None, batch_item: bool = False) -> Saved:
     """Save a SUCCEEDED task's response and video; raise CliError (with the task as its document)
     for any other final status. `stop`: a threading.Event that ends the download early;
-    `batch_item`: the batch records the save durably (its manifest) and reports it ("item N:
-    saved ..."), so the journal's record is not fsynced and no "Video saved" line is printed."""
+    `batch_item`: the batch records the save in its manifest (fsynced with the next ones, within
+    about a second) and reports it ("item N: saved ..."), so the journal's record is not fsynced
+    and no "Video saved" line is printed."""
     status = status_of(task)
     out = task.get("output") or {}
     if status != "SUCCEEDED":
