@@ -695,11 +695,7 @@ class Batch:
             pass  # the manifest has it; the journal is a convenience
         self._dequeue(item)
         self._start_polling(item, task_id, "PENDING", soon=False)
-        line = "item %d: %s task %s (%s)" % (item.index, "found" if adopted else "submitted", task_id, plan.model)
-        if self.ctx.interactive:
-            self._changed(item, line)
-        else:
-            self.console.always(line)  # a paid task's id is printed even with --quiet
+        self._announce(item, "%s task %s (%s)" % ("found" if adopted else "submitted", task_id, plan.model))
 
     def _resolve(self, item: Item, started: float, until: Optional[float]) -> None:
         """A create call may have made a task: adopt the listed task that shows this item's prompt."""
@@ -885,10 +881,7 @@ class Batch:
                 item.state, item.local_path = "done", first
                 self._record("saved", item, task_id=item.task_id, local_path=first, response_path=second,
                              video_url=item.video_url)
-                if self.ctx.interactive:
-                    self._changed(item, "saved %s" % first)
-                else:
-                    self.console.always("item %d: saved %s" % (item.index, first))  # even with --quiet, like its task id
+                self._announce(item, "saved %s" % first)
             else:
                 self._record("download_failed", item, task_id=item.task_id, status="SUCCEEDED", error=first)
                 self._journal_status(item, "SUCCEEDED", {})  # --list: succeeded, not downloaded
@@ -899,6 +892,14 @@ class Batch:
     def _fail(self, item: Item, status: str, message: str, hint: Optional[str] = None) -> None:
         item.state, item.status, item.error = "failed", status, message
         self._changed(item, "failed: %s%s" % (message, " (hint: %s)" % hint if hint else ""))
+
+    def _announce(self, item: Item, what: str) -> None:
+        """What must survive --quiet (a paid task's id, where its video went): "item N: what" on
+        stderr, or the live line redrawn in a terminal."""
+        if self.ctx.interactive:
+            self._show(force=True)
+        else:
+            self.console.always("item %d: %s" % (item.index, what))
 
     def _changed(self, item: Item, what: str) -> None:
         if not self.ctx.interactive:

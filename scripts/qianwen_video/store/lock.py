@@ -8,7 +8,7 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Optional, Set, Tuple, TypeVar
 
 try:
     import fcntl
@@ -40,11 +40,7 @@ class FileLock:
         """Take the lock if it is free; True when held (also when locking is unavailable)."""
         if self._fd is not None:
             return True
-        try:
-            fd = _open(self.path)
-        except FileNotFoundError:  # the directory is not there yet
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = _open(self.path)
+        fd = in_made_folder(self.path, lambda: _open(self.path))
         try:
             if not _lock(fd):
                 os.close(fd)
@@ -84,6 +80,19 @@ class FileLock:
         self.release()
 
 
+T = TypeVar("T")
+
+
+def in_made_folder(path: Path, action: Callable[[], T]) -> T:
+    """action(), done again once `path`'s folder is made if it was missing (made when first
+    needed, not checked before every use)."""
+    try:
+        return action()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return action()
+
+
 class SlotLock:
     """An exclusive lock named by a string, kept as one byte of a lock file many names share (at
     an offset hashed from the name), so taking it never creates or deletes a file.
@@ -107,11 +116,7 @@ class SlotLock:
         """Take the lock if it is free; True when held (also when locking is unavailable)."""
         if self._held_in is not None:
             return True
-        try:
-            folder = os.stat(self.path.parent)
-        except FileNotFoundError:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            folder = os.stat(self.path.parent)
+        folder = in_made_folder(self.path, lambda: os.stat(self.path.parent))
         # The folder's identity, not its path: two spellings of a folder share one descriptor (a file
         # system without inode numbers, as some Windows shares, falls back to the resolved path).
         where = (folder.st_dev, folder.st_ino or os.path.normcase(os.path.realpath(str(self.path.parent))),

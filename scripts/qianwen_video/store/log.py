@@ -39,7 +39,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit, urlunsplit
 
 from .. import safe_json
-from .lock import FileLock
+from .lock import FileLock, in_made_folder
 
 BLOCK = 64 * 1024  # bytes read per step
 MAX_LINE = 1024 * 1024  # a longer line is skipped unparsed (records are a few hundred bytes)
@@ -173,11 +173,7 @@ class Log:
         if kept is not None:
             return kept
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
-        try:
-            fd, info = self._open_checked(flags)
-        except FileNotFoundError:  # the directory is not there (yet): made once, not per line
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, info = self._open_checked(flags)
+        fd, info = in_made_folder(self.path, lambda: self._open_checked(flags))
         self._held.append(fd)
         self._held_id = (info.st_dev, info.st_ino)
         return fd, info.st_size, info.st_ino
